@@ -1,0 +1,153 @@
+/* The generation engine and the service API.
+ *
+ * An engine owns one event-loop thread that drives every request: HTTP
+ * transfers (libcurl multi), timers (latency, backoff, deadlines) and state
+ * changes.  Any number of host threads may submit to it concurrently; the
+ * engine never starts a thread per request. */
+#ifndef LLMORCH_ENGINE_H
+#define LLMORCH_ENGINE_H
+
+#include "common.h"
+#include "error.h"
+#include "request.h"
+#include "result.h"
+#include "mock.h"
+
+LLM_BEGIN_DECLS
+
+struct llm_engine;
+struct llm_future;
+struct llm_provider;
+
+enum llm_log_level {
+    LLM_LOG_NONE = 0,            /* default: silent */
+    LLM_LOG_ERROR = 1,
+    LLM_LOG_WARN = 2,
+    LLM_LOG_INFO = 3,
+    LLM_LOG_DEBUG = 4
+};
+
+/* Log sink.  `msg` is borrowed for the call and never contains API keys.
+ * Called from the engine thread and from submitting threads: MUST be
+ * thread-safe. */
+typedef void llm_log_fn(void *user, enum llm_log_level level, const char *msg);
+
+/* Engine options.  Zero means default: `struct llm_engine_options o = {0};`
+ * gives an engine on the in-process mock provider.  Strings are copied. */
+struct llm_engine_options {
+    /* "openai", "anthropic" or "mock"; NULL = "mock".  Ignored when
+     * `provider_instance` is set. */
+    const char *provider;
+    /* A provider made by a factory (llm_provider_new_*); ownership is
+     * transferred to the engine on success only. */
+    struct llm_provider *provider_instance;
+    /* For HTTP providers (see struct llm_provider_options). */
+    const char *base_url;
+    const char *api_key;
+    const char *api_key_env;
+    const char *trace_header;
+    /* For the mock provider; may be NULL. */
+    const struct llm_mock_options *mock;
+
+    /* Concurrency: attempts on the wire at once (default 64) and requests
+     * allowed to wait for a slot (default 100000).  Past that, QUEUE_FULL. */
+    int max_in_flight;
+    size_t max_queue;
+
+    /* Retries: total attempts per request including the first (default 3;
+     * 1 disables retries); exponential backoff with full jitter between
+     * base_backoff_ms (default 500) and max_backoff_ms (default 30000). */
+    int max_attempts;
+    int64_t base_backoff_ms;
+    int64_t max_backoff_ms;
+    /* A server-directed wait above this fails the request instead of
+     * sleeping (default 60000). */
+    int64_t max_server_wait_ms;
+
+    /* Timeouts (ms): per attempt (default 600000), connect (default 10000),
+     * and a default total deadline for requests that set none (0 = none). */
+    int64_t attempt_timeout_ms;
+    int64_t connect_timeout_ms;
+    int64_t default_deadline_ms;
+
+    /* Largest response body accepted (default 16 MiB); larger fails the
+     * attempt with LLM_ERR_RESPONSE_TOO_LARGE. */
+    size_t max_response_bytes;
+
+    /* Keep the last response body in llm_result.raw_response. */
+    bool keep_raw_response;
+
+    /* Logging: none unless `log` is set (or log_stderr), up to log_level
+     * (default LLM_LOG_INFO when a sink is set). */
+    llm_log_fn *log;
+    void *log_user;
+    bool log_stderr;
+    enum llm_log_level log_level;
+};
+
+/* Create an engine and start its thread.  `opts` may be NULL (all defaults).
+ * Returns LLM_OK and sets *out; on error *out is NULL and nothing leaks:
+ * LLM_ERR_INVALID_ARGUMENT for an unknown provider name or a bad option,
+ * LLM_ERR_OUT_OF_MEMORY, LLM_ERR_INTERNAL if the thread or curl could not
+ * start.  If `errbuf` is non-NULL a one-line explanation is written to it
+ * (at most errbuf_len bytes including the NUL). */
+LLM_API enum llm_error llm_engine_new(const struct llm_engine_options *opts,
+                                      struct llm_engine **out);
+LLM_API enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts,
+                                         struct llm_engine **out, char *errbuf,
+                                         size_t errbuf_len);
+
+/* Stop the engine: every request not yet complete finishes with
+ * LLM_ERR_CANCELLED (its callback called, its future resolved) exactly once,
+ * then the thread is joined and everything is freed.  NULL-safe.  MUST NOT
+ * be called from the engine thread (i.e. from a callback) nor while another
+ * thread is still submitting to this engine. */
+LLM_API void llm_engine_free(struct llm_engine *eng);
+
+/* Generate and wait.  Blocks the calling thread (never the engine thread:
+ * calling it from a callback returns an INTERNAL error result).  Always
+ * returns a result, success or not, that the caller frees with
+ * llm_result_free(); NULL only if the result itself could not be allocated.
+ * Thread-safe. */
+LLM_API struct llm_result *llm_generate(struct llm_engine *eng, const struct llm_request *req);
+
+/* Completion callback: called exactly once per accepted request, on the
+ * engine thread.  Ownership of `res` passes to the callee, who frees it with
+ * llm_result_free() (now or later, from any thread).  MUST NOT block for
+ * long and MUST NOT call llm_engine_free(). */
+typedef void llm_done_fn(void *user, struct llm_result *res);
+
+/* Submit without waiting.  Returns LLM_OK and `cb` will be called exactly
+ * once, always asynchronously (even for an invalid request, which completes
+ * with LLM_ERR_INVALID_REQUEST).  On any other return (NULL engine or
+ * callback, engine shutting down, out of memory) `cb` is never called.
+ * Thread-safe. */
+LLM_API enum llm_error llm_generate_async(struct llm_engine *eng, const struct llm_request *req,
+                                          llm_done_fn *cb, void *user);
+
+/* Submit and get a future.  On LLM_OK, *out is a future the caller owns and
+ * frees with llm_future_free().  Thread-safe. */
+LLM_API enum llm_error llm_submit(struct llm_engine *eng, const struct llm_request *req,
+                                  struct llm_future **out);
+
+/* Wait for a future's result for at most `timeout_ms` (-1 = forever, 0 =
+ * poll).  Returns LLM_OK and hands over the result (*out, free with
+ * llm_result_free(); a second successful wait returns
+ * LLM_ERR_INVALID_ARGUMENT), or LLM_ERR_TIMEOUT with *out NULL if not ready.
+ * Thread-safe with respect to cancel; one waiter at a time. */
+LLM_API enum llm_error llm_future_wait(struct llm_future *f, int64_t timeout_ms,
+                                       struct llm_result **out);
+
+/* Ask the engine to cancel the request wherever it is (queued, waiting,
+ * backing off, in flight).  Asynchronous: the result arrives through wait
+ * with LLM_ERR_CANCELLED unless the request completed first.  Returns LLM_OK
+ * or LLM_ERR_INVALID_ARGUMENT (NULL).  Thread-safe. */
+LLM_API enum llm_error llm_future_cancel(struct llm_future *f);
+
+/* Release a future.  If its result has not been collected it is cancelled
+ * and the result is freed when it arrives.  NULL-safe. */
+LLM_API void llm_future_free(struct llm_future *f);
+
+LLM_END_DECLS
+
+#endif /* LLMORCH_ENGINE_H */

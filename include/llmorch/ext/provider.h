@@ -1,0 +1,215 @@
+/* Writing a provider: the strategy that turns an llm_request into an HTTP
+ * request and a provider's response back into text, usage and errors.
+ *
+ * A provider does no I/O and keeps no per-request state: every slot is a
+ * pure function of its arguments and the provider's immutable configuration,
+ * so one provider instance serves every request of an engine, and every slot
+ * may be called from the engine thread while other threads read the same
+ * instance (it is never mutated after creation).  Slots are unit-testable
+ * without a network. */
+#ifndef LLMORCH_EXT_PROVIDER_H
+#define LLMORCH_EXT_PROVIDER_H
+
+#include "../common.h"
+#include "../error.h"
+#include "../request.h"
+#include "../result.h"
+
+LLM_BEGIN_DECLS
+
+/* ---- HTTP request built by a provider --------------------------------- */
+
+/* One header, "name" and "value" without CR/LF.  Owned by the containing
+ * struct. */
+struct llm_header {
+    char *name;
+    char *value;
+};
+
+/* Built by llm_provider_vtable.build_request; owned by the caller, who frees
+ * its contents with llm_http_request_clear().  Headers may hold secrets (the
+ * API key): the library never logs or serialises them. */
+struct llm_http_request {
+    char *url;                   /* absolute URL */
+    struct llm_header *headers;
+    size_t n_headers;
+    char *body;                  /* JSON, NUL-terminated */
+    size_t body_len;
+};
+
+/* Append a header (both strings copied).  Returns LLM_ERR_INVALID_ARGUMENT
+ * if either contains CR or LF or the name is empty, LLM_ERR_OUT_OF_MEMORY on
+ * allocation failure; the request is unchanged on error. */
+LLM_API enum llm_error llm_http_request_add_header(struct llm_http_request *req,
+                                                   const char *name,
+                                                   const char *value);
+
+/* Free everything the request owns and zero it.  NULL-safe. */
+LLM_API void llm_http_request_clear(struct llm_http_request *req);
+
+/* Response headers as received (borrowed view). */
+struct llm_http_headers {
+    const struct llm_header *items;
+    size_t n;
+};
+
+/* Value of the first header named `name` (ASCII case-insensitive), or NULL. */
+LLM_API const char *llm_http_headers_get(const struct llm_http_headers *h,
+                                         const char *name);
+
+/* ---- What a provider reads out of a response ---------------------------- */
+
+/* Accumulates a reply: filled once by parse_response, or event by event by
+ * parse_stream_event.  Zero-initialise; free contents with
+ * llm_parsed_clear().  Providers write through the llm_parsed_* helpers so
+ * growth and overflow are checked in one place. */
+struct llm_parsed {
+    char *content;               /* NUL-terminated when non-NULL */
+    size_t content_len;
+    size_t content_cap;
+    char *finish_reason;
+    char *model;
+    char *response_id;
+    struct llm_usage usage;
+    bool done;                   /* stream saw its final event */
+    /* An error reported inside a 2xx body or stream (e.g. Anthropic's
+     * `error` SSE event).  LLM_OK when none. */
+    enum llm_error error;
+    char *error_message;
+    char *provider_code;
+    int scratch;                 /* provider-private per-request state, starts 0 */
+};
+
+LLM_API enum llm_error llm_parsed_append(struct llm_parsed *p, const char *text, size_t len);
+/* Replace *slot with a copy of s (NULL clears it). */
+LLM_API enum llm_error llm_parsed_set(char **slot, const char *s);
+/* Record an in-body error; message and code are copied, either may be NULL. */
+LLM_API enum llm_error llm_parsed_set_error(struct llm_parsed *p, enum llm_error type,
+                                            const char *provider_code, const char *message);
+LLM_API void llm_parsed_clear(struct llm_parsed *p);
+
+/* Verdict on a failed response. */
+struct llm_error_info {
+    enum llm_error type;
+    bool retryable;              /* default from llm_error_is_retryable(type) */
+    char *provider_code;         /* malloc'd or NULL ("rate_limit_exceeded") */
+    char *message;               /* malloc'd or NULL; the server's own words */
+};
+
+LLM_API void llm_error_info_clear(struct llm_error_info *info);
+
+/* Limits a server announced in its response headers.  -1 = not present. */
+struct llm_rate_limit_info {
+    int64_t limit_requests;
+    int64_t remaining_requests;
+    int64_t reset_requests_ms;   /* from now */
+    int64_t limit_tokens;
+    int64_t remaining_tokens;
+    int64_t reset_tokens_ms;
+    int64_t limit_input_tokens;
+    int64_t remaining_input_tokens;
+    int64_t reset_input_tokens_ms;
+    int64_t limit_output_tokens;
+    int64_t remaining_output_tokens;
+    int64_t reset_output_tokens_ms;
+};
+
+/* A reply produced in-process instead of over HTTP (the mock provider). */
+struct llm_local_response {
+    enum llm_error transport_error; /* LLM_OK, or e.g. TIMEOUT / CONNECTION to simulate */
+    int status;                  /* HTTP status to simulate */
+    char *body;                  /* malloc'd body (JSON, or SSE text when streaming) */
+    size_t body_len;
+    int64_t latency_ms;          /* the engine completes the attempt after this delay */
+    int64_t retry_after_ms;      /* simulated Retry-After, -1 for none */
+};
+
+struct llm_provider;
+
+/* Every slot's contract.  Optional slots may be NULL in a vtable: the
+ * provider constructor fills in defaults so call sites never test for NULL. */
+struct llm_provider_vtable {
+    /* Short lowercase name ("openai"); static storage. */
+    const char *name;
+
+    /* Build the HTTP request for `req` (already validated by the engine:
+     * model, messages and roles are non-NULL and known).  `trace_id` is the
+     * request's UUID, to send in a header if the provider wants to.  On
+     * success `out` owns the URL, headers and body.  Returns LLM_OK,
+     * LLM_ERR_INVALID_REQUEST (e.g. extra_json not an object) or
+     * LLM_ERR_OUT_OF_MEMORY; `out` is left cleared on error. */
+    enum llm_error (*build_request)(const struct llm_provider *p, const struct llm_request *req,
+                                    const char *trace_id, struct llm_http_request *out);
+
+    /* Parse a complete 2xx, non-streamed body into `out`.  Returns LLM_OK or
+     * LLM_ERR_PARSE (with out->error_message naming what was wrong and a
+     * short excerpt of the body), or LLM_ERR_OUT_OF_MEMORY.  `body` is not
+     * NUL-terminated. */
+    enum llm_error (*parse_response)(const struct llm_provider *p, const char *body, size_t len,
+                                     struct llm_parsed *out);
+
+    /* Apply one SSE event (`event` is the event name or NULL; `data` the
+     * joined data lines, not NUL-terminated) to `acc`: append text, set
+     * finish reason, usage, done, or an in-stream error.  Returns LLM_OK,
+     * LLM_ERR_PARSE for an event whose JSON is malformed, or
+     * LLM_ERR_OUT_OF_MEMORY. */
+    enum llm_error (*parse_stream_event)(const struct llm_provider *p, const char *event,
+                                         const char *data, size_t data_len,
+                                         struct llm_parsed *acc);
+
+    /* Classify a non-2xx response (status, headers, body) with the
+     * provider's table.  Always fills `out` (falling back on the status
+     * alone when the body is not understood). */
+    void (*classify_error)(const struct llm_provider *p, int status,
+                           const struct llm_http_headers *headers, const char *body, size_t len,
+                           struct llm_error_info *out);
+
+    /* Optional.  Read rate-limit headers into `out` (pre-set to -1). */
+    void (*read_rate_limits)(const struct llm_provider *p, const struct llm_http_headers *headers,
+                             struct llm_rate_limit_info *out);
+
+    /* Optional.  Name of the response header carrying the provider's
+     * request id ("x-request-id"); NULL if none. */
+    const char *request_id_header;
+
+    /* Optional.  When set, the engine calls this instead of doing HTTP:
+     * `attempt` counts from 1.  Returns LLM_OK or LLM_ERR_OUT_OF_MEMORY. */
+    enum llm_error (*execute_local)(const struct llm_provider *p, const struct llm_request *req,
+                                    unsigned attempt, struct llm_local_response *out);
+
+    /* Optional.  Free `impl`. */
+    void (*destroy)(struct llm_provider *p);
+};
+
+/* A provider instance.  Create with a factory; free with llm_provider_free()
+ * unless ownership was transferred to an engine. */
+struct llm_provider {
+    const struct llm_provider_vtable *vtable;
+    void *impl;
+};
+
+/* Configuration shared by the HTTP providers.  Zero means default.  All
+ * strings are copied. */
+struct llm_provider_options {
+    const char *base_url;        /* default: https://api.openai.com / https://api.anthropic.com */
+    const char *api_key;         /* default: getenv(api_key_env) */
+    const char *api_key_env;     /* default: OPENAI_API_KEY / ANTHROPIC_API_KEY */
+    const char *trace_header;    /* header carrying the trace id; default
+                                    "X-Client-Request-Id" (openai), none (anthropic);
+                                    "" disables */
+    const char *anthropic_version; /* default "2023-06-01" */
+};
+
+/* Factories.  Return LLM_OK and set *out, or an error (bad option: CR/LF in a
+ * header value, empty base URL) and leave *out NULL. */
+LLM_API enum llm_error llm_provider_new_openai(const struct llm_provider_options *opts,
+                                               struct llm_provider **out);
+LLM_API enum llm_error llm_provider_new_anthropic(const struct llm_provider_options *opts,
+                                                  struct llm_provider **out);
+
+/* Free a provider that no engine owns.  NULL-safe. */
+LLM_API void llm_provider_free(struct llm_provider *p);
+
+LLM_END_DECLS
+
+#endif /* LLMORCH_EXT_PROVIDER_H */

@@ -1,0 +1,14 @@
+/* libllmorch: call LLM providers the way production services must.
+ * Umbrella header: include this one. */
+#ifndef LLMORCH_H
+#define LLMORCH_H
+
+#include "version.h"
+#include "common.h"
+#include "error.h"
+#include "request.h"
+#include "result.h"
+#include "mock.h"
+#include "engine.h"
+
+#endif /* LLMORCH_H */

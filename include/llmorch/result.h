@@ -1,0 +1,143 @@
+/* struct llm_result: everything that happened to one request.
+ *
+ * A result is one owned object: read its fields directly, free it with
+ * llm_result_free().  All strings are NUL-terminated UTF-8 owned by the
+ * result; optional strings are NULL when absent. */
+#ifndef LLMORCH_RESULT_H
+#define LLMORCH_RESULT_H
+
+#include "common.h"
+#include "error.h"
+
+LLM_BEGIN_DECLS
+
+/* Points in a request's life.  Each is a wall-clock time in microseconds
+ * since the Unix epoch (UTC), or 0 when the point was not reached.
+ * Append-only, like the error enum. */
+enum llm_timestamp {
+    LLM_TS_REQUESTED = 0,        /* the host called llm_generate()/submit */
+    LLM_TS_ENQUEUED,             /* accepted into the engine's admission queue */
+    LLM_TS_DEQUEUED,             /* taken off the queue by the engine thread */
+    LLM_TS_GATES_ENTERED,        /* first reached the rate gates */
+    LLM_TS_GATES_PASSED,         /* last admitted by every gate */
+    LLM_TS_SLOT_ACQUIRED,        /* first got a concurrency slot */
+    LLM_TS_SLOT_RELEASED,        /* last gave its slot back */
+    LLM_TS_FIRST_ATTEMPT_STARTED,
+    LLM_TS_LAST_ATTEMPT_STARTED,
+    LLM_TS_DNS_DONE,             /* of the last attempt (curl timing) */
+    LLM_TS_CONNECTED,
+    LLM_TS_TLS_DONE,
+    LLM_TS_REQUEST_SENT,
+    LLM_TS_FIRST_BYTE,
+    LLM_TS_FIRST_TOKEN,          /* first generated text (streaming or not) */
+    LLM_TS_LAST_TOKEN,
+    LLM_TS_RESPONSE_RECEIVED,    /* whole body in */
+    LLM_TS_PARSED,
+    LLM_TS_POSTPROCESS_STARTED,
+    LLM_TS_POSTPROCESS_ENDED,
+    LLM_TS_COMPLETED,            /* the result was finalised */
+    LLM_TS_COUNT_                /* number of timestamps; not a timestamp */
+};
+
+/* JSON key of a timestamp ("first_token"); NULL for out-of-range values. */
+LLM_API const char *llm_timestamp_name(enum llm_timestamp ts);
+
+struct llm_usage {
+    int64_t input_tokens;        /* prompt tokens, including cached ones */
+    int64_t output_tokens;       /* completion tokens, including reasoning */
+    int64_t cached_input_tokens; /* prompt tokens served from the provider's cache */
+    int64_t reasoning_tokens;    /* output tokens spent on hidden reasoning */
+    int64_t cache_write_tokens;  /* Anthropic cache_creation_input_tokens */
+    bool known;                  /* the provider reported usage */
+};
+
+struct llm_cost {
+    double input_usd;            /* uncached + cached + cache-write input */
+    double output_usd;
+    double total_usd;
+    bool known;                  /* false: no price for this model (never a silent 0) */
+};
+
+/* One try at the provider. */
+struct llm_attempt {
+    int64_t start_us;            /* wall clock, µs since epoch */
+    int64_t end_us;
+    int http_status;             /* 0 when no response */
+    enum llm_error error;        /* LLM_OK for the successful attempt */
+    char *error_message;         /* NULL on success */
+    int64_t retry_after_ms;      /* server-directed wait asked, -1 if none */
+    int64_t backoff_ms;          /* wait slept after this attempt before the next */
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+};
+
+/* Where the time went while the request was not on the wire (ms). */
+struct llm_wait_stats {
+    int64_t queue_wait_ms;       /* waiting for a concurrency slot */
+    int64_t gate_wait_ms;        /* client-side rate gates (RPM, TPM, ...) */
+    int64_t server_wait_ms;      /* server-directed: Retry-After, cooldowns */
+    int64_t backoff_ms;          /* our own retry backoff */
+};
+
+/* Outcome of one post-processing step. */
+struct llm_step_result {
+    char *name;
+    bool success;
+    char *error;                 /* NULL on success */
+    int64_t duration_us;
+    size_t bytes_in;
+    size_t bytes_out;
+};
+
+struct llm_result_error {
+    enum llm_error type;         /* LLM_OK on success */
+    bool retryable;
+    char *message;               /* NULL on success; never contains API keys */
+    int http_status;             /* of the last attempt; 0 if none */
+    char *provider_code;         /* e.g. "insufficient_quota"; NULL if none */
+};
+
+struct llm_result {
+    bool success;
+    char *content;               /* generated text ("" on failure); NUL-terminated */
+    size_t content_len;          /* bytes, excluding the NUL */
+    char *finish_reason;         /* "stop", "length", "end_turn", ...; NULL if unknown */
+    struct llm_result_error error;
+    char trace_id[37];           /* UUIDv7, lowercase, e.g. "0190...-..." */
+    char *request_id;            /* provider's request id header, NULL if none */
+    char *response_id;           /* provider's response/message id, NULL if none */
+    char *provider;              /* "openai", "anthropic", "mock", ... */
+    char *model;                 /* model the provider reported, else the requested one */
+    struct llm_usage usage;
+    struct llm_cost cost;
+    int64_t timestamps[LLM_TS_COUNT_];
+    struct llm_attempt *attempts;
+    size_t n_attempts;
+    struct llm_wait_stats backoff;
+    struct llm_step_result *pipeline;
+    size_t n_pipeline;
+    char *raw_response;          /* last response body, only if the engine keeps it */
+    size_t raw_response_len;
+    char *metadata_json;         /* copy of llm_request.metadata_json, or NULL */
+    void *user_data;             /* llm_request.user_data */
+};
+
+/* Free a result and everything it owns.  NULL-safe.  Thread-safe with
+ * respect to other results (a result is never shared by the library). */
+LLM_API void llm_result_free(struct llm_result *res);
+
+/* Serialise a result as one line of compact JSON (no trailing newline).
+ * Keys: success, content, finish_reason, error{type,message,http_status,
+ * retryable,provider_code}, trace_id, request_id, response_id, provider,
+ * model, timestamps{<name>: ISO-8601 UTC with µs | null}, attempts[],
+ * usage{...}, cost{...}, backoff{...}, pipeline[], metadata.
+ * Returns a malloc'd string the caller frees with llm_free(); NULL if `res`
+ * is NULL or memory ran out. */
+LLM_API char *llm_result_to_json(const struct llm_result *res);
+
+/* Free memory returned by the library (JSON strings).  NULL-safe. */
+LLM_API void llm_free(void *p);
+
+LLM_END_DECLS
+
+#endif /* LLMORCH_RESULT_H */

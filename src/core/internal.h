@@ -1,0 +1,50 @@
+/* Internals shared across libllmorch's components (llm__ prefix).
+ * Not installed. */
+#ifndef LLMORCH_INTERNAL_H
+#define LLMORCH_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llmorch/error.h"
+
+/* Growable byte buffer; always NUL-terminated when data != NULL. */
+struct llm__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+/* Append n bytes; checks size arithmetic.  Returns LLM_OK or OUT_OF_MEMORY. */
+enum llm_error llm__buf_append(struct llm__buf *b, const void *p, size_t n);
+enum llm_error llm__buf_appendf(struct llm__buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Take ownership of the data (returns "" copy if empty); buffer is reset. */
+char *llm__buf_steal(struct llm__buf *b);
+void llm__buf_free(struct llm__buf *b);
+
+/* strdup/strndup that return NULL for NULL input. */
+char *llm__strdup(const char *s);
+char *llm__strndup(const char *s, size_t n);
+/* malloc'd printf. */
+char *llm__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* ASCII case-insensitive equality. */
+bool llm__strcaseeq(const char *a, const char *b);
+
+/* A short, printable excerpt of untrusted bytes for error messages:
+ * at most max_chars, control bytes replaced with '?', "..." if cut. */
+char *llm__excerpt(const char *s, size_t len, size_t max_chars);
+
+/* Clocks. */
+int64_t llm__now_mono_us(void);   /* CLOCK_MONOTONIC */
+int64_t llm__now_wall_us(void);   /* CLOCK_REALTIME, µs since epoch */
+
+/* UUIDv7 (RFC 9562) into out[37], time-ordered, from wall ms + random. */
+void llm__uuid_v7(char out[37]);
+
+/* ISO-8601 UTC with microseconds: "2026-11-29T03:40:04.123456Z" into out[32]. */
+void llm__format_iso8601_us(int64_t wall_us, char out[32]);
+
+#endif /* LLMORCH_INTERNAL_H */
