@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Build and run every test: a normal build, an ASan+UBSan build, and the
+# engine's concurrency tests under TSan.  Installs what it needs itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+JOBS=$(nproc)
+start=$(date +%s)
+
+run_suite() { # name cmake-args... ; ctest args come from CTEST_ARGS
+  local name=$1; shift
+  echo "=== $name build ==="
+  cmake -S . -B "build/$name" -G Ninja "$@" >/dev/null
+  cmake --build "build/$name" -j "$JOBS"
+  echo "=== $name tests ==="
+  ctest --test-dir "build/$name" --output-on-failure -j "$JOBS" ${CTEST_ARGS:-}
+}
+
+CTEST_ARGS="" run_suite normal -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  CTEST_ARGS="" run_suite asan -DCMAKE_BUILD_TYPE=Debug -DLLM_SANITIZE=address,undefined
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  CTEST_ARGS="-L concurrency" run_suite tsan -DCMAKE_BUILD_TYPE=Debug -DLLM_SANITIZE=thread \
+  -DLLM_BUILD_EXAMPLES=ON
+
+echo "all suites passed in $(( $(date +%s) - start )) s"

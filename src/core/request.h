@@ -1,0 +1,21 @@
+/* Validating and copying requests on submission (host thread). */
+#ifndef LLMORCH_REQUEST_INTERNAL_H
+#define LLMORCH_REQUEST_INTERNAL_H
+
+#include <stddef.h>
+
+#include "llmorch/error.h"
+#include "llmorch/request.h"
+
+/* Check `in` and describe the first problem in err (naming the field).
+ * Returns LLM_OK or LLM_ERR_INVALID_REQUEST. */
+enum llm_error llm__request_validate(const struct llm_request *in, char *err, size_t errlen);
+
+/* Deep-copy `in` into *out (every string and array owned by *out).
+ * Returns LLM_OK or LLM_ERR_OUT_OF_MEMORY (nothing leaks). */
+enum llm_error llm__request_copy(const struct llm_request *in, struct llm_request *out);
+
+/* Free what llm__request_copy allocated.  NULL-safe. */
+void llm__request_free_copy(struct llm_request *r);
+
+#endif
