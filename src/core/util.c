@@ -1,0 +1,376 @@
+/* Small shared internals: growable buffer, string helpers, excerpts of
+ * untrusted bytes, clocks, UUIDv7 and timestamp formatting. */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- growable buffer ----------------------------------------------------- */
+
+/* Make room for `extra` more bytes plus the NUL. */
+static enum llm_error buf_reserve(struct llm__buf *b, size_t extra)
+{
+    if (extra > SIZE_MAX - 1 - b->len)
+        return LLM_ERR_OUT_OF_MEMORY;
+    size_t need = b->len + extra + 1;
+    if (b->data != NULL && need <= b->cap)
+        return LLM_OK;
+    size_t cap = b->cap < 64 ? 64 : b->cap;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *d = realloc(b->data, cap);
+    if (d == NULL)
+        return LLM_ERR_OUT_OF_MEMORY;
+    b->data = d;
+    b->cap = cap;
+    return LLM_OK;
+}
+
+enum llm_error llm__buf_append(struct llm__buf *b, const void *p, size_t n)
+{
+    if (b == NULL || (p == NULL && n > 0))
+        return LLM_ERR_INVALID_ARGUMENT;
+    enum llm_error err = buf_reserve(b, n);
+    if (err != LLM_OK)
+        return err;
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return LLM_OK;
+}
+
+enum llm_error llm__buf_appendf(struct llm__buf *b, const char *fmt, ...)
+{
+    if (b == NULL || fmt == NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return LLM_ERR_INTERNAL;
+    enum llm_error err = buf_reserve(b, (size_t)n);
+    if (err != LLM_OK)
+        return err;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return LLM_OK;
+}
+
+char *llm__buf_steal(struct llm__buf *b)
+{
+    if (b == NULL)
+        return NULL;
+    char *d = b->data;
+    if (d == NULL)
+        d = strdup("");
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return d;
+}
+
+void llm__buf_free(struct llm__buf *b)
+{
+    if (b == NULL)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+/* ---- strings --------------------------------------------------------------- */
+
+char *llm__strdup(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+char *llm__strndup(const char *s, size_t n)
+{
+    return s != NULL ? strndup(s, n) : NULL;
+}
+
+char *llm__asprintf(const char *fmt, ...)
+{
+    if (fmt == NULL)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = NULL;
+    int n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : out;
+}
+
+static int ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+bool llm__strcaseeq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    /* Not strcasecmp: its result depends on the locale, HTTP header names
+     * are ASCII. */
+    for (;; a++, b++) {
+        int ca = ascii_lower((unsigned char)*a);
+        int cb = ascii_lower((unsigned char)*b);
+        if (ca != cb)
+            return false;
+        if (ca == 0)
+            return true;
+    }
+}
+
+/* Length of the well-formed UTF-8 sequence at s[0..len), or 0 if it is not
+ * one (overlong forms, surrogates and values above U+10FFFF are rejected, as
+ * in RFC 3629). */
+static size_t utf8_seq_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    }
+    return n;
+}
+
+/* max_chars counts characters of the input kept (a multi-byte UTF-8
+ * character counts once); the "..." marker comes on top.  Well-formed UTF-8
+ * is kept so that a server's message in any language stays readable, and
+ * everything else that could corrupt a log line or JSON (control bytes,
+ * stray or truncated UTF-8) becomes '?'. */
+char *llm__excerpt(const char *s, size_t len, size_t max_chars)
+{
+    if (s == NULL)
+        len = 0;
+    struct llm__buf b = {0};
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, chars = 0;
+    bool cut = false;
+    while (i < len) {
+        if (chars == max_chars) {
+            cut = true;
+            break;
+        }
+        size_t n = 1;
+        enum llm_error err;
+        if (u[i] < 0x20 || u[i] == 0x7F) {
+            err = llm__buf_append(&b, "?", 1);
+        } else if (u[i] < 0x80) {
+            err = llm__buf_append(&b, &u[i], 1);
+        } else if ((n = utf8_seq_len(u + i, len - i)) > 0) {
+            err = llm__buf_append(&b, &u[i], n);
+        } else {
+            n = 1;
+            err = llm__buf_append(&b, "?", 1);
+        }
+        if (err != LLM_OK) {
+            llm__buf_free(&b);
+            return NULL;
+        }
+        i += n;
+        chars++;
+    }
+    if (cut && llm__buf_append(&b, "...", 3) != LLM_OK) {
+        llm__buf_free(&b);
+        return NULL;
+    }
+    return llm__buf_steal(&b);
+}
+
+/* ---- clocks ------------------------------------------------------------------ */
+
+static int64_t timespec_us(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000 + ts->tv_nsec / 1000;
+}
+
+int64_t llm__now_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return timespec_us(&ts);
+}
+
+int64_t llm__now_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return timespec_us(&ts);
+}
+
+/* ---- UUIDv7 ------------------------------------------------------------------- */
+
+static void fill_random(void *out, size_t len)
+{
+    unsigned char *p = out;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(p + got, len - got, 0);
+        if (n > 0) {
+            got += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    if (got == len)
+        return;
+    /* getrandom() unavailable (old kernel, seccomp): /dev/urandom, and as a
+     * last resort a counter mixed with the clock, which keeps ids unique in
+     * this process even though they are then guessable. */
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        while (got < len) {
+            ssize_t n = read(fd, p + got, len - got);
+            if (n > 0)
+                got += (size_t)n;
+            else if (!(n < 0 && errno == EINTR))
+                break;
+        }
+        close(fd);
+    }
+    static atomic_uint_fast64_t fallback_counter;
+    uint64_t x = (uint64_t)llm__now_mono_us() ^ ((uint64_t)llm__now_wall_us() << 17) ^
+                 (atomic_fetch_add(&fallback_counter, 1) * 0x9E3779B97F4A7C15u);
+    while (got < len) {
+        /* splitmix64 */
+        x += 0x9E3779B97F4A7C15u;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+        z ^= z >> 31;
+        p[got++] = (unsigned char)z;
+    }
+}
+
+/* Upper 60 bits of the last id handed out: 48-bit ms timestamp, 12-bit
+ * sequence in rand_a (RFC 9562 §6.2 method 1, "fixed-length dedicated
+ * counter").  Ids from one process are strictly increasing even within a
+ * millisecond or when the wall clock steps back. */
+static _Atomic uint64_t uuid_last;
+
+void llm__uuid_v7(char out[37])
+{
+    unsigned char rnd[10];
+    fill_random(rnd, sizeof(rnd));
+
+    int64_t now_us = llm__now_wall_us();
+    uint64_t ms = now_us > 0 ? (uint64_t)now_us / 1000 : 0;
+    ms &= 0xFFFFFFFFFFFFu;
+    /* A fresh millisecond starts its counter at a random value with the top
+     * bit clear, leaving at least 2048 increments before it borrows from
+     * the next millisecond. */
+    uint64_t seq = (((uint64_t)rnd[0] << 8) | rnd[1]) & 0x7FF;
+    uint64_t want = (ms << 12) | seq;
+    uint64_t last = atomic_load(&uuid_last);
+    uint64_t next;
+    do {
+        next = want > last ? want : last + 1;
+    } while (!atomic_compare_exchange_weak(&uuid_last, &last, next));
+
+    unsigned char u[16];
+    uint64_t ts = next >> 12;
+    uint64_t rand_a = next & 0xFFF;
+    for (int i = 0; i < 6; i++)
+        u[i] = (unsigned char)(ts >> (8 * (5 - i)));
+    u[6] = (unsigned char)(0x70 | (rand_a >> 8));  /* version 7 */
+    u[7] = (unsigned char)(rand_a & 0xFF);
+    u[8] = (unsigned char)(0x80 | (rnd[2] & 0x3F)); /* variant 10 */
+    memcpy(&u[9], &rnd[3], 7);
+
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[u[i] >> 4];
+        out[o++] = hex[u[i] & 0xF];
+    }
+    out[o] = '\0';
+}
+
+/* ---- ISO-8601 -------------------------------------------------------------- */
+
+/* Write `v` (non-negative) as exactly `width` decimal digits. */
+static char *put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+void llm__format_iso8601_us(int64_t wall_us, char out[32])
+{
+    /* Floor division so that times before 1970 still get a non-negative
+     * fraction. */
+    int64_t sec = wall_us / 1000000;
+    int64_t frac = wall_us % 1000000;
+    if (frac < 0) {
+        frac += 1000000;
+        sec -= 1;
+    }
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+        /* Outside what four-digit years express. */
+        memcpy(out, "invalid-time", sizeof("invalid-time"));
+        return;
+    }
+    /* By hand rather than snprintf: fixed widths, no locale, and no
+     * truncation to reason about. */
+    char *p = out;
+    p = put_digits(p, (unsigned)(tm.tm_year + 1900), 4);
+    *p++ = '-';
+    p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_digits(p, (unsigned)tm.tm_mday, 2);
+    *p++ = 'T';
+    p = put_digits(p, (unsigned)tm.tm_hour, 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)tm.tm_min, 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)tm.tm_sec, 2);
+    *p++ = '.';
+    p = put_digits(p, (unsigned)frac, 6);
+    *p++ = 'Z';
+    *p = '\0';
+}

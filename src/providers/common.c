@@ -1,0 +1,163 @@
+/* Helpers every provider shares (llmorch/ext/provider.h): HTTP request
+ * building, header lookup, the llm_parsed accumulator.  Providers write
+ * through these so that header validation, growth and overflow checks live
+ * in one place. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llmorch/ext/provider.h"
+
+#include "core/internal.h"
+
+/* A CR or LF in a header would let a caller-supplied value (an API key read
+ * from the environment, a trace header) inject extra header lines. */
+static bool has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+enum llm_error llm_http_request_add_header(struct llm_http_request *req, const char *name,
+                                           const char *value)
+{
+    if (req == NULL || name == NULL || value == NULL || name[0] == '\0' || has_crlf(name) ||
+        has_crlf(value))
+        return LLM_ERR_INVALID_ARGUMENT;
+    if (req->n_headers >= SIZE_MAX / sizeof(*req->headers) - 1)
+        return LLM_ERR_OUT_OF_MEMORY;
+
+    /* Copy first, grow second: nothing in `req` changes until every
+     * allocation has succeeded. */
+    char *n = strdup(name);
+    char *v = strdup(value);
+    if (n == NULL || v == NULL) {
+        free(n);
+        free(v);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    struct llm_header *h = realloc(req->headers, (req->n_headers + 1) * sizeof(*h));
+    if (h == NULL) {
+        free(n);
+        free(v);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    h[req->n_headers].name = n;
+    h[req->n_headers].value = v;
+    req->headers = h;
+    req->n_headers++;
+    return LLM_OK;
+}
+
+void llm_http_request_clear(struct llm_http_request *req)
+{
+    if (req == NULL)
+        return;
+    free(req->url);
+    for (size_t i = 0; i < req->n_headers; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req->headers);
+    free(req->body);
+    memset(req, 0, sizeof(*req));
+}
+
+const char *llm_http_headers_get(const struct llm_http_headers *h, const char *name)
+{
+    if (h == NULL || name == NULL || h->items == NULL)
+        return NULL;
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->items[i].name != NULL && llm__strcaseeq(h->items[i].name, name))
+            return h->items[i].value;
+    }
+    return NULL;
+}
+
+enum llm_error llm_parsed_append(struct llm_parsed *p, const char *text, size_t len)
+{
+    if (p == NULL || (text == NULL && len > 0))
+        return LLM_ERR_INVALID_ARGUMENT;
+    if (len > SIZE_MAX - 1 - p->content_len)
+        return LLM_ERR_OUT_OF_MEMORY;
+    size_t need = p->content_len + len + 1;
+    if (p->content == NULL || need > p->content_cap) {
+        size_t cap = p->content_cap < 64 ? 64 : p->content_cap;
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        char *c = realloc(p->content, cap);
+        if (c == NULL)
+            return LLM_ERR_OUT_OF_MEMORY;
+        p->content = c;
+        p->content_cap = cap;
+    }
+    if (len > 0)
+        memcpy(p->content + p->content_len, text, len);
+    p->content_len += len;
+    p->content[p->content_len] = '\0';
+    return LLM_OK;
+}
+
+enum llm_error llm_parsed_set(char **slot, const char *s)
+{
+    if (slot == NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    /* Copy before freeing: `s` may point into the old value. */
+    char *copy = NULL;
+    if (s != NULL && (copy = strdup(s)) == NULL)
+        return LLM_ERR_OUT_OF_MEMORY;
+    free(*slot);
+    *slot = copy;
+    return LLM_OK;
+}
+
+enum llm_error llm_parsed_set_error(struct llm_parsed *p, enum llm_error type,
+                                    const char *provider_code, const char *message)
+{
+    if (p == NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    char *code = NULL;
+    char *msg = NULL;
+    if ((provider_code != NULL && (code = strdup(provider_code)) == NULL) ||
+        (message != NULL && (msg = strdup(message)) == NULL)) {
+        free(code);
+        free(msg);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    free(p->provider_code);
+    free(p->error_message);
+    p->error = type;
+    p->provider_code = code;
+    p->error_message = msg;
+    return LLM_OK;
+}
+
+void llm_parsed_clear(struct llm_parsed *p)
+{
+    if (p == NULL)
+        return;
+    free(p->content);
+    free(p->finish_reason);
+    free(p->model);
+    free(p->response_id);
+    free(p->error_message);
+    free(p->provider_code);
+    memset(p, 0, sizeof(*p));
+}
+
+void llm_error_info_clear(struct llm_error_info *info)
+{
+    if (info == NULL)
+        return;
+    free(info->provider_code);
+    free(info->message);
+    memset(info, 0, sizeof(*info));
+}
+
+void llm_provider_free(struct llm_provider *p)
+{
+    if (p == NULL)
+        return;
+    if (p->vtable != NULL && p->vtable->destroy != NULL)
+        p->vtable->destroy(p);
+    free(p);
+}
