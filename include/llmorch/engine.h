@@ -54,6 +54,26 @@ struct llm_engine_options {
     int max_in_flight;
     size_t max_queue;
 
+    /* Rate limits, per minute, enforced over a sliding window of window_ms
+     * (default 60000) with the limit scaled to it (rpm * window_ms / 60000).
+     * 0 = not configured: unless no_adaptive_limits is set, the engine then
+     * adopts the limits the server announces in its rate-limit headers
+     * (x-ratelimit-*, anthropic-ratelimit-*). */
+    double rpm;
+    double tpm;
+    int64_t window_ms;
+    bool no_adaptive_limits;
+
+    /* Retry budget shared by every request of the engine (token bucket, as
+     * AWS SDKs do): capacity (default 500; -1 disables the budget), a retry
+     * costs 5 (10 after a timeout), a success refunds 1. */
+    int retry_budget;
+
+    /* Pricing: a JSON file in LiteLLM's model_prices_and_context_window.json
+     * format overriding the built-in table (NULL = built-in only).  An
+     * unreadable or malformed file fails llm_engine_new. */
+    const char *pricing_file;
+
     /* Retries: total attempts per request including the first (default 3;
      * 1 disables retries); exponential backoff with full jitter between
      * base_backoff_ms (default 500) and max_backoff_ms (default 30000). */

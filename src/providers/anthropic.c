@@ -1,0 +1,485 @@
+/* The Anthropic Messages API provider (POST /v1/messages).  Builds and
+ * parses; no I/O. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "llmorch/ext/provider.h"
+#include "providers/ratelimit.h"
+#include "providers/wire.h"
+
+#define DEFAULT_BASE_URL "https://api.anthropic.com"
+#define DEFAULT_KEY_ENV "ANTHROPIC_API_KEY"
+#define DEFAULT_VERSION "2023-06-01"
+/* The API requires max_tokens; request.h documents this default. */
+#define DEFAULT_MAX_TOKENS 1024
+
+struct anthropic_impl {
+    char *url;
+    char *api_key;        /* NULL: send no x-api-key (a proxy adds it) */
+    char *version;        /* anthropic-version */
+    char *trace_header;   /* NULL: do not send the trace id */
+};
+
+static const struct anthropic_impl *impl_of(const struct llm_provider *p)
+{
+    return p->impl;
+}
+
+/* ---- request ------------------------------------------------------------------ */
+
+static bool is_system_role(const char *role)
+{
+    return strcmp(role, "system") == 0 || strcmp(role, "developer") == 0;
+}
+
+/* The top-level `system` string: the request's system prompt and every
+ * system/developer message, in order, joined by blank lines (the Messages
+ * API has no system role inside `messages`).  *out is NULL when there is
+ * none. */
+static enum llm_error join_system(const struct llm_request *req, char **out)
+{
+    *out = NULL;
+    struct llm__buf b = {0};
+    enum llm_error err = LLM_OK;
+    if (req->system != NULL && req->system[0] != '\0')
+        err = llm__buf_append(&b, req->system, strlen(req->system));
+    for (size_t i = 0; i < req->n_messages && err == LLM_OK; i++) {
+        const struct llm_message *m = &req->messages[i];
+        if (!is_system_role(m->role) || m->content[0] == '\0')
+            continue;
+        if (b.len > 0)
+            err = llm__buf_append(&b, "\n\n", 2);
+        if (err == LLM_OK)
+            err = llm__buf_append(&b, m->content, strlen(m->content));
+    }
+    if (err != LLM_OK) {
+        llm__buf_free(&b);
+        return err;
+    }
+    if (b.len > 0 && (*out = llm__buf_steal(&b)) == NULL)
+        return LLM_ERR_OUT_OF_MEMORY;
+    llm__buf_free(&b);
+    return LLM_OK;
+}
+
+static bool add_message(cJSON *messages, const char *role, const char *content)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (m == NULL)
+        return false;
+    if (cJSON_AddStringToObject(m, "role", role) == NULL ||
+        cJSON_AddStringToObject(m, "content", content) == NULL ||
+        !cJSON_AddItemToArray(messages, m)) {
+        cJSON_Delete(m);
+        return false;
+    }
+    return true;
+}
+
+static cJSON *build_body(const struct llm_request *req, enum llm_error *err)
+{
+    *err = LLM_ERR_OUT_OF_MEMORY;
+    /* The engine validates requests; these checks keep the provider safe
+     * when called directly. */
+    if (req->model == NULL || (req->n_messages > 0 && req->messages == NULL) ||
+        (req->n_stop > 0 && req->stop == NULL) || req->max_tokens < 0 ||
+        (req->has_temperature && !isfinite(req->temperature)) ||
+        (req->has_top_p && !isfinite(req->top_p))) {
+        *err = LLM_ERR_INVALID_REQUEST;
+        return NULL;
+    }
+    for (size_t i = 0; i < req->n_messages; i++) {
+        if (req->messages[i].role == NULL || req->messages[i].content == NULL) {
+            *err = LLM_ERR_INVALID_REQUEST;
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < req->n_stop; i++) {
+        if (req->stop[i] == NULL) {
+            *err = LLM_ERR_INVALID_REQUEST;
+            return NULL;
+        }
+    }
+
+    char *system = NULL;
+    *err = join_system(req, &system);
+    if (*err != LLM_OK)
+        return NULL;
+    *err = LLM_ERR_OUT_OF_MEMORY;
+
+    cJSON *body = cJSON_CreateObject();
+    cJSON *messages;
+    if (body == NULL || cJSON_AddStringToObject(body, "model", req->model) == NULL ||
+        cJSON_AddNumberToObject(body, "max_tokens",
+                                req->max_tokens > 0 ? req->max_tokens : DEFAULT_MAX_TOKENS) ==
+            NULL ||
+        (system != NULL && cJSON_AddStringToObject(body, "system", system) == NULL) ||
+        (messages = cJSON_AddArrayToObject(body, "messages")) == NULL)
+        goto fail;
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const struct llm_message *m = &req->messages[i];
+        if (!is_system_role(m->role) && !add_message(messages, m->role, m->content))
+            goto fail;
+    }
+    if (req->has_temperature &&
+        cJSON_AddNumberToObject(body, "temperature", req->temperature) == NULL)
+        goto fail;
+    if (req->has_top_p && cJSON_AddNumberToObject(body, "top_p", req->top_p) == NULL)
+        goto fail;
+    if (req->n_stop > 0) {
+        cJSON *stop = cJSON_AddArrayToObject(body, "stop_sequences");
+        if (stop == NULL)
+            goto fail;
+        for (size_t i = 0; i < req->n_stop; i++) {
+            cJSON *s = cJSON_CreateString(req->stop[i]);
+            if (s == NULL || !cJSON_AddItemToArray(stop, s)) {
+                cJSON_Delete(s);
+                goto fail;
+            }
+        }
+    }
+    if (req->stream && cJSON_AddTrueToObject(body, "stream") == NULL)
+        goto fail;
+    *err = llm__json_merge_extra(body, req->extra_json);
+    if (*err != LLM_OK)
+        goto fail;
+    free(system);
+    return body;
+
+fail:
+    free(system);
+    cJSON_Delete(body);
+    return NULL;
+}
+
+static enum llm_error anthropic_build_request(const struct llm_provider *p,
+                                              const struct llm_request *req,
+                                              const char *trace_id, struct llm_http_request *out)
+{
+    const struct anthropic_impl *m = impl_of(p);
+    memset(out, 0, sizeof(*out));
+    enum llm_error err;
+    cJSON *body = build_body(req, &err);
+    if (body == NULL)
+        return err;
+    err = llm__json_set_body(body, out);
+    cJSON_Delete(body);
+    if (err == LLM_OK && (out->url = llm__strdup(m->url)) == NULL)
+        err = LLM_ERR_OUT_OF_MEMORY;
+    if (err == LLM_OK && m->api_key != NULL)
+        err = llm_http_request_add_header(out, "x-api-key", m->api_key);
+    if (err == LLM_OK)
+        err = llm_http_request_add_header(out, "anthropic-version", m->version);
+    if (err == LLM_OK)
+        err = llm_http_request_add_header(out, "content-type", "application/json");
+    if (err == LLM_OK && m->trace_header != NULL && trace_id != NULL && trace_id[0] != '\0')
+        err = llm_http_request_add_header(out, m->trace_header, trace_id);
+    if (err != LLM_OK) {
+        llm_http_request_clear(out);
+        return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
+    }
+    return LLM_OK;
+}
+
+/* ---- error classification -------------------------------------------------------- */
+
+/* Anthropic's verdicts by error.type, which Anthropic always sends and
+ * which is more precise than the status; a few messages refine
+ * invalid_request_error.  Bodies without a known type (a proxy's page, a
+ * future type) fall back on the status as for OpenAI. */
+static const struct llm__error_rule anthropic_rules[] = {
+    {LLM__ANY_STATUS, "invalid_request_error", "prompt is too long",
+     LLM_ERR_CONTEXT_LENGTH_EXCEEDED, -1},
+    {LLM__ANY_STATUS, "invalid_request_error", "exceed context limit",
+     LLM_ERR_CONTEXT_LENGTH_EXCEEDED, -1},
+    {LLM__ANY_STATUS, "invalid_request_error", "credit balance is too low",
+     LLM_ERR_INSUFFICIENT_QUOTA, -1},
+    {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST, -1},
+    {LLM__ANY_STATUS, "authentication_error", NULL, LLM_ERR_AUTHENTICATION, -1},
+    {LLM__ANY_STATUS, "permission_error", NULL, LLM_ERR_PERMISSION_DENIED, -1},
+    {LLM__ANY_STATUS, "permission_denied_error", NULL, LLM_ERR_PERMISSION_DENIED, -1},
+    {LLM__ANY_STATUS, "not_found_error", NULL, LLM_ERR_NOT_FOUND, -1},
+    {LLM__ANY_STATUS, "request_too_large", NULL, LLM_ERR_INVALID_REQUEST, -1},
+    {LLM__ANY_STATUS, "rate_limit_error", NULL, LLM_ERR_RATE_LIMITED, -1},
+    {LLM__ANY_STATUS, "api_error", NULL, LLM_ERR_SERVER_ERROR, -1},
+    {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED, -1},
+    {LLM__ANY_STATUS, "billing_error", NULL, LLM_ERR_INSUFFICIENT_QUOTA, -1},
+    {LLM__ANY_STATUS, "timeout_error", NULL, LLM_ERR_TIMEOUT, -1},
+    LLM__STATUS_RULES,
+    {LLM__ANY_STATUS, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},
+};
+
+#define N_ANTHROPIC_RULES (sizeof(anthropic_rules) / sizeof(anthropic_rules[0]))
+
+static void anthropic_classify_error(const struct llm_provider *p, int status,
+                                     const struct llm_http_headers *headers, const char *body,
+                                     size_t len, struct llm_error_info *out)
+{
+    llm__classify_http_error(anthropic_rules, N_ANTHROPIC_RULES, status, headers, body, len,
+                             out);
+}
+
+/* ---- responses ------------------------------------------------------------------- */
+
+/* Anthropic's usage.input_tokens EXCLUDES the prompt tokens read from or
+ * written to the cache (cache_read_input_tokens,
+ * cache_creation_input_tokens); OpenAI's prompt_tokens includes cached
+ * ones.  llm_usage.input_tokens is the whole prompt for every provider, so
+ * here it is the sum of the three, with the two cache parts also reported
+ * on their own (cached_input_tokens, cache_write_tokens) for pricing.
+ *
+ * Applied to message_start and then message_delta in a stream, so each
+ * field present replaces the earlier value (the counts are cumulative) and
+ * the total is recomputed from the parts. */
+static void apply_usage(const cJSON *u, struct llm_usage *usage)
+{
+    if (!cJSON_IsObject(u))
+        return;
+    int64_t uncached = usage->input_tokens - usage->cached_input_tokens - usage->cache_write_tokens;
+    if (uncached < 0)
+        uncached = 0;
+    llm__json_count(u, "input_tokens", &uncached);
+    llm__json_count(u, "cache_read_input_tokens", &usage->cached_input_tokens);
+    llm__json_count(u, "cache_creation_input_tokens", &usage->cache_write_tokens);
+    llm__json_count(u, "output_tokens", &usage->output_tokens);
+    /* Each part is capped at INT64_MAX / 2 by llm__json_count; saturate
+     * the sum rather than overflow on a hostile body. */
+    int64_t total = uncached;
+    int64_t parts[2] = {usage->cached_input_tokens, usage->cache_write_tokens};
+    for (int i = 0; i < 2; i++)
+        total = parts[i] > INT64_MAX - total ? INT64_MAX : total + parts[i];
+    usage->input_tokens = total;
+    usage->known = true;
+}
+
+static enum llm_error read_message_meta(const cJSON *msg, struct llm_parsed *out)
+{
+    enum llm_error err = llm__parsed_update(&out->response_id, llm__json_string(msg, "id"));
+    if (err == LLM_OK)
+        err = llm__parsed_update(&out->model, llm__json_string(msg, "model"));
+    if (err == LLM_OK)
+        err = llm__parsed_update(&out->finish_reason, llm__json_string(msg, "stop_reason"));
+    if (err == LLM_OK)
+        apply_usage(cJSON_GetObjectItemCaseSensitive(msg, "usage"), &out->usage);
+    return err;
+}
+
+static enum llm_error anthropic_parse_response(const struct llm_provider *p, const char *body,
+                                               size_t len, struct llm_parsed *out)
+{
+    if (body == NULL || len == 0) {
+        enum llm_error err = llm_parsed_set_error(out, LLM_ERR_PARSE, NULL, "empty response body");
+        return err == LLM_OK ? LLM_ERR_PARSE : err;
+    }
+    cJSON *root = llm__json_parse(body, len);
+    if (root == NULL)
+        return llm__parse_failure(out, "invalid JSON in response body", body, len);
+
+    enum llm_error err = LLM_OK;
+    struct llm__wire_error we;
+    const cJSON *content;
+    if (!cJSON_IsObject(root)) {
+        err = llm__parse_failure(out, "response body is not a JSON object", body, len);
+    } else if (llm__wire_error_find(root, &we)) {
+        err = llm__parsed_set_wire_error(out, anthropic_rules, N_ANTHROPIC_RULES, &we);
+    } else if (!cJSON_IsArray(content = cJSON_GetObjectItemCaseSensitive(root, "content"))) {
+        err = llm__parse_failure(out, "no content in response body", body, len);
+    } else {
+        /* Text blocks only: thinking, tool_use and others are not reply
+         * text. */
+        err = llm_parsed_append(out, "", 0);
+        const cJSON *block;
+        cJSON_ArrayForEach(block, content) {
+            const char *type = llm__json_string(block, "type");
+            const char *text = llm__json_string(block, "text");
+            if (err == LLM_OK && type != NULL && strcmp(type, "text") == 0 && text != NULL)
+                err = llm_parsed_append(out, text, strlen(text));
+        }
+        if (err == LLM_OK)
+            err = read_message_meta(root, out);
+    }
+    cJSON_Delete(root);
+    return err;
+}
+
+static bool blank(const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] != ' ' && data[i] != '\t' && data[i] != '\r' && data[i] != '\n')
+            return false;
+    }
+    return true;
+}
+
+static bool named(const char *name, const char *want)
+{
+    return name != NULL && strcmp(name, want) == 0;
+}
+
+static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
+                                                   const char *event, const char *data,
+                                                   size_t len, struct llm_parsed *acc)
+{
+    if (event != NULL && event[0] == '\0')
+        event = NULL;
+    if (data == NULL || blank(data, len)) {
+        /* Every Anthropic event has a JSON payload; tolerate a bare one. */
+        if (named(event, "message_stop"))
+            acc->done = true;
+        return LLM_OK;
+    }
+    cJSON *root = llm__json_parse(data, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return llm__parse_failure(acc, "invalid JSON in stream event", data, len);
+    }
+    /* The SSE event name and the payload's "type" agree; the name wins if
+     * both are there. */
+    const char *name = event != NULL ? event : llm__json_string(root, "type");
+    enum llm_error err = LLM_OK;
+    struct llm__wire_error we;
+
+    if (named(name, "message_start")) {
+        err = read_message_meta(llm__json_object(root, "message"), acc);
+    } else if (named(name, "content_block_start")) {
+        const cJSON *block = llm__json_object(root, "content_block");
+        const char *text = llm__json_string(block, "text");
+        if (named(llm__json_string(block, "type"), "text") && text != NULL)
+            err = llm_parsed_append(acc, text, strlen(text));
+    } else if (named(name, "content_block_delta")) {
+        /* thinking_delta, signature_delta, input_json_delta: not reply
+         * text. */
+        const cJSON *delta = llm__json_object(root, "delta");
+        const char *text = llm__json_string(delta, "text");
+        if (named(llm__json_string(delta, "type"), "text_delta") && text != NULL)
+            err = llm_parsed_append(acc, text, strlen(text));
+    } else if (named(name, "message_delta")) {
+        err = llm__parsed_update(&acc->finish_reason,
+                                 llm__json_string(llm__json_object(root, "delta"), "stop_reason"));
+        if (err == LLM_OK)
+            apply_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &acc->usage);
+    } else if (named(name, "message_stop")) {
+        acc->done = true;
+    } else if (named(name, "error")) {
+        if (llm__wire_error_find(root, &we))
+            err = llm__parsed_set_wire_error(acc, anthropic_rules, N_ANTHROPIC_RULES, &we);
+        else
+            err = llm_parsed_set_error(acc, LLM_ERR_SERVER_ERROR, NULL,
+                                       "error event without details");
+    }
+    /* ping, content_block_stop and event types added later: nothing to
+     * record. */
+    cJSON_Delete(root);
+    return err;
+}
+
+/* ---- rate limits ------------------------------------------------------------------ */
+
+static void read_limit(const struct llm_http_headers *h, const char *kind, int64_t now_ms,
+                       int64_t *limit, int64_t *remaining, int64_t *reset_ms)
+{
+    char name[64];
+    int64_t v;
+    snprintf(name, sizeof(name), "anthropic-ratelimit-%s-limit", kind);
+    if ((v = llm__parse_header_int(llm_http_headers_get(h, name))) >= 0)
+        *limit = v;
+    snprintf(name, sizeof(name), "anthropic-ratelimit-%s-remaining", kind);
+    if ((v = llm__parse_header_int(llm_http_headers_get(h, name))) >= 0)
+        *remaining = v;
+    snprintf(name, sizeof(name), "anthropic-ratelimit-%s-reset", kind);
+    if ((v = llm__rfc3339_ms_from_now(llm_http_headers_get(h, name), now_ms)) >= 0)
+        *reset_ms = v;
+}
+
+static void anthropic_read_rate_limits(const struct llm_provider *p,
+                                       const struct llm_http_headers *h,
+                                       struct llm_rate_limit_info *out)
+{
+    /* Reset times are absolute; the slot reports them relative to now. */
+    int64_t now_ms = llm__now_wall_us() / 1000;
+    read_limit(h, "requests", now_ms, &out->limit_requests, &out->remaining_requests,
+               &out->reset_requests_ms);
+    read_limit(h, "tokens", now_ms, &out->limit_tokens, &out->remaining_tokens,
+               &out->reset_tokens_ms);
+    read_limit(h, "input-tokens", now_ms, &out->limit_input_tokens, &out->remaining_input_tokens,
+               &out->reset_input_tokens_ms);
+    read_limit(h, "output-tokens", now_ms, &out->limit_output_tokens,
+               &out->remaining_output_tokens, &out->reset_output_tokens_ms);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+static void anthropic_destroy(struct llm_provider *p)
+{
+    struct anthropic_impl *m = p->impl;
+    if (m == NULL)
+        return;
+    if (m->api_key != NULL)
+        explicit_bzero(m->api_key, strlen(m->api_key));
+    free(m->api_key);
+    free(m->url);
+    free(m->version);
+    free(m->trace_header);
+    free(m);
+    p->impl = NULL;
+}
+
+static const struct llm_provider_vtable anthropic_vtable = {
+    .name = "anthropic",
+    .build_request = anthropic_build_request,
+    .parse_response = anthropic_parse_response,
+    .parse_stream_event = anthropic_parse_stream_event,
+    .classify_error = anthropic_classify_error,
+    .read_rate_limits = anthropic_read_rate_limits,
+    .request_id_header = "request-id",
+    .execute_local = NULL,
+    .destroy = anthropic_destroy,
+};
+
+enum llm_error llm_provider_new_anthropic(const struct llm_provider_options *opts,
+                                          struct llm_provider **out)
+{
+    if (out == NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    const struct llm_provider_options zero = {0};
+    if (opts == NULL)
+        opts = &zero;
+
+    /* No trace header by default: Anthropic documents none. */
+    const char *trace = opts->trace_header != NULL ? opts->trace_header : "";
+    const char *version = opts->anthropic_version != NULL && opts->anthropic_version[0] != '\0'
+                              ? opts->anthropic_version
+                              : DEFAULT_VERSION;
+    if ((trace[0] != '\0' && !llm__header_name_ok(trace)) || !llm__option_value_ok(version))
+        return LLM_ERR_INVALID_ARGUMENT;
+
+    struct llm_provider *p = calloc(1, sizeof(*p));
+    struct anthropic_impl *m = calloc(1, sizeof(*m));
+    if (p == NULL || m == NULL) {
+        free(p);
+        free(m);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    p->vtable = &anthropic_vtable;
+    p->impl = m;
+
+    enum llm_error err = llm__endpoint_url(opts->base_url, DEFAULT_BASE_URL, "messages", &m->url);
+    if (err == LLM_OK)
+        err = llm__resolve_api_key(opts->api_key, opts->api_key_env, DEFAULT_KEY_ENV,
+                                   &m->api_key);
+    if (err == LLM_OK && (m->version = llm__strdup(version)) == NULL)
+        err = LLM_ERR_OUT_OF_MEMORY;
+    if (err == LLM_OK && trace[0] != '\0' && (m->trace_header = llm__strdup(trace)) == NULL)
+        err = LLM_ERR_OUT_OF_MEMORY;
+    if (err != LLM_OK) {
+        llm_provider_free(p);
+        return err;
+    }
+    *out = p;
+    return LLM_OK;
+}

@@ -1,0 +1,469 @@
+/* The OpenAI Chat Completions provider (POST /v1/chat/completions), also
+ * used for every server that speaks the same wire format: vLLM, llama.cpp,
+ * Ollama, LiteLLM, Azure-style proxies.  Builds and parses; no I/O. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "llmorch/ext/provider.h"
+#include "providers/ratelimit.h"
+#include "providers/wire.h"
+
+#define DEFAULT_BASE_URL "https://api.openai.com"
+#define DEFAULT_KEY_ENV "OPENAI_API_KEY"
+#define DEFAULT_TRACE_HEADER "X-Client-Request-Id"
+
+struct openai_impl {
+    char *url;            /* full endpoint */
+    char *api_key;        /* NULL: send no Authorization (local servers) */
+    char *trace_header;   /* NULL: do not send the trace id */
+};
+
+static const struct openai_impl *impl_of(const struct llm_provider *p)
+{
+    return p->impl;
+}
+
+/* ---- request ------------------------------------------------------------------ */
+
+static bool add_message(cJSON *messages, const char *role, const char *content)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (m == NULL)
+        return false;
+    if (cJSON_AddStringToObject(m, "role", role) == NULL ||
+        cJSON_AddStringToObject(m, "content", content) == NULL ||
+        !cJSON_AddItemToArray(messages, m)) {
+        cJSON_Delete(m);
+        return false;
+    }
+    return true;
+}
+
+/* The request body, or NULL with *err set. */
+static cJSON *build_body(const struct llm_request *req, enum llm_error *err)
+{
+    *err = LLM_ERR_OUT_OF_MEMORY;
+    /* The engine validates requests; these checks keep the provider safe
+     * when called directly (tests, other hosts of the vtable). */
+    if (req->model == NULL || (req->n_messages > 0 && req->messages == NULL) ||
+        (req->n_stop > 0 && req->stop == NULL) ||
+        (req->has_temperature && !isfinite(req->temperature)) ||
+        (req->has_top_p && !isfinite(req->top_p))) {
+        *err = LLM_ERR_INVALID_REQUEST;
+        return NULL;
+    }
+    for (size_t i = 0; i < req->n_messages; i++) {
+        if (req->messages[i].role == NULL || req->messages[i].content == NULL) {
+            *err = LLM_ERR_INVALID_REQUEST;
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < req->n_stop; i++) {
+        if (req->stop[i] == NULL) {
+            *err = LLM_ERR_INVALID_REQUEST;
+            return NULL;
+        }
+    }
+
+    cJSON *body = cJSON_CreateObject();
+    if (body == NULL || cJSON_AddStringToObject(body, "model", req->model) == NULL)
+        goto fail;
+    cJSON *messages = cJSON_AddArrayToObject(body, "messages");
+    if (messages == NULL)
+        goto fail;
+    if (req->system != NULL && req->system[0] != '\0' &&
+        !add_message(messages, "system", req->system))
+        goto fail;
+    for (size_t i = 0; i < req->n_messages; i++) {
+        if (!add_message(messages, req->messages[i].role, req->messages[i].content))
+            goto fail;
+    }
+    if (req->max_tokens > 0 &&
+        cJSON_AddNumberToObject(body, "max_tokens", req->max_tokens) == NULL)
+        goto fail;
+    if (req->has_temperature &&
+        cJSON_AddNumberToObject(body, "temperature", req->temperature) == NULL)
+        goto fail;
+    if (req->has_top_p && cJSON_AddNumberToObject(body, "top_p", req->top_p) == NULL)
+        goto fail;
+    if (req->n_stop > 0) {
+        cJSON *stop = cJSON_AddArrayToObject(body, "stop");
+        if (stop == NULL)
+            goto fail;
+        for (size_t i = 0; i < req->n_stop; i++) {
+            cJSON *s = cJSON_CreateString(req->stop[i]);
+            if (s == NULL || !cJSON_AddItemToArray(stop, s)) {
+                cJSON_Delete(s);
+                goto fail;
+            }
+        }
+    }
+    if (req->stream) {
+        /* include_usage: without it a streamed reply carries no token
+         * counts, and usage feeds the TPM gate and the cost. */
+        cJSON *so;
+        if (cJSON_AddTrueToObject(body, "stream") == NULL ||
+            (so = cJSON_AddObjectToObject(body, "stream_options")) == NULL ||
+            cJSON_AddTrueToObject(so, "include_usage") == NULL)
+            goto fail;
+    }
+    *err = llm__json_merge_extra(body, req->extra_json);
+    if (*err != LLM_OK)
+        goto fail;
+    return body;
+
+fail:
+    cJSON_Delete(body);
+    return NULL;
+}
+
+static enum llm_error openai_build_request(const struct llm_provider *p,
+                                           const struct llm_request *req, const char *trace_id,
+                                           struct llm_http_request *out)
+{
+    const struct openai_impl *m = impl_of(p);
+    memset(out, 0, sizeof(*out));
+    enum llm_error err;
+    cJSON *body = build_body(req, &err);
+    if (body == NULL)
+        return err;
+    err = llm__json_set_body(body, out);
+    cJSON_Delete(body);
+    if (err == LLM_OK && (out->url = llm__strdup(m->url)) == NULL)
+        err = LLM_ERR_OUT_OF_MEMORY;
+    if (err == LLM_OK)
+        err = llm_http_request_add_header(out, "Content-Type", "application/json");
+    if (err == LLM_OK && m->api_key != NULL) {
+        char *auth = llm__asprintf("Bearer %s", m->api_key);
+        err = auth != NULL ? llm_http_request_add_header(out, "Authorization", auth)
+                           : LLM_ERR_OUT_OF_MEMORY;
+        if (auth != NULL) {
+            explicit_bzero(auth, strlen(auth));
+            free(auth);
+        }
+    }
+    if (err == LLM_OK && m->trace_header != NULL && trace_id != NULL && trace_id[0] != '\0')
+        err = llm_http_request_add_header(out, m->trace_header, trace_id);
+    if (err != LLM_OK) {
+        /* A trace id with CR/LF is the caller's bad argument, not ours. */
+        llm_http_request_clear(out);
+        return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
+    }
+    return LLM_OK;
+}
+
+/* ---- error classification -------------------------------------------------------- */
+
+/* OpenAI's verdicts.  The status decides, except for the few error codes
+ * that name a more precise cause; those rows match at any status so the
+ * same code found inside a 2xx body or a stream classifies alike.  Error
+ * codes and types are matched both against error.code and error.type
+ * (insufficient_quota appears as either). */
+static const struct llm__error_rule openai_rules[] = {
+    {LLM__ANY_STATUS, "context_length_exceeded", NULL, LLM_ERR_CONTEXT_LENGTH_EXCEEDED, -1},
+    {LLM__ANY_STATUS, "content_filter", NULL, LLM_ERR_CONTENT_FILTERED, -1},
+    {LLM__ANY_STATUS, "content_policy_violation", NULL, LLM_ERR_CONTENT_FILTERED, -1},
+    {LLM__ANY_STATUS, "unsupported_country_region_territory", NULL,
+     LLM_ERR_UNSUPPORTED_REGION, -1},
+    {LLM__ANY_STATUS, "insufficient_quota", NULL, LLM_ERR_INSUFFICIENT_QUOTA, -1},
+    LLM__STATUS_RULES,
+    /* No HTTP status (an error inside a 2xx body or stream, or a 1xx/3xx
+     * that should not happen): the type decides. */
+    {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST, -1},
+    {LLM__ANY_STATUS, "invalid_api_key", NULL, LLM_ERR_AUTHENTICATION, -1},
+    {LLM__ANY_STATUS, "authentication_error", NULL, LLM_ERR_AUTHENTICATION, -1},
+    {LLM__ANY_STATUS, "permission_error", NULL, LLM_ERR_PERMISSION_DENIED, -1},
+    {LLM__ANY_STATUS, "model_not_found", NULL, LLM_ERR_NOT_FOUND, -1},
+    {LLM__ANY_STATUS, "not_found_error", NULL, LLM_ERR_NOT_FOUND, -1},
+    {LLM__ANY_STATUS, "rate_limit_exceeded", NULL, LLM_ERR_RATE_LIMITED, -1},
+    {LLM__ANY_STATUS, "rate_limit_error", NULL, LLM_ERR_RATE_LIMITED, -1},
+    {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED, -1},
+    {LLM__ANY_STATUS, "server_error", NULL, LLM_ERR_SERVER_ERROR, -1},
+    {LLM__ANY_STATUS, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},
+};
+
+#define N_OPENAI_RULES (sizeof(openai_rules) / sizeof(openai_rules[0]))
+
+static void openai_classify_error(const struct llm_provider *p, int status,
+                                  const struct llm_http_headers *headers, const char *body,
+                                  size_t len, struct llm_error_info *out)
+{
+    llm__classify_http_error(openai_rules, N_OPENAI_RULES, status, headers, body, len, out);
+}
+
+/* ---- responses ------------------------------------------------------------------- */
+
+static void read_usage(const cJSON *u, struct llm_usage *usage)
+{
+    if (!cJSON_IsObject(u))
+        return; /* streams send "usage": null on every chunk but the last */
+    llm__json_count(u, "prompt_tokens", &usage->input_tokens);
+    llm__json_count(u, "completion_tokens", &usage->output_tokens);
+    llm__json_count(llm__json_object(u, "prompt_tokens_details"), "cached_tokens",
+                    &usage->cached_input_tokens);
+    llm__json_count(llm__json_object(u, "completion_tokens_details"), "reasoning_tokens",
+                    &usage->reasoning_tokens);
+    usage->known = true;
+}
+
+/* The choice with "index": 0, else the first (n > 1 is not requested, but
+ * servers are free to order choices as they like). */
+static const cJSON *first_choice(const cJSON *root)
+{
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    if (!cJSON_IsArray(choices))
+        return NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, choices) {
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(c, "index");
+        if (cJSON_IsNumber(idx) && idx->valuedouble == 0)
+            return c;
+    }
+    return cJSON_GetArrayItem(choices, 0);
+}
+
+/* Append message or delta content: a string, null/absent (nothing: a
+ * tool call or a refusal), or an array of content parts whose "text" parts
+ * some compatible servers send.  False if it is something else. */
+static bool content_ok(const cJSON *content)
+{
+    return content == NULL || cJSON_IsNull(content) || cJSON_IsString(content) ||
+           cJSON_IsArray(content);
+}
+
+static enum llm_error append_content(struct llm_parsed *out, const cJSON *content)
+{
+    if (cJSON_IsString(content))
+        return llm_parsed_append(out, content->valuestring, strlen(content->valuestring));
+    if (cJSON_IsArray(content)) {
+        const cJSON *part;
+        cJSON_ArrayForEach(part, content) {
+            const char *type = llm__json_string(part, "type");
+            const char *text = llm__json_string(part, "text");
+            if (text != NULL && (type == NULL || strcmp(type, "text") == 0)) {
+                enum llm_error err = llm_parsed_append(out, text, strlen(text));
+                if (err != LLM_OK)
+                    return err;
+            }
+        }
+    }
+    return LLM_OK;
+}
+
+static enum llm_error read_common(const cJSON *root, struct llm_parsed *out)
+{
+    enum llm_error err = llm__parsed_update(&out->model, llm__json_string(root, "model"));
+    if (err == LLM_OK)
+        err = llm__parsed_update(&out->response_id, llm__json_string(root, "id"));
+    if (err == LLM_OK)
+        read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &out->usage);
+    return err;
+}
+
+static enum llm_error openai_parse_response(const struct llm_provider *p, const char *body,
+                                            size_t len, struct llm_parsed *out)
+{
+    if (body == NULL || len == 0) {
+        enum llm_error err = llm_parsed_set_error(out, LLM_ERR_PARSE, NULL, "empty response body");
+        return err == LLM_OK ? LLM_ERR_PARSE : err;
+    }
+    cJSON *root = llm__json_parse(body, len);
+    if (root == NULL)
+        return llm__parse_failure(out, "invalid JSON in response body", body, len);
+
+    enum llm_error err = LLM_OK;
+    struct llm__wire_error we;
+    const cJSON *choice, *message = NULL, *content = NULL;
+    if (!cJSON_IsObject(root)) {
+        err = llm__parse_failure(out, "response body is not a JSON object", body, len);
+    } else if (llm__wire_error_find(root, &we)) {
+        err = llm__parsed_set_wire_error(out, openai_rules, N_OPENAI_RULES, &we);
+    } else if ((choice = first_choice(root)) == NULL) {
+        err = llm__parse_failure(out, "no choices in response body", body, len);
+    } else if ((message = llm__json_object(choice, "message")) == NULL ||
+               !content_ok(content = cJSON_GetObjectItemCaseSensitive(message, "content"))) {
+        err = llm__parse_failure(out, "no message content in response body", body, len);
+    } else {
+        /* A null content (tool calls, refusals) is an empty reply, and the
+         * result's content is never NULL. */
+        err = llm_parsed_append(out, "", 0);
+        if (err == LLM_OK)
+            err = append_content(out, content);
+        if (err == LLM_OK)
+            err = llm__parsed_update(&out->finish_reason,
+                                     llm__json_string(choice, "finish_reason"));
+        if (err == LLM_OK)
+            err = read_common(root, out);
+    }
+    cJSON_Delete(root);
+    return err;
+}
+
+static bool data_is(const char *data, size_t len, const char *word)
+{
+    while (len > 0 && (*data == ' ' || *data == '\t' || *data == '\r' || *data == '\n')) {
+        data++;
+        len--;
+    }
+    while (len > 0 && (data[len - 1] == ' ' || data[len - 1] == '\t' || data[len - 1] == '\r' ||
+                       data[len - 1] == '\n'))
+        len--;
+    return len == strlen(word) && memcmp(data, word, len) == 0;
+}
+
+static enum llm_error openai_parse_stream_event(const struct llm_provider *p, const char *event,
+                                                const char *data, size_t len,
+                                                struct llm_parsed *acc)
+{
+    if (data == NULL || data_is(data, len, ""))
+        return LLM_OK; /* keep-alive */
+    if (data_is(data, len, "[DONE]")) {
+        acc->done = true;
+        return LLM_OK;
+    }
+    cJSON *root = llm__json_parse(data, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return llm__parse_failure(acc, "invalid JSON in stream event", data, len);
+    }
+    enum llm_error err = LLM_OK;
+    struct llm__wire_error we;
+    if (llm__wire_error_find(root, &we)) {
+        err = llm__parsed_set_wire_error(acc, openai_rules, N_OPENAI_RULES, &we);
+    } else {
+        /* The usage chunk has "choices": [] (some servers: null or none). */
+        const cJSON *choice = first_choice(root);
+        if (choice != NULL) {
+            const cJSON *delta = llm__json_object(choice, "delta");
+            const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
+            if (!content_ok(content)) {
+                err = llm__parse_failure(acc, "unexpected delta content in stream event", data,
+                                         len);
+            } else {
+                err = append_content(acc, content);
+                if (err == LLM_OK)
+                    err = llm__parsed_update(&acc->finish_reason,
+                                             llm__json_string(choice, "finish_reason"));
+            }
+        }
+        if (err == LLM_OK)
+            err = read_common(root, acc);
+    }
+    cJSON_Delete(root);
+    return err;
+}
+
+/* ---- rate limits ------------------------------------------------------------------ */
+
+/* x-ratelimit-reset-* is a Go duration ("6m0s"); a bare number of seconds,
+ * as some compatible proxies send, is accepted too. */
+static int64_t parse_reset(const char *v)
+{
+    int64_t ms = llm__parse_go_duration_ms(v);
+    if (ms >= 0 || v == NULL)
+        return ms;
+    char buf[40];
+    size_t n = strlen(v);
+    if (n == 0 || n >= sizeof(buf) - 1 || strspn(v, "0123456789. \t") != n)
+        return -1;
+    memcpy(buf, v, n);
+    while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    buf[n] = 's';
+    buf[n + 1] = '\0';
+    return llm__parse_go_duration_ms(buf);
+}
+
+static void set_if_valid(int64_t *slot, int64_t v)
+{
+    if (v >= 0)
+        *slot = v;
+}
+
+static void openai_read_rate_limits(const struct llm_provider *p,
+                                    const struct llm_http_headers *h,
+                                    struct llm_rate_limit_info *out)
+{
+    set_if_valid(&out->limit_requests,
+                 llm__parse_header_int(llm_http_headers_get(h, "x-ratelimit-limit-requests")));
+    set_if_valid(&out->remaining_requests,
+                 llm__parse_header_int(llm_http_headers_get(h, "x-ratelimit-remaining-requests")));
+    set_if_valid(&out->reset_requests_ms,
+                 parse_reset(llm_http_headers_get(h, "x-ratelimit-reset-requests")));
+    set_if_valid(&out->limit_tokens,
+                 llm__parse_header_int(llm_http_headers_get(h, "x-ratelimit-limit-tokens")));
+    set_if_valid(&out->remaining_tokens,
+                 llm__parse_header_int(llm_http_headers_get(h, "x-ratelimit-remaining-tokens")));
+    set_if_valid(&out->reset_tokens_ms,
+                 parse_reset(llm_http_headers_get(h, "x-ratelimit-reset-tokens")));
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+static void openai_destroy(struct llm_provider *p)
+{
+    struct openai_impl *m = p->impl;
+    if (m == NULL)
+        return;
+    if (m->api_key != NULL)
+        explicit_bzero(m->api_key, strlen(m->api_key));
+    free(m->api_key);
+    free(m->url);
+    free(m->trace_header);
+    free(m);
+    p->impl = NULL;
+}
+
+static const struct llm_provider_vtable openai_vtable = {
+    .name = "openai",
+    .build_request = openai_build_request,
+    .parse_response = openai_parse_response,
+    .parse_stream_event = openai_parse_stream_event,
+    .classify_error = openai_classify_error,
+    .read_rate_limits = openai_read_rate_limits,
+    .request_id_header = "x-request-id",
+    .execute_local = NULL,
+    .destroy = openai_destroy,
+};
+
+enum llm_error llm_provider_new_openai(const struct llm_provider_options *opts,
+                                       struct llm_provider **out)
+{
+    if (out == NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    const struct llm_provider_options zero = {0};
+    if (opts == NULL)
+        opts = &zero;
+
+    const char *trace = opts->trace_header != NULL ? opts->trace_header : DEFAULT_TRACE_HEADER;
+    if (trace[0] != '\0' && !llm__header_name_ok(trace))
+        return LLM_ERR_INVALID_ARGUMENT;
+
+    struct llm_provider *p = calloc(1, sizeof(*p));
+    struct openai_impl *m = calloc(1, sizeof(*m));
+    if (p == NULL || m == NULL) {
+        free(p);
+        free(m);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    p->vtable = &openai_vtable;
+    p->impl = m;
+
+    enum llm_error err = llm__endpoint_url(opts->base_url, DEFAULT_BASE_URL, "chat/completions",
+                                           &m->url);
+    if (err == LLM_OK)
+        err = llm__resolve_api_key(opts->api_key, opts->api_key_env, DEFAULT_KEY_ENV,
+                                   &m->api_key);
+    if (err == LLM_OK && trace[0] != '\0' && (m->trace_header = llm__strdup(trace)) == NULL)
+        err = LLM_ERR_OUT_OF_MEMORY;
+    if (err != LLM_OK) {
+        llm_provider_free(p);
+        return err;
+    }
+    *out = p;
+    return LLM_OK;
+}

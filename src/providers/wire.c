@@ -1,0 +1,331 @@
+/* Helpers shared by the HTTP wire-format providers (see wire.h). */
+#include "providers/wire.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+/* ---- options ----------------------------------------------------------------- */
+
+bool llm__option_value_ok(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7F)
+            return false;
+    }
+    return true;
+}
+
+bool llm__header_name_ok(const char *s)
+{
+    static const char tchar_punct[] = "!#$%&'*+-.^_`|~";
+    if (s == NULL || *s == '\0')
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  strchr(tchar_punct, c) != NULL;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+enum llm_error llm__endpoint_url(const char *base, const char *default_base, const char *path,
+                                 char **out)
+{
+    *out = NULL;
+    if (base == NULL)
+        base = default_base;
+    if (!llm__option_value_ok(base) || strchr(base, ' ') != NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return LLM_ERR_INVALID_ARGUMENT;
+    bool has_v1 = n >= 3 && memcmp(base + n - 3, "/v1", 3) == 0;
+    *out = llm__asprintf("%.*s%s/%s", (int)n, base, has_v1 ? "" : "/v1", path);
+    return *out != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
+}
+
+enum llm_error llm__resolve_api_key(const char *key, const char *env, const char *default_env,
+                                    char **out)
+{
+    *out = NULL;
+    /* "" is an explicit "no key", as "" disables the trace header: a local
+     * server must not receive the OpenAI key that happens to be in the
+     * environment. */
+    if (key == NULL)
+        key = getenv(env != NULL && *env != '\0' ? env : default_env);
+    if (key == NULL || *key == '\0')
+        return LLM_OK;
+    if (!llm__option_value_ok(key))
+        return LLM_ERR_INVALID_ARGUMENT;
+    *out = llm__strdup(key);
+    return *out != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
+}
+
+/* ---- JSON ---------------------------------------------------------------------- */
+
+static bool is_json_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+cJSON *llm__json_parse(const char *s, size_t len)
+{
+    if (s == NULL || len == 0)
+        return NULL;
+    /* Not cJSON's require_null_terminated: it wants the NUL inside
+     * buffer_length, and bodies arrive as (pointer, length). */
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    if (root == NULL)
+        return NULL;
+    size_t off = end != NULL && end >= s ? (size_t)(end - s) : len;
+    while (off < len && is_json_ws(s[off]))
+        off++;
+    if (off != len) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+const char *llm__json_string(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+const cJSON *llm__json_object(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsObject(v) ? v : NULL;
+}
+
+bool llm__json_count(const cJSON *obj, const char *key, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
+        return false;
+    /* Capped so that sums of a few counts (Anthropic's input total) cannot
+     * overflow; no real count comes near it. */
+    const double cap = (double)(INT64_MAX / 2);
+    *out = v->valuedouble >= cap ? INT64_MAX / 2 : (int64_t)v->valuedouble;
+    return true;
+}
+
+enum llm_error llm__json_merge_extra(cJSON *body, const char *extra_json)
+{
+    if (extra_json == NULL)
+        return LLM_OK;
+    cJSON *extra = llm__json_parse(extra_json, strlen(extra_json));
+    if (!cJSON_IsObject(extra)) {
+        cJSON_Delete(extra);
+        return LLM_ERR_INVALID_REQUEST;
+    }
+    enum llm_error err = LLM_OK;
+    while (extra->child != NULL) {
+        cJSON *item = cJSON_DetachItemViaPointer(extra, extra->child);
+        cJSON *old = cJSON_GetObjectItemCaseSensitive(body, item->string);
+        /* Replace in place (the item already carries its key), so that the
+         * body keeps its field order; cJSON_ReplaceItemInObject would
+         * re-copy the key from a string it has just freed when handed
+         * item->string. */
+        bool ok;
+        if (old != NULL) {
+            ok = cJSON_ReplaceItemViaPointer(body, old, item);
+        } else {
+            /* A copy: the key must not alias the string being replaced. */
+            char *key = llm__strdup(item->string);
+            ok = key != NULL && cJSON_AddItemToObject(body, key, item);
+            free(key);
+        }
+        if (!ok) {
+            cJSON_Delete(item);
+            err = LLM_ERR_OUT_OF_MEMORY;
+            break;
+        }
+    }
+    cJSON_Delete(extra);
+    return err;
+}
+
+enum llm_error llm__json_set_body(const cJSON *body, struct llm_http_request *out)
+{
+    char *s = cJSON_PrintUnformatted(body);
+    if (s == NULL)
+        return LLM_ERR_OUT_OF_MEMORY;
+    out->body = s;
+    out->body_len = strlen(s);
+    return LLM_OK;
+}
+
+enum llm_error llm__parsed_update(char **slot, const char *s)
+{
+    if (s == NULL || (*slot != NULL && strcmp(*slot, s) == 0))
+        return LLM_OK;
+    return llm_parsed_set(slot, s);
+}
+
+/* ---- parse failures ------------------------------------------------------------ */
+
+enum llm_error llm__parse_failure(struct llm_parsed *out, const char *what, const char *data,
+                                  size_t len)
+{
+    char *ex = llm__excerpt(data, len, LLM__EXCERPT_CHARS);
+    char *msg = ex != NULL ? llm__asprintf("%s: %s", what, ex) : NULL;
+    /* Without memory for the excerpt, still say what went wrong. */
+    enum llm_error err = llm_parsed_set_error(out, LLM_ERR_PARSE, NULL, msg != NULL ? msg : what);
+    free(ex);
+    free(msg);
+    return err == LLM_OK ? LLM_ERR_PARSE : err;
+}
+
+/* ---- error classification ------------------------------------------------------ */
+
+bool llm__wire_error_find(const cJSON *root, struct llm__wire_error *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!cJSON_IsObject(root))
+        return false;
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+    if (cJSON_IsString(err)) {
+        out->message = err->valuestring;
+        return true;
+    }
+    if (!cJSON_IsObject(err)) {
+        const char *object = llm__json_string(root, "object");
+        if (object == NULL || strcmp(object, "error") != 0)
+            return false;
+        err = root;
+    }
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+    if (cJSON_IsString(code))
+        out->code = code->valuestring;
+    else if (cJSON_IsNumber(code) && code->valuedouble >= 100 && code->valuedouble < 1000)
+        out->numeric_code = (int)code->valuedouble;
+    out->type = llm__json_string(err, "type");
+    out->message = llm__json_string(err, "message");
+    return true;
+}
+
+static char ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* The first n bytes of `s` equal `lit`, ASCII case-insensitively (not
+ * strncasecmp: locale-dependent). */
+static bool ascii_prefix_eq(const char *s, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0' || ascii_lower(s[i]) != ascii_lower(lit[i]))
+            return false;
+    }
+    return true;
+}
+
+static bool ascii_contains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0)
+        return true;
+    for (; *hay; hay++) {
+        if (ascii_prefix_eq(hay, needle, n))
+            return true;
+    }
+    return false;
+}
+
+static bool eq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static bool rule_matches(const struct llm__error_rule *r, int status,
+                         const struct llm__wire_error *e)
+{
+    if (status < r->status_lo || status > r->status_hi)
+        return false;
+    if (r->code != NULL && (e == NULL || (!eq(e->code, r->code) && !eq(e->type, r->code))))
+        return false;
+    if (r->message_contains != NULL &&
+        (e == NULL || e->message == NULL || !ascii_contains(e->message, r->message_contains)))
+        return false;
+    return true;
+}
+
+void llm__classify(const struct llm__error_rule *rules, size_t n_rules, int status,
+                   const struct llm__wire_error *e, const char *fallback_message,
+                   struct llm_error_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->type = LLM_ERR_SERVER_ERROR; /* unreachable with a catch-all row */
+    out->retryable = true;
+    for (size_t i = 0; i < n_rules; i++) {
+        if (rule_matches(&rules[i], status, e)) {
+            out->type = rules[i].type;
+            out->retryable = rules[i].retryable < 0 ? llm_error_is_retryable(rules[i].type)
+                                                    : rules[i].retryable != 0;
+            break;
+        }
+    }
+    if (e != NULL) {
+        out->provider_code = llm__strdup(e->code != NULL ? e->code : e->type);
+        out->message = llm__strdup(e->message);
+    }
+    if (out->message == NULL)
+        out->message = llm__strdup(fallback_message);
+}
+
+/* `x-should-retry` is the server's own verdict (OpenAI and Anthropic both
+ * send it; their SDKs obey it over the status). */
+static void apply_should_retry(const struct llm_http_headers *headers,
+                               struct llm_error_info *out)
+{
+    const char *v = llm_http_headers_get(headers, "x-should-retry");
+    if (v == NULL)
+        return;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n == 4 && ascii_prefix_eq(v, "true", 4))
+        out->retryable = true;
+    else if (n == 5 && ascii_prefix_eq(v, "false", 5))
+        out->retryable = false;
+}
+
+void llm__classify_http_error(const struct llm__error_rule *rules, size_t n_rules, int status,
+                              const struct llm_http_headers *headers, const char *body,
+                              size_t len, struct llm_error_info *out)
+{
+    cJSON *root = llm__json_parse(body, len);
+    struct llm__wire_error e;
+    bool found = llm__wire_error_find(root, &e);
+    /* A body we do not understand (a proxy's HTML 502 page) still says
+     * something: quote the start of it. */
+    char *excerpt = !found && len > 0 ? llm__excerpt(body, len, LLM__EXCERPT_CHARS) : NULL;
+    llm__classify(rules, n_rules, status, found ? &e : NULL, excerpt, out);
+    free(excerpt);
+    cJSON_Delete(root);
+    apply_should_retry(headers, out);
+}
+
+enum llm_error llm__parsed_set_wire_error(struct llm_parsed *out,
+                                          const struct llm__error_rule *rules, size_t n_rules,
+                                          const struct llm__wire_error *e)
+{
+    int status = e->numeric_code >= 400 && e->numeric_code <= 599 ? e->numeric_code : 0;
+    struct llm_error_info info;
+    llm__classify(rules, n_rules, status, e, "error reported in response body", &info);
+    enum llm_error err = llm_parsed_set_error(out, info.type, info.provider_code, info.message);
+    llm_error_info_clear(&info);
+    return err;
+}

@@ -1,0 +1,161 @@
+/* Helpers shared by the HTTP wire-format providers (openai.c, anthropic.c):
+ * option checks, endpoint URLs, strict JSON parsing, the extra_json merge,
+ * and table-driven error classification.  Internal (llm__), not installed.
+ *
+ * Every function here is a pure function of its arguments (only
+ * llm__resolve_api_key reads the environment), so a provider built on them
+ * stays safe to share between threads. */
+#ifndef LLMORCH_PROVIDERS_WIRE_H
+#define LLMORCH_PROVIDERS_WIRE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llmorch/ext/provider.h"
+
+/* Characters of untrusted bytes quoted in an error message. */
+#define LLM__EXCERPT_CHARS 120
+
+/* ---- options ----------------------------------------------------------------- */
+
+/* True if `s` may go into a header value or URL: no control bytes (CR and
+ * LF would let it inject header lines). */
+bool llm__option_value_ok(const char *s);
+
+/* True if `s` is a non-empty HTTP header name (RFC 9110 token). */
+bool llm__header_name_ok(const char *s);
+
+/* The endpoint URL for `base` (NULL = `default_base`): trailing '/'
+ * stripped, then "/<path>" appended if the base already ends in "/v1",
+ * else "/v1/<path>" (so "http://host:8080" and "http://host:11434/v1" both
+ * work).  On success *out is malloc'd.  Returns LLM_ERR_INVALID_ARGUMENT for
+ * an empty base or one with spaces or control bytes, LLM_ERR_OUT_OF_MEMORY. */
+enum llm_error llm__endpoint_url(const char *base, const char *default_base,
+                                 const char *path, char **out);
+
+/* The API key: a copy of `key`; when `key` is NULL, of getenv(env, or
+ * default_env when env is NULL or ""); NULL (no key: local servers need
+ * none) when that is unset or empty, or when `key` is "" (an explicit "no
+ * key", which does not fall back on the environment).  Returns LLM_ERR_INVALID_ARGUMENT if the
+ * key has control bytes (never quoting it), LLM_ERR_OUT_OF_MEMORY. */
+enum llm_error llm__resolve_api_key(const char *key, const char *env, const char *default_env,
+                                    char **out);
+
+/* ---- JSON ---------------------------------------------------------------------- */
+
+/* Parse s[0..len) (not NUL-terminated) as exactly one JSON value, allowing
+ * surrounding whitespace.  NULL if malformed, truncated, followed by
+ * anything else, or out of memory. */
+cJSON *llm__json_parse(const char *s, size_t len);
+
+/* obj[key] if it is a string, else NULL.  Borrowed from `obj`. */
+const char *llm__json_string(const cJSON *obj, const char *key);
+
+/* obj[key] if it is an object, else NULL. */
+const cJSON *llm__json_object(const cJSON *obj, const char *key);
+
+/* Read obj[key] as a token count: true and *out set if it is a finite,
+ * non-negative number (truncated to an integer, capped at INT64_MAX / 2);
+ * false otherwise, *out unchanged. */
+bool llm__json_count(const cJSON *obj, const char *key, int64_t *out);
+
+/* Merge the members of the JSON object `extra_json` into `body`, replacing
+ * members of the same name in place.  NULL extra_json is a no-op.  Returns
+ * LLM_ERR_INVALID_REQUEST if it is not a JSON object, else LLM_OK or
+ * LLM_ERR_OUT_OF_MEMORY (body may then be partly merged; callers discard
+ * it). */
+enum llm_error llm__json_merge_extra(cJSON *body, const char *extra_json);
+
+/* Serialise `body` compactly into out->body / out->body_len. */
+enum llm_error llm__json_set_body(const cJSON *body, struct llm_http_request *out);
+
+/* Set *slot to a copy of `s` unless it already holds an equal string (a
+ * stream repeats id and model in every chunk).  NULL `s` is a no-op. */
+enum llm_error llm__parsed_update(char **slot, const char *s);
+
+/* ---- parse failures ------------------------------------------------------------ */
+
+/* Record "<what>: <excerpt of data>" as an LLM_ERR_PARSE in `out` and
+ * return LLM_ERR_PARSE (or LLM_ERR_OUT_OF_MEMORY if even that failed). */
+enum llm_error llm__parse_failure(struct llm_parsed *out, const char *what, const char *data,
+                                  size_t len);
+
+/* ---- error classification ------------------------------------------------------ */
+
+/* The error object of a provider body, borrowed from the parsed tree. */
+struct llm__wire_error {
+    const char *code;       /* error.code when a string */
+    int numeric_code;       /* error.code when a number (llama.cpp and vLLM put
+                               the HTTP status there), else 0 */
+    const char *type;       /* error.type */
+    const char *message;    /* error.message, or error itself when a string */
+};
+
+/* Find the error in a response body: {"error": {...}} (OpenAI, Anthropic,
+ * llama.cpp, newer vLLM), {"error": "text"} (Ollama), or a top-level
+ * {"object": "error", "message": ...} (older vLLM).  True if found. */
+bool llm__wire_error_find(const cJSON *root, struct llm__wire_error *out);
+
+/* Any status, for llm__error_rule.status_lo/hi. */
+#define LLM__ANY_STATUS 0, 999
+
+/* The status rows every provider's table ends its specific rows with
+ * (DESIGN.md's taxonomy): 408 and 409 are retried although their types
+ * are not retryable by default; any other 4xx is the request's fault, any
+ * other 5xx the server's. */
+#define LLM__STATUS_RULES                                                   \
+    {400, 400, NULL, NULL, LLM_ERR_INVALID_REQUEST, -1},                    \
+    {401, 401, NULL, NULL, LLM_ERR_AUTHENTICATION, -1},                     \
+    {403, 403, NULL, NULL, LLM_ERR_PERMISSION_DENIED, -1},                  \
+    {404, 404, NULL, NULL, LLM_ERR_NOT_FOUND, -1},                          \
+    {408, 408, NULL, NULL, LLM_ERR_TIMEOUT, 1},                             \
+    {409, 409, NULL, NULL, LLM_ERR_SERVER_ERROR, 1},                        \
+    {413, 413, NULL, NULL, LLM_ERR_INVALID_REQUEST, -1},                    \
+    {422, 422, NULL, NULL, LLM_ERR_INVALID_REQUEST, -1},                    \
+    {429, 429, NULL, NULL, LLM_ERR_RATE_LIMITED, -1},                       \
+    {500, 500, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},                       \
+    {502, 502, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},                       \
+    {503, 503, NULL, NULL, LLM_ERR_OVERLOADED, -1},                         \
+    {504, 504, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},                       \
+    {529, 529, NULL, NULL, LLM_ERR_OVERLOADED, -1},                         \
+    {500, 599, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},                       \
+    {400, 499, NULL, NULL, LLM_ERR_INVALID_REQUEST, -1}
+
+/* One row of a provider's classification table.  Rows are tried in order;
+ * the first whose every non-NULL condition holds wins.  A table MUST end
+ * with a row that matches everything. */
+struct llm__error_rule {
+    int status_lo, status_hi;      /* inclusive HTTP status range */
+    const char *code;              /* equals error.code or error.type; NULL = any */
+    const char *message_contains;  /* ASCII case-insensitive substring of
+                                      error.message; NULL = any */
+    enum llm_error type;
+    signed char retryable;         /* -1 = llm_error_is_retryable(type), else 0/1 */
+};
+
+/* Fill `out` from the first matching rule: type, retryable, provider_code
+ * (error.code, else error.type) and message (error.message, else
+ * `fallback_message`), all copied.  `e` may be NULL (no understood body).
+ * Allocation failures leave the strings NULL; the verdict is always set. */
+void llm__classify(const struct llm__error_rule *rules, size_t n_rules, int status,
+                   const struct llm__wire_error *e, const char *fallback_message,
+                   struct llm_error_info *out);
+
+/* The whole classify_error slot for a provider whose errors follow the
+ * shapes above: parse the body, classify with the table, take an excerpt
+ * of a body that is not understood as the message, and honour
+ * `x-should-retry: true|false`. */
+void llm__classify_http_error(const struct llm__error_rule *rules, size_t n_rules, int status,
+                              const struct llm_http_headers *headers, const char *body,
+                              size_t len, struct llm_error_info *out);
+
+/* Record an error found inside a 2xx body or a stream in `out`,
+ * classified with the table.  No HTTP status applies; a numeric error.code
+ * between 400 and 599 is taken as one. */
+enum llm_error llm__parsed_set_wire_error(struct llm_parsed *out,
+                                          const struct llm__error_rule *rules, size_t n_rules,
+                                          const struct llm__wire_error *e);
+
+#endif /* LLMORCH_PROVIDERS_WIRE_H */
