@@ -141,8 +141,9 @@ struct llm_provider_vtable {
     enum llm_error (*build_request)(const struct llm_provider *p, const struct llm_request *req,
                                     const char *trace_id, struct llm_http_request *out);
 
-    /* Parse a complete 2xx, non-streamed body into `out`.  Returns LLM_OK or
-     * LLM_ERR_PARSE (with out->error_message naming what was wrong and a
+    /* Parse a complete 2xx, non-streamed body into `out`.  An error object
+     * inside a 2xx body is reported through out->error (the return is then
+     * LLM_OK): callers check both.  Returns LLM_OK or LLM_ERR_PARSE (with out->error_message naming what was wrong and a
      * short excerpt of the body), or LLM_ERR_OUT_OF_MEMORY.  `body` is not
      * NUL-terminated. */
     enum llm_error (*parse_response)(const struct llm_provider *p, const char *body, size_t len,
@@ -192,7 +193,8 @@ struct llm_provider {
  * strings are copied. */
 struct llm_provider_options {
     const char *base_url;        /* default: https://api.openai.com / https://api.anthropic.com */
-    const char *api_key;         /* default: getenv(api_key_env) */
+    const char *api_key;         /* NULL: getenv(api_key_env); "": send no key
+                                    (local servers need none) */
     const char *api_key_env;     /* default: OPENAI_API_KEY / ANTHROPIC_API_KEY */
     const char *trace_header;    /* header carrying the trace id; default
                                     "X-Client-Request-Id" (openai), none (anthropic);
