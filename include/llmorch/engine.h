@@ -18,6 +18,7 @@ LLM_BEGIN_DECLS
 struct llm_engine;
 struct llm_future;
 struct llm_provider;
+struct llm_backoff;
 
 enum llm_log_level {
     LLM_LOG_NONE = 0,            /* default: silent */
@@ -68,6 +69,17 @@ struct llm_engine_options {
      * AWS SDKs do): capacity (default 500; -1 disables the budget), a retry
      * costs 5 (10 after a timeout), a success refunds 1. */
     int retry_budget;
+
+    /* Token estimate debited from the TPM gate at admission (plus
+     * max_tokens, or 1024 when unset), corrected when usage arrives.  NULL =
+     * the built-in heuristic (llm_estimate_tokens_default in ext/tokens.h). */
+    int64_t (*estimate_tokens)(void *user, const struct llm_request *req);
+    void *estimate_user;
+
+    /* Backoff strategy for retries without a server-directed wait (see
+     * ext/backoff.h); ownership transferred on success.  NULL = exponential
+     * with full jitter from base_backoff_ms to max_backoff_ms. */
+    struct llm_backoff *backoff;
 
     /* Pricing: a JSON file in LiteLLM's model_prices_and_context_window.json
      * format overriding the built-in table (NULL = built-in only).  An

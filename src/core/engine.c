@@ -27,7 +27,11 @@
 #include "core/request.h"
 #include "core/result_internal.h"
 #include "llmorch/engine.h"
+#include "llmorch/ext/backoff.h"
+#include "llmorch/ext/gate.h"
 #include "llmorch/ext/provider.h"
+#include "llmorch/ext/retry.h"
+#include "llmorch/ext/tokens.h"
 #include "transport/http.h"
 #include "transport/sse.h"
 
@@ -41,6 +45,12 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_RESPONSE_BYTES ((size_t)16 * 1024 * 1024)
 #define MAX_SSE_EVENT_BYTES ((size_t)1024 * 1024)
+#define DEFAULT_WINDOW_MS 60000
+/* Tokens assumed for the reply when a request sets no max_tokens. */
+#define DEFAULT_TPM_OUTPUT_TOKENS 1024
+/* Window used for limits learned from headers: a short window tiles any
+ * longer window the server may use, so bursts stay within its limit. */
+#define ADAPTIVE_WINDOW_MS 1000
 
 enum req_state { ST_NEW, ST_WAITING, ST_ATTEMPT, ST_BACKOFF, ST_DONE };
 
@@ -84,6 +94,11 @@ struct ereq {
     struct llm_local_response local;
     bool holds_slot;
     int64_t wait_since_us;      /* mono time it (re)entered the FIFO */
+    int64_t gate_since_us;      /* mono time it reached the gates; 0 = not there */
+    bool gate_by_cooldown;      /* the wait at the gates is a server cooldown */
+    int64_t tpm_amount;         /* tokens debited per attempt at admission */
+    int64_t rpm_ticket, tpm_ticket;
+    bool rpm_debited, tpm_debited;
     int64_t attempt_start_mono_us;
     int64_t attempt_start_wall_us;
     int64_t pending_backoff_ms;
@@ -133,6 +148,22 @@ struct llm_engine {
     size_t in_flight;
     struct ereq *all_head;
     uint64_t rng;
+
+    /* Admission control (engine thread only). */
+    struct llm_gate *rpm_gate;  /* configured or learned; NULL = none */
+    struct llm_gate *tpm_gate;
+    bool rpm_learned, tpm_learned; /* gate made from server headers */
+    bool adaptive;              /* learn limits from headers */
+    bool probing;               /* adaptive and nothing learned yet: one at a time */
+    int64_t window_ms;
+    int64_t margin_ms;
+    int64_t cooldown_until_us;  /* mono; server-directed pause of admission */
+    struct llm__timer gate_timer;
+    struct llm_retry_budget *budget;
+    struct llm_backoff *backoff;
+    struct llm_retry_policy policy;
+    llm_token_estimate_fn *estimate;
+    void *estimate_user;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -471,7 +502,6 @@ static void start_attempt(struct ereq *r)
     int64_t now_mono = llm__now_mono_us();
     int64_t now = wall_at(now_mono);
 
-    res->backoff.queue_wait_ms += (now_mono - r->wait_since_us) / 1000;
     r->state = ST_ATTEMPT;
     r->holds_slot = true;
     e->in_flight++;
@@ -531,46 +561,111 @@ static void on_backoff_done(struct llm__timer *t, void *user)
     pump(r->eng);
 }
 
-static int64_t backoff_delay_ms(struct llm_engine *e, unsigned retry_no)
-{
-    /* Exponential with full jitter (AWS): uniform in [0, min(cap, base*2^n)]. */
-    int64_t cap = e->max_backoff_ms;
-    int64_t d = e->base_backoff_ms;
-    for (unsigned i = 1; i < retry_no && d < cap; i++)
-        d *= 2;
-    if (d > cap)
-        d = cap;
-    if (d <= 0)
-        return 0;
-    return (int64_t)(rng_next(e) % (uint64_t)(d + 1));
-}
+static uint64_t engine_rand(void *user) { return rng_next(user); }
 
 static int64_t parse_retry_after(const struct llm_http_headers *h)
 {
     if (!h)
         return -1;
-    const char *ms = llm_http_headers_get(h, "retry-after-ms");
-    if (ms) {
-        char *end;
-        double v = strtod(ms, &end);
-        if (end != ms && v >= 0 && v < 1e12)
-            return (int64_t)(v + 0.999);
+    return llm_parse_retry_after_ms(llm_http_headers_get(h, "retry-after-ms"),
+                                    llm_http_headers_get(h, "retry-after"),
+                                    llm__now_wall_us() / 1000);
+}
+
+/* Gate for a per-minute limit: `limit` per `window_ms` scaled, plus a small
+ * margin against the skew between our admission time and the server's
+ * arrival time (a request admitted at the very end of our window must not
+ * land inside the server's previous one). */
+static enum llm_error make_rate_gate(const char *name, double per_minute, int64_t window_ms,
+                                     struct llm_gate **out)
+{
+    int64_t limit = (int64_t)(per_minute * (double)window_ms / 60000.0);
+    if (limit < 1) {
+        /* Fewer than one per window: one per (60000 / rate) ms instead. */
+        limit = 1;
+        window_ms = (int64_t)(60000.0 / per_minute + 0.999);
     }
-    const char *s = llm_http_headers_get(h, "retry-after");
-    if (s) {
-        char *end;
-        double v = strtod(s, &end);
-        if (end != s && v >= 0 && v < 1e9)
-            return (int64_t)(v * 1000 + 0.999);
-        struct tm tm = {0};
-        const char *p = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        if (p) {
-            int64_t when = (int64_t)timegm(&tm) * 1000;
-            int64_t now = llm__now_wall_us() / 1000;
-            return when > now ? when - now : 0;
-        }
+    int64_t margin = window_ms / 100 > 20 ? window_ms / 100 : 20;
+    struct llm_window_gate_options go = {.name = name, .limit = limit,
+                                         .window_ms = window_ms + margin};
+    return llm_gate_new_sliding_window(&go, out);
+}
+
+static void learn_limit(struct llm_engine *e, struct llm_gate **gate, bool *learned,
+                        const char *name, int64_t per_minute)
+{
+    if (per_minute <= 0 || (*gate && !*learned))
+        return; /* nothing announced, or a configured limit wins */
+    int64_t window = ADAPTIVE_WINDOW_MS;
+    int64_t limit = per_minute * window / 60000;
+    if (limit < 1) {
+        limit = 1;
+        window = (60000 + per_minute - 1) / per_minute;
     }
-    return -1;
+    int64_t margin = window / 100 > 20 ? window / 100 : 20;
+    if (*gate) {
+        llm_gate_set_limit(*gate, limit, window + margin);
+        return;
+    }
+    struct llm_window_gate_options go = {.name = name, .limit = limit, .window_ms = window + margin};
+    if (llm_gate_new_sliding_window(&go, gate) == LLM_OK) {
+        *learned = true;
+        elog(e, LLM_LOG_INFO, "learned %s limit from server headers: %" PRId64 " per minute",
+             name, per_minute);
+    }
+}
+
+/* After every attempt: reconcile gate debits with what the server counted,
+ * adopt announced limits, and pause admission when the server says so. */
+static void admission_feedback(struct llm_engine *e, struct ereq *r, int status,
+                               const struct llm_http_headers *h, int64_t retry_after)
+{
+    int64_t now_us = llm__now_mono_us();
+    int64_t now_ms = now_us / 1000;
+    if (status == 429) {
+        /* A refused request used none of the server's capacity. */
+        if (r->rpm_debited && e->rpm_gate)
+            llm_gate_adjust(e->rpm_gate, r->rpm_ticket, 0, now_ms);
+        if (r->tpm_debited && e->tpm_gate)
+            llm_gate_adjust(e->tpm_gate, r->tpm_ticket, 0, now_ms);
+    } else if (r->tpm_debited && e->tpm_gate && r->parsed.usage.known) {
+        llm_gate_adjust(e->tpm_gate, r->tpm_ticket,
+                        r->parsed.usage.input_tokens + r->parsed.usage.output_tokens, now_ms);
+    }
+    r->rpm_debited = r->tpm_debited = false;
+
+    struct llm_rate_limit_info rl;
+    memset(&rl, 0xff, sizeof(rl)); /* every field -1 */
+    bool have = false;
+    if (h && e->provider->vtable->read_rate_limits) {
+        e->provider->vtable->read_rate_limits(e->provider, h, &rl);
+        have = rl.limit_requests >= 0 || rl.limit_tokens >= 0 || rl.limit_input_tokens >= 0 ||
+               rl.remaining_requests >= 0 || rl.remaining_tokens >= 0;
+    }
+    if (e->adaptive && have) {
+        learn_limit(e, &e->rpm_gate, &e->rpm_learned, "rpm", rl.limit_requests);
+        learn_limit(e, &e->tpm_gate, &e->tpm_learned, "tpm",
+                    rl.limit_tokens > 0 ? rl.limit_tokens : rl.limit_input_tokens);
+    }
+    e->probing = false;
+
+    int64_t until = 0;
+    if (status == 429 && retry_after >= 0 && retry_after <= e->max_server_wait_ms)
+        until = now_us + retry_after * 1000;
+    if (status == 429 && retry_after < 0 && have) {
+        int64_t wait = -1;
+        if (rl.remaining_requests == 0 && rl.reset_requests_ms > wait)
+            wait = rl.reset_requests_ms;
+        if (rl.remaining_tokens == 0 && rl.reset_tokens_ms > wait)
+            wait = rl.reset_tokens_ms;
+        if (wait >= 0 && wait <= e->max_server_wait_ms)
+            until = now_us + wait * 1000;
+    }
+    if (until > e->cooldown_until_us) {
+        e->cooldown_until_us = until;
+        elog(e, LLM_LOG_INFO, "server asked for a pause: admission paused for %" PRId64 " ms",
+             (until - now_us) / 1000);
+    }
 }
 
 static void record_attempt(struct ereq *r, int status, enum llm_error err, const char *msg,
@@ -695,9 +790,12 @@ static void attempt_done(struct ereq *r, enum llm_error transport_error, const c
     }
 
     record_attempt(r, status, err, msg, retry_after, bytes_sent, bytes_received);
+    admission_feedback(e, r, status, headers, retry_after);
     if (err == LLM_OK) {
         free(msg);
         free(code);
+        if (e->budget)
+            llm_retry_budget_refund_success(e->budget);
         succeed(r);
         return;
     }
@@ -705,29 +803,42 @@ static void attempt_done(struct ereq *r, enum llm_error transport_error, const c
          llm_error_name(err), msg ? msg : "");
 
     /* Decide whether to try again. */
-    bool retry = retryable && !r->delivered_delta && (int)r->attempt < e->max_attempts;
-    int64_t delay = 0;
-    bool server_directed = false;
-    if (retry) {
-        if (retry_after >= 0) {
-            if (retry_after > e->max_server_wait_ms) {
-                char *m2 = llm__asprintf("%s (server asked to wait %" PRId64
-                                         " ms, above max_server_wait_ms %" PRId64 ")",
-                                         msg ? msg : llm_strerror(err), retry_after,
-                                         e->max_server_wait_ms);
-                free(msg);
-                msg = m2;
-                retry = false;
-            } else {
-                delay = retry_after;
-                server_directed = true;
-            }
-        } else {
-            delay = backoff_delay_ms(e, r->attempt);
-        }
+    const char *sr = headers ? llm_http_headers_get(headers, "x-should-retry") : NULL;
+    int should_retry = !sr ? -1 : llm__strcaseeq(sr, "true") ? 1 : llm__strcaseeq(sr, "false") ? 0 : -1;
+    retryable = llm_retry_classify(&e->policy, err, status, should_retry) && !r->delivered_delta;
+    enum llm_retry_verdict verdict =
+        r->delivered_delta ? LLM_VERDICT_STOP_NOT_RETRYABLE
+                           : llm_retry_decide(&e->policy, r->attempt, err, status, should_retry,
+                                              retry_after);
+    if (verdict == LLM_VERDICT_STOP_SERVER_WAIT_TOO_LONG) {
+        char *m2 = llm__asprintf("%s (server asked to wait %" PRId64
+                                 " ms, above max_server_wait_ms %" PRId64 ")",
+                                 msg ? msg : llm_strerror(err), retry_after, e->max_server_wait_ms);
+        free(msg);
+        msg = m2;
     }
-    if (retry && r->deadline_mono_us &&
-        llm__now_mono_us() + delay * 1000 >= r->deadline_mono_us) {
+    if (verdict != LLM_VERDICT_RETRY) {
+        finish(r, err, msg, status, code, retryable);
+        free(msg);
+        free(code);
+        return;
+    }
+    int64_t delay = 0;
+    bool server_directed = retry_after >= 0;
+    if (server_directed) {
+        delay = retry_after;
+    } else {
+        delay = llm_backoff_next_delay_ms(e->backoff, r->attempt, r->pending_backoff_ms,
+                                          engine_rand, e);
+        if (delay < 0) {
+            finish(r, err, msg, status, code, retryable);
+            free(msg);
+            free(code);
+            return;
+        }
+        r->pending_backoff_ms = delay;
+    }
+    if (r->deadline_mono_us && llm__now_mono_us() + delay * 1000 >= r->deadline_mono_us) {
         char *m2 = llm__asprintf("deadline would pass during the %" PRId64
                                  " ms wait before attempt %u; last error: %s",
                                  delay, r->attempt + 1, msg ? msg : llm_strerror(err));
@@ -737,8 +848,12 @@ static void attempt_done(struct ereq *r, enum llm_error transport_error, const c
         free(code);
         return;
     }
-    if (!retry) {
-        finish(r, err, msg, status, code, retryable);
+    if (e->budget && !llm_retry_budget_try_spend(e->budget, err)) {
+        char *m2 = llm__asprintf("retry budget exhausted (%" PRId64
+                                 " left): the provider is failing wholesale; last error: %s",
+                                 llm_retry_budget_available(e->budget), msg ? msg : llm_strerror(err));
+        finish(r, LLM_ERR_RETRY_BUDGET_EXHAUSTED, m2, status, code, false);
+        free(m2);
         free(msg);
         free(code);
         return;
@@ -757,14 +872,68 @@ static void attempt_done(struct ereq *r, enum llm_error transport_error, const c
 }
 
 /* Start attempts while slots are free. */
+static void on_gate_timer(struct llm__timer *t, void *user) { pump(user); }
+
+/* Ask every gate for `r`; all or nothing.  Returns 0 when admitted (debits
+ * recorded in r), else the monotonic µs at which to ask again. */
+static int64_t gates_admit(struct llm_engine *e, struct ereq *r, int64_t now_us)
+{
+    int64_t now_ms = now_us / 1000;
+    r->rpm_debited = r->tpm_debited = false;
+    if (e->rpm_gate) {
+        int64_t t = llm_gate_try_acquire(e->rpm_gate, now_ms, 1, &r->rpm_ticket);
+        if (t > 0)
+            return t * 1000;
+        r->rpm_debited = true;
+    }
+    if (e->tpm_gate) {
+        int64_t t = llm_gate_try_acquire(e->tpm_gate, now_ms, r->tpm_amount, &r->tpm_ticket);
+        if (t > 0) {
+            if (r->rpm_debited) {
+                llm_gate_adjust(e->rpm_gate, r->rpm_ticket, 0, now_ms);
+                r->rpm_debited = false;
+            }
+            return t * 1000;
+        }
+        r->tpm_debited = true;
+    }
+    return 0;
+}
+
+/* Start attempts while slots are free and the gates admit.  The FIFO head
+ * blocks the line: rate gates are fair only if nobody overtakes. */
 static void pump(struct llm_engine *e)
 {
-    while (e->wait_head && e->in_flight < (size_t)e->max_in_flight) {
+    size_t max = e->probing ? 1 : (size_t)e->max_in_flight;
+    while (e->wait_head && e->in_flight < max) {
         struct ereq *r = e->wait_head;
+        int64_t now = llm__now_mono_us();
+        if (!r->gate_since_us) {
+            r->res->backoff.queue_wait_ms += (now - r->wait_since_us) / 1000;
+            r->gate_since_us = now;
+            ts_set_once(r, LLM_TS_GATES_ENTERED, wall_at(now));
+        }
+        int64_t again = 0;
+        if (e->cooldown_until_us > now) {
+            again = e->cooldown_until_us;
+            r->gate_by_cooldown = true;
+        } else {
+            again = gates_admit(e, r, now);
+        }
+        if (again) {
+            if (!llm__timer_armed(&e->gate_timer) || e->gate_timer.due_us != again)
+                llm__timer_start(e->loop, &e->gate_timer, again, on_gate_timer, e);
+            return;
+        }
+        int64_t waited_ms = (now - r->gate_since_us) / 1000;
+        if (r->gate_by_cooldown)
+            r->res->backoff.server_wait_ms += waited_ms;
+        else
+            r->res->backoff.gate_wait_ms += waited_ms;
+        r->gate_since_us = 0;
+        r->gate_by_cooldown = false;
+        ts_set(r, LLM_TS_GATES_PASSED, wall_at(now));
         fifo_remove(e, r);
-        int64_t now = llm__now_wall_us();
-        ts_set_once(r, LLM_TS_GATES_ENTERED, now);
-        ts_set(r, LLM_TS_GATES_PASSED, now);
         start_attempt(r);
     }
 }
@@ -786,6 +955,8 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
         finish(r, LLM_ERR_QUEUE_FULL, msg, 0, NULL, false);
         return;
     }
+    r->tpm_amount = e->estimate(e->estimate_user, &r->req) +
+                    (r->req.max_tokens > 0 ? r->req.max_tokens : DEFAULT_TPM_OUTPUT_TOKENS);
     r->all_prev = NULL;
     r->all_next = e->all_head;
     if (e->all_head)
@@ -863,6 +1034,10 @@ static void engine_destroy(struct llm_engine *e)
 {
     llm__http_free(e->http);
     llm__loop_free(e->loop);
+    llm_gate_free(e->rpm_gate);
+    llm_gate_free(e->tpm_gate);
+    llm_retry_budget_free(e->budget);
+    llm_backoff_free(e->backoff);
     llm_provider_free(e->provider);
     llm__engine_ext_free(e);
     free(e->provider_name);
@@ -947,11 +1122,44 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
     e->log_level = o->log_level ? o->log_level : LLM_LOG_INFO;
     e->rng = (uint64_t)llm__now_mono_us() * 0x9E3779B97F4A7C15ULL | 1;
 
+    e->window_ms = o->window_ms ? o->window_ms : DEFAULT_WINDOW_MS;
+    e->adaptive = !o->no_adaptive_limits && (o->rpm <= 0 || o->tpm <= 0);
+    e->probing = e->adaptive && o->rpm <= 0 && !prov->vtable->execute_local;
+    e->policy.max_attempts = (unsigned)e->max_attempts;
+    e->policy.max_server_wait_ms = e->max_server_wait_ms;
+    e->estimate = o->estimate_tokens ? o->estimate_tokens : llm_token_estimate_default_fn;
+    e->estimate_user = o->estimate_user;
+    if (o->rpm < 0 || o->tpm < 0 || o->window_ms < 0 || o->retry_budget < -1) {
+        set_err(errbuf, errlen, "engine options: negative rpm, tpm, window_ms or retry_budget");
+        if (o->provider_instance)
+            e->provider = NULL;
+        engine_destroy(e);
+        return LLM_ERR_INVALID_ARGUMENT;
+    }
+    struct llm_retry_budget_options bo = {.capacity = o->retry_budget > 0 ? o->retry_budget : 0};
+    struct llm_backoff_options xo = {.base_ms = e->base_backoff_ms,
+                                     .cap_ms = e->max_backoff_ms > e->base_backoff_ms
+                                                   ? e->max_backoff_ms : e->base_backoff_ms};
+    if ((o->rpm > 0 && make_rate_gate("rpm", o->rpm, e->window_ms, &e->rpm_gate) != LLM_OK) ||
+        (o->tpm > 0 && make_rate_gate("tpm", o->tpm, e->window_ms, &e->tpm_gate) != LLM_OK) ||
+        (o->retry_budget != -1 && llm_retry_budget_new(&bo, &e->budget) != LLM_OK) ||
+        (o->backoff ? (e->backoff = o->backoff, false)
+                    : llm_backoff_new_exponential(&xo, &e->backoff) != LLM_OK)) {
+        set_err(errbuf, errlen, "could not create the rate gates, retry budget or backoff");
+        if (o->provider_instance)
+            e->provider = NULL;
+        if (o->backoff)
+            e->backoff = NULL;
+        engine_destroy(e);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
     if (!e->provider_name || llm__loop_new(&e->loop) != 0 || llm__http_new(e->loop, &e->http) != 0 ||
         llm__engine_ext_init(e, o) != LLM_OK) {
         set_err(errbuf, errlen, "could not initialise the event loop or libcurl");
         if (o->provider_instance)
             e->provider = NULL; /* ownership moves only on success */
+        if (o->backoff)
+            e->backoff = NULL;
         engine_destroy(e);
         return LLM_ERR_INTERNAL;
     }
@@ -959,6 +1167,8 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
         set_err(errbuf, errlen, "could not start the engine thread");
         if (o->provider_instance)
             e->provider = NULL;
+        if (o->backoff)
+            e->backoff = NULL;
         engine_destroy(e);
         return LLM_ERR_INTERNAL;
     }

@@ -666,6 +666,98 @@ static void result_json_has_trace_id_timestamps_and_usage(void **state)
     llm_engine_free(e);
 }
 
+
+/* ---- admission control ------------------------------------------------------ */
+
+static void retry_budget_exhaustion_ends_retries(void **state)
+{
+    (void)state;
+    struct llm_mock_options mo = {0};
+    mo.script = "500,500,500,500,ok";
+    struct llm_engine_options o = {0};
+    o.mock = &mo;
+    o.max_attempts = 8;
+    o.base_backoff_ms = 1;
+    o.max_backoff_ms = 1;
+    o.retry_budget = 10; /* two retries at 5 each */
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "budget");
+    struct llm_result *res = llm_generate(e, &req);
+    assert_int_equal(res->error.type, LLM_ERR_RETRY_BUDGET_EXHAUSTED);
+    assert_int_equal(res->n_attempts, 3);
+    assert_non_null(strstr(res->error.message, "HTTP 500"));
+    llm_result_free(res);
+    llm_engine_free(e);
+}
+
+static void rpm_gate_makes_requests_past_the_limit_wait(void **state)
+{
+    (void)state;
+    struct llm_engine_options o = {0};
+    o.rpm = 600;       /* 1 per 100 ms window */
+    o.window_ms = 100;
+    o.max_in_flight = 8;
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_future *f[3];
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "gated");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(llm_submit(e, &req, &f[i]), LLM_OK);
+    int64_t starts[3];
+    int waited = 0;
+    for (int i = 0; i < 3; i++) {
+        struct llm_result *res = NULL;
+        assert_int_equal(llm_future_wait(f[i], -1, &res), LLM_OK);
+        assert_true(res->success);
+        starts[i] = res->attempts[0].start_us;
+        if (res->backoff.gate_wait_ms > 0)
+            waited++;
+        llm_result_free(res);
+        llm_future_free(f[i]);
+    }
+    /* One admission per window: the starts are at least a window apart. */
+    assert_true(starts[1] - starts[0] >= 99000);
+    assert_true(starts[2] - starts[1] >= 99000);
+    assert_true(waited >= 2);
+    llm_engine_free(e);
+}
+
+static void a_429_with_retry_after_pauses_every_queued_request(void **state)
+{
+    (void)state;
+    struct llm_mock_options mo = {0};
+    mo.script = "429";
+    mo.retry_after_ms = 200;
+    struct llm_engine_options o = {0};
+    o.mock = &mo;
+    o.max_in_flight = 1;
+    o.max_attempts = 3;
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "cooldown");
+    struct llm_future *a = NULL, *b = NULL;
+    assert_int_equal(llm_submit(e, &req, &a), LLM_OK);
+    assert_int_equal(llm_submit(e, &req, &b), LLM_OK);
+    struct llm_result *ra = NULL, *rb = NULL;
+    assert_int_equal(llm_future_wait(a, -1, &ra), LLM_OK);
+    assert_int_equal(llm_future_wait(b, -1, &rb), LLM_OK);
+    assert_true(ra->success);
+    assert_true(rb->success);
+    assert_int_equal(ra->attempts[0].http_status, 429);
+    /* B could not start before A's cooldown ended. */
+    assert_true(rb->attempts[0].start_us - ra->attempts[0].end_us >= 199000);
+    assert_true(rb->backoff.server_wait_ms > 0);
+    llm_result_free(ra);
+    llm_result_free(rb);
+    llm_future_free(a);
+    llm_future_free(b);
+    llm_engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +783,9 @@ int main(void)
         cmocka_unit_test(full_admission_queue_rejects_with_queue_full),
         cmocka_unit_test(generate_from_a_callback_is_refused_not_deadlocked),
         cmocka_unit_test(result_json_has_trace_id_timestamps_and_usage),
+        cmocka_unit_test(retry_budget_exhaustion_ends_retries),
+        cmocka_unit_test(rpm_gate_makes_requests_past_the_limit_wait),
+        cmocka_unit_test(a_429_with_retry_after_pauses_every_queued_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
