@@ -1,0 +1,332 @@
+/* Options shared by the subcommands that call a provider, strict value
+ * parsing, and engine creation. */
+#include "cli.h"
+
+#include <llmorch/ext/provider.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char cli_common_help[] =
+    "Provider options:\n"
+    "  --provider NAME        openai, anthropic or mock.  Default: openai if\n"
+    "                         OPENAI_API_KEY is set, else anthropic if\n"
+    "                         ANTHROPIC_API_KEY is set, else the in-process mock\n"
+    "                         provider (no network, no key; said on stderr).\n"
+    "                         --base-url or --api-key-env without --provider\n"
+    "                         mean openai (an OpenAI-compatible server).\n"
+    "  -m, --model NAME       model (default gpt-4o-mini; claude-3-5-haiku-latest\n"
+    "                         with --provider anthropic)\n"
+    "  --base-url URL         provider base URL, e.g. http://127.0.0.1:8080\n"
+    "  --api-key-env VAR      read the API key from $VAR (default OPENAI_API_KEY\n"
+    "                         or ANTHROPIC_API_KEY); keys are never printed\n"
+    "Limits and retries:\n"
+    "  --rpm N                requests per minute (default: adopt the server's)\n"
+    "  --tpm N                tokens per minute (default: adopt the server's)\n"
+    "  --window-ms MS         sliding window the limits are enforced over\n"
+    "                         (default 60000; the limit is scaled to it)\n"
+    "  --concurrency N        requests on the wire at once (default 64)\n"
+    "  --max-attempts N       attempts per request, first included (default 3)\n"
+    "  --timeout-ms MS        timeout of one attempt (default 600000)\n"
+    "  --deadline-ms MS       total deadline per request, queueing and retries\n"
+    "                         included (default none)\n"
+    "  --retry-budget N       engine-wide retry budget (default 500, -1 = off)\n"
+    "  --pricing FILE         prices in LiteLLM's model_prices JSON format\n"
+    "Mock provider (imply --provider mock when no provider is named):\n"
+    "  --mock-latency-ms MS   simulated latency of each attempt\n"
+    "  --mock-script LIST     outcome of each attempt, e.g. 429,503,ok\n"
+    "  --mock-reply TEXT      reply text instead of the echo of the prompt\n"
+    "Other:\n"
+    "  -v, --verbose          log the engine's activity on stderr (debug level)\n"
+    "  -h, --help             this help\n";
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (cmd != NULL)
+        fprintf(stderr, "llmorch %s: %s (see 'llmorch %s --help')\n", cmd, msg, cmd);
+    else
+        fprintf(stderr, "llmorch: %s (see 'llmorch --help')\n", msg);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_getopt_error(const char *cmd, int ret, char **argv)
+{
+    /* getopt_long leaves the offending word at argv[optind - 1], except for
+     * an unknown letter inside a cluster such as -xq. */
+    const char *word = optind > 0 ? argv[optind - 1] : "?";
+    char shown[64];
+    if (optopt > 0 && optopt < 256 && (word[0] != '-' || word[1] == '-' ||
+                                        strchr(word, optopt) == NULL || strlen(word) > 2))
+        snprintf(shown, sizeof(shown), "-%c", optopt);
+    else
+        snprintf(shown, sizeof(shown), "%.*s", (int)strcspn(word, "="), word);
+    if (ret == ':')
+        return cli_usage_error(cmd, "option '%s' needs a value", shown);
+    return cli_usage_error(cmd, "unknown option '%s'", shown);
+}
+
+bool cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+bool cli_parse_double(const char *s, double min, double max, double *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || end == s || !isfinite(v) || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int64_t cli_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int cli_read_all(int fd, size_t max, char **out, size_t *out_len)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap + 1);
+    if (buf == NULL)
+        return -1;
+    for (;;) {
+        if (len == cap) {
+            if (cap > max) {
+                free(buf);
+                return -2;
+            }
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *nb = realloc(buf, ncap + 1);
+            if (nb == NULL) {
+                free(buf);
+                return -1;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            free(buf);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > max) {
+        free(buf);
+        return -2;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* Values of the numeric options: generous ceilings that only catch typos
+ * (a window of a year, ten million in flight). */
+#define MAX_MS ((int64_t)365 * 24 * 3600 * 1000)
+
+int cli_common_option(struct cli_common *c, const char *cmd, int opt, const char *arg)
+{
+    int64_t v;
+    switch (opt) {
+    case OPT_PROVIDER:
+        if (strcmp(arg, "openai") != 0 && strcmp(arg, "anthropic") != 0 &&
+            strcmp(arg, "mock") != 0)
+            return cli_usage_error(cmd, "--provider: '%s' is not one of openai, anthropic, mock",
+                                   arg), -1;
+        c->provider = arg;
+        return 1;
+    case OPT_MODEL:
+        if (*arg == '\0')
+            return cli_usage_error(cmd, "--model: empty model name"), -1;
+        c->model = arg;
+        return 1;
+    case OPT_BASE_URL:
+        if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
+            return cli_usage_error(cmd, "--base-url: '%s' is not an http:// or https:// URL",
+                                   arg), -1;
+        c->base_url = arg;
+        return 1;
+    case OPT_API_KEY_ENV:
+        if (*arg == '\0' || strchr(arg, '=') != NULL)
+            return cli_usage_error(cmd, "--api-key-env: '%s' is not a variable name", arg), -1;
+        c->api_key_env = arg;
+        return 1;
+    case OPT_RPM:
+        if (!cli_parse_double(arg, 0, 1e9, &c->rpm))
+            return cli_usage_error(cmd, "--rpm: '%s' is not a number >= 0", arg), -1;
+        return 1;
+    case OPT_TPM:
+        if (!cli_parse_double(arg, 0, 1e12, &c->tpm))
+            return cli_usage_error(cmd, "--tpm: '%s' is not a number >= 0", arg), -1;
+        return 1;
+    case OPT_WINDOW_MS:
+        if (!cli_parse_i64(arg, 1, MAX_MS, &c->window_ms))
+            return cli_usage_error(cmd, "--window-ms: '%s' is not a whole number of ms > 0",
+                                   arg), -1;
+        return 1;
+    case OPT_CONCURRENCY:
+        if (!cli_parse_i64(arg, 1, 1000000, &v))
+            return cli_usage_error(cmd, "--concurrency: '%s' is not a whole number in 1..1000000",
+                                   arg), -1;
+        c->concurrency = (int)v;
+        return 1;
+    case OPT_MAX_ATTEMPTS:
+        if (!cli_parse_i64(arg, 1, 1000, &v))
+            return cli_usage_error(cmd, "--max-attempts: '%s' is not a whole number in 1..1000",
+                                   arg), -1;
+        c->max_attempts = (int)v;
+        return 1;
+    case OPT_TIMEOUT_MS:
+        if (!cli_parse_i64(arg, 1, MAX_MS, &c->timeout_ms))
+            return cli_usage_error(cmd, "--timeout-ms: '%s' is not a whole number of ms > 0",
+                                   arg), -1;
+        return 1;
+    case OPT_DEADLINE_MS:
+        if (!cli_parse_i64(arg, 1, MAX_MS, &c->deadline_ms))
+            return cli_usage_error(cmd, "--deadline-ms: '%s' is not a whole number of ms > 0",
+                                   arg), -1;
+        return 1;
+    case OPT_RETRY_BUDGET:
+        /* The engine reads 0 as "default", so a zero budget is spelled
+         * --max-attempts 1 instead. */
+        if (!cli_parse_i64(arg, -1, 1000000000, &v) || v == 0)
+            return cli_usage_error(cmd, "--retry-budget: '%s' is not -1 (off) or a whole number "
+                                        ">= 1 (use --max-attempts 1 for no retries)", arg), -1;
+        c->has_retry_budget = true;
+        c->retry_budget = (int)v;
+        return 1;
+    case OPT_PRICING:
+        if (*arg == '\0')
+            return cli_usage_error(cmd, "--pricing: empty file name"), -1;
+        c->pricing_file = arg;
+        return 1;
+    case OPT_VERBOSE:
+        c->verbose = true;
+        return 1;
+    case OPT_MOCK_LATENCY_MS:
+        if (!cli_parse_i64(arg, 0, MAX_MS, &c->mock.latency_ms))
+            return cli_usage_error(cmd, "--mock-latency-ms: '%s' is not a whole number of ms >= 0",
+                                   arg), -1;
+        c->mock_given = true;
+        return 1;
+    case OPT_MOCK_SCRIPT: {
+        /* Validate now so a typo is a usage error, not an engine failure. */
+        struct llm_provider *p = NULL;
+        struct llm_mock_options mo = {.script = arg};
+        if (llm_provider_new_mock(&mo, &p) != LLM_OK)
+            return cli_usage_error(cmd, "--mock-script: cannot parse '%s' (expected e.g. 429,503,ok)",
+                                   arg), -1;
+        llm_provider_free(p);
+        c->mock.script = arg;
+        c->mock_given = true;
+        return 1;
+    }
+    case OPT_MOCK_REPLY:
+        c->mock.reply = arg;
+        c->mock_given = true;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0';
+}
+
+int cli_common_resolve(struct cli_common *c, const char *cmd)
+{
+    if (c->provider != NULL) {
+        if (c->mock_given && strcmp(c->provider, "mock") != 0)
+            return cli_usage_error(cmd, "--mock-* options need the mock provider, not %s",
+                                   c->provider);
+        if (strcmp(c->provider, "mock") == 0 && (c->base_url != NULL || c->api_key_env != NULL))
+            return cli_usage_error(cmd, "--base-url and --api-key-env do not apply to the mock "
+                                        "provider");
+        return 0;
+    }
+    if (c->mock_given) {
+        if (c->base_url != NULL || c->api_key_env != NULL)
+            return cli_usage_error(cmd, "--mock-* options cannot be combined with --base-url or "
+                                        "--api-key-env");
+        c->provider = "mock";
+    } else if (c->base_url != NULL || c->api_key_env != NULL) {
+        c->provider = "openai";
+    } else if (env_set("OPENAI_API_KEY")) {
+        c->provider = "openai";
+    } else if (env_set("ANTHROPIC_API_KEY")) {
+        c->provider = "anthropic";
+    } else {
+        c->provider = "mock";
+        fprintf(stderr, "llmorch: no provider given and no API key found; using the in-process "
+                        "mock provider\n");
+    }
+    return 0;
+}
+
+const char *cli_default_model(const struct cli_common *c)
+{
+    if (c->model != NULL)
+        return c->model;
+    if (c->provider != NULL && strcmp(c->provider, "anthropic") == 0)
+        return "claude-3-5-haiku-latest";
+    return "gpt-4o-mini";
+}
+
+int cli_engine_new(const struct cli_common *c, bool keep_raw, struct llm_engine **out)
+{
+    struct llm_engine_options o = {
+        .provider = c->provider,
+        .base_url = c->base_url,
+        .api_key_env = c->api_key_env,
+        .mock = strcmp(c->provider, "mock") == 0 ? &c->mock : NULL,
+        .max_in_flight = c->concurrency,
+        .rpm = c->rpm,
+        .tpm = c->tpm,
+        .window_ms = c->window_ms,
+        .retry_budget = c->has_retry_budget ? c->retry_budget : 0,
+        .pricing_file = c->pricing_file,
+        .max_attempts = c->max_attempts,
+        .attempt_timeout_ms = c->timeout_ms,
+        .keep_raw_response = keep_raw,
+        .log_stderr = c->verbose,
+        .log_level = c->verbose ? LLM_LOG_DEBUG : LLM_LOG_NONE,
+    };
+    char err[512] = "";
+    enum llm_error rc = llm_engine_new_ex(&o, out, err, sizeof(err));
+    if (rc == LLM_OK)
+        return 0;
+    fprintf(stderr, "llmorch: cannot start the engine: %s\n", err[0] ? err : llm_strerror(rc));
+    return rc == LLM_ERR_INVALID_ARGUMENT ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+}

@@ -1,0 +1,198 @@
+/* Batch output lines, in the OpenAI Batch API output format:
+ *
+ *   {"id": "batch_req_<trace id>", "custom_id": "...",
+ *    "response": {"status_code": 200, "request_id": "...", "body": {...}},
+ *    "error": null | {"code": "...", "message": "..."},
+ *    "llmorch": <llm_result_to_json()>}
+ *
+ * `response.body` is the provider's own Chat Completions body when the
+ * provider is OpenAI and the reply was not streamed, and otherwise a Chat
+ * Completions body built from the result (so Anthropic, the mock provider
+ * and streamed replies read the same).  A request that failed has `error`
+ * set (code = the provider's error code, else the lower-cased error type)
+ * and `response` holds the HTTP status and error body when the server
+ * answered, or is null. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void lower_name(enum llm_error e, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", llm_error_name(e));
+    for (char *p = buf; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+static cJSON *str_or_null(const char *s)
+{
+    return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+/* The provider's body when it is a JSON object we can reuse as is. */
+static cJSON *raw_body(const struct llm_result *res)
+{
+    if (res->raw_response == NULL || res->provider == NULL ||
+        strcmp(res->provider, "openai") != 0)
+        return NULL;
+    cJSON *b = cJSON_ParseWithLength(res->raw_response, res->raw_response_len);
+    if (b != NULL && !cJSON_IsObject(b)) {
+        cJSON_Delete(b);
+        return NULL;
+    }
+    return b;
+}
+
+static cJSON *completion_body(const struct llm_result *res)
+{
+    cJSON *b = cJSON_CreateObject();
+    if (b == NULL)
+        return NULL;
+    char id[64];
+    if (res->response_id == NULL)
+        snprintf(id, sizeof(id), "chatcmpl-%s", res->trace_id);
+    cJSON_AddStringToObject(b, "id", res->response_id ? res->response_id : id);
+    cJSON_AddStringToObject(b, "object", "chat.completion");
+    int64_t done_us = res->timestamps[LLM_TS_COMPLETED];
+    cJSON_AddNumberToObject(b, "created", (double)(done_us / 1000000));
+    cJSON_AddItemToObject(b, "model", str_or_null(res->model));
+    cJSON *choices = cJSON_AddArrayToObject(b, "choices");
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, c);
+    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *msg = cJSON_AddObjectToObject(c, "message");
+    cJSON_AddStringToObject(msg, "role", "assistant");
+    cJSON_AddStringToObject(msg, "content", res->content ? res->content : "");
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddItemToObject(c, "finish_reason", str_or_null(res->finish_reason));
+    if (res->usage.known) {
+        cJSON *u = cJSON_AddObjectToObject(b, "usage");
+        cJSON_AddNumberToObject(u, "prompt_tokens", (double)res->usage.input_tokens);
+        cJSON_AddNumberToObject(u, "completion_tokens", (double)res->usage.output_tokens);
+        cJSON_AddNumberToObject(u, "total_tokens",
+                                (double)(res->usage.input_tokens + res->usage.output_tokens));
+        cJSON *pd = cJSON_AddObjectToObject(u, "prompt_tokens_details");
+        cJSON_AddNumberToObject(pd, "cached_tokens", (double)res->usage.cached_input_tokens);
+        cJSON *cd = cJSON_AddObjectToObject(u, "completion_tokens_details");
+        cJSON_AddNumberToObject(cd, "reasoning_tokens", (double)res->usage.reasoning_tokens);
+    }
+    return b;
+}
+
+static cJSON *error_body(const struct llm_result *res, const char *code)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(b, "error");
+    cJSON_AddStringToObject(e, "message", res->error.message ? res->error.message
+                                                             : llm_strerror(res->error.type));
+    char type[64];
+    lower_name(res->error.type, type, sizeof(type));
+    cJSON_AddStringToObject(e, "type", type);
+    cJSON_AddStringToObject(e, "code", code);
+    return b;
+}
+
+static char *print_line(cJSON *root)
+{
+    /* Resume relies on every line naming its custom_id: a line that lost it
+     * to an allocation failure is not written at all. */
+    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "custom_id"))) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (s == NULL)
+        return NULL;
+    /* Hand back plain malloc'd memory whatever cJSON's hooks are. */
+    char *copy = strdup(s);
+    cJSON_free(s);
+    return copy;
+}
+
+char *cli_output_result_line(const char *custom_id, const struct llm_result *res)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (root == NULL)
+        return NULL;
+    char id[64];
+    size_t k = 0;
+    k += (size_t)snprintf(id, sizeof(id), "batch_req_");
+    for (const char *p = res->trace_id; *p && k + 1 < sizeof(id); p++)
+        if (*p != '-')
+            id[k++] = *p;
+    id[k] = '\0';
+    cJSON_AddStringToObject(root, "id", id);
+    cJSON_AddStringToObject(root, "custom_id", custom_id);
+
+    int status = res->error.http_status;
+    if (res->success) {
+        cJSON *r = cJSON_AddObjectToObject(root, "response");
+        cJSON_AddNumberToObject(r, "status_code", status ? status : 200);
+        cJSON_AddItemToObject(r, "request_id", str_or_null(res->request_id));
+        cJSON *body = raw_body(res);
+        cJSON_AddItemToObject(r, "body", body ? body : completion_body(res));
+        cJSON_AddNullToObject(root, "error");
+    } else {
+        char code[64];
+        if (res->error.provider_code != NULL)
+            snprintf(code, sizeof(code), "%s", res->error.provider_code);
+        else
+            lower_name(res->error.type, code, sizeof(code));
+        if (status > 0) {
+            cJSON *r = cJSON_AddObjectToObject(root, "response");
+            cJSON_AddNumberToObject(r, "status_code", status);
+            cJSON_AddItemToObject(r, "request_id", str_or_null(res->request_id));
+            cJSON *body = raw_body(res);
+            cJSON_AddItemToObject(r, "body", body ? body : error_body(res, code));
+        } else {
+            cJSON_AddNullToObject(root, "response");
+        }
+        cJSON *e = cJSON_AddObjectToObject(root, "error");
+        cJSON_AddStringToObject(e, "code", code);
+        cJSON_AddStringToObject(e, "message", res->error.message ? res->error.message
+                                                                 : llm_strerror(res->error.type));
+    }
+
+    char *rj = llm_result_to_json(res);
+    cJSON *full = rj != NULL ? cJSON_Parse(rj) : NULL;
+    llm_free(rj);
+    if (full == NULL) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    cJSON_AddItemToObject(root, "llmorch", full);
+    return print_line(root);
+}
+
+char *cli_output_error_line(const char *custom_id, uint64_t line_no, const char *code,
+                            const char *message)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (root == NULL)
+        return NULL;
+    char id[64];
+    snprintf(id, sizeof(id), "batch_req_invalid_line_%llu", (unsigned long long)line_no);
+    cJSON_AddStringToObject(root, "id", id);
+    cJSON_AddStringToObject(root, "custom_id", custom_id);
+    cJSON_AddNullToObject(root, "response");
+    cJSON *e = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON *l = cJSON_AddObjectToObject(root, "llmorch");
+    cJSON_AddNumberToObject(l, "line", (double)line_no);
+    return print_line(root);
+}
+
+char *cli_output_line_custom_id(const char *line, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(line, len);
+    if (root == NULL)
+        return NULL;
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(root, "custom_id");
+    char *id = cJSON_IsString(cid) ? strdup(cid->valuestring) : NULL;
+    cJSON_Delete(root);
+    return id;
+}
