@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/engine_internal.h"
@@ -581,9 +582,11 @@ static enum llm_error make_rate_gate(const char *name, double per_minute, int64_
 {
     int64_t limit = (int64_t)(per_minute * (double)window_ms / 60000.0);
     if (limit < 1) {
-        /* Fewer than one per window: one per (60000 / rate) ms instead. */
+        /* Fewer than one per window: one per (60000 / rate) ms instead,
+         * at most one per day. */
         limit = 1;
-        window_ms = (int64_t)(60000.0 / per_minute + 0.999);
+        double w = 60000.0 / per_minute + 0.999;
+        window_ms = w > 86400000.0 ? 86400000 : (int64_t)w;
     }
     int64_t margin = window_ms / 100 > 20 ? window_ms / 100 : 20;
     struct llm_window_gate_options go = {.name = name, .limit = limit,
@@ -804,7 +807,15 @@ static void attempt_done(struct ereq *r, enum llm_error transport_error, const c
 
     /* Decide whether to try again. */
     const char *sr = headers ? llm_http_headers_get(headers, "x-should-retry") : NULL;
-    int should_retry = !sr ? -1 : llm__strcaseeq(sr, "true") ? 1 : llm__strcaseeq(sr, "false") ? 0 : -1;
+    int should_retry = -1;
+    if (sr) {
+        while (*sr == ' ' || *sr == '\t')
+            sr++;
+        if (strncasecmp(sr, "true", 4) == 0)
+            should_retry = 1;
+        else if (strncasecmp(sr, "false", 5) == 0)
+            should_retry = 0;
+    }
     retryable = llm_retry_classify(&e->policy, err, status, should_retry) && !r->delivered_delta;
     enum llm_retry_verdict verdict =
         r->delivered_delta ? LLM_VERDICT_STOP_NOT_RETRYABLE
@@ -874,6 +885,9 @@ static void attempt_done(struct ereq *r, enum llm_error transport_error, const c
 /* Start attempts while slots are free. */
 static void on_gate_timer(struct llm__timer *t, void *user) { pump(user); }
 
+/* ms -> µs without overflow: a gate may answer INT64_MAX ("never"). */
+static int64_t ms_to_us_sat(int64_t ms) { return ms > INT64_MAX / 1000 ? INT64_MAX : ms * 1000; }
+
 /* Ask every gate for `r`; all or nothing.  Returns 0 when admitted (debits
  * recorded in r), else the monotonic µs at which to ask again. */
 static int64_t gates_admit(struct llm_engine *e, struct ereq *r, int64_t now_us)
@@ -883,7 +897,7 @@ static int64_t gates_admit(struct llm_engine *e, struct ereq *r, int64_t now_us)
     if (e->rpm_gate) {
         int64_t t = llm_gate_try_acquire(e->rpm_gate, now_ms, 1, &r->rpm_ticket);
         if (t > 0)
-            return t * 1000;
+            return ms_to_us_sat(t);
         r->rpm_debited = true;
     }
     if (e->tpm_gate) {
@@ -893,7 +907,7 @@ static int64_t gates_admit(struct llm_engine *e, struct ereq *r, int64_t now_us)
                 llm_gate_adjust(e->rpm_gate, r->rpm_ticket, 0, now_ms);
                 r->rpm_debited = false;
             }
-            return t * 1000;
+            return ms_to_us_sat(t);
         }
         r->tpm_debited = true;
     }
