@@ -7,6 +7,8 @@
 #ifndef LLMORCH_ENGINE_H
 #define LLMORCH_ENGINE_H
 
+#include <stdio.h>
+
 #include "common.h"
 #include "error.h"
 #include "request.h"
@@ -19,6 +21,12 @@ struct llm_engine;
 struct llm_future;
 struct llm_provider;
 struct llm_backoff;
+struct llm_pipeline;
+struct llm_stats;
+
+/* A line of JSON (no newline) for a metrics or event sink; borrowed for the
+ * call.  Called on the engine thread. */
+typedef void llm_line_fn(void *user, const char *line);
 
 enum llm_log_level {
     LLM_LOG_NONE = 0,            /* default: silent */
@@ -85,6 +93,26 @@ struct llm_engine_options {
      * format overriding the built-in table (NULL = built-in only).  An
      * unreadable or malformed file fails llm_engine_new. */
     const char *pricing_file;
+
+    /* Post-processing for successful replies (see pipeline.h); ownership
+     * transferred on success.  NULL = none. */
+    struct llm_pipeline *pipeline;
+
+    /* Metrics logger: a stats snapshot (llm_stats_to_json) as one JSON line
+     * every metrics_interval_ms (default 10000), and once more at shutdown,
+     * to metrics_file and/or metrics_cb.  The FILE is borrowed (the caller
+     * closes it after llm_engine_free). */
+    FILE *metrics_file;
+    llm_line_fn *metrics_cb;
+    void *metrics_user;
+    int64_t metrics_interval_ms;
+    /* Event log: each finished request's llm_result_to_json line. */
+    FILE *events_file;
+    llm_line_fn *events_cb;
+    void *events_user;
+    /* Window of the per-window stats (requests and tokens per window);
+     * default 60000. */
+    int64_t stats_window_ms;
 
     /* Retries: total attempts per request including the first (default 3;
      * 1 disables retries); exponential backoff with full jitter between
@@ -175,6 +203,13 @@ LLM_API enum llm_error llm_future_wait(struct llm_future *f, int64_t timeout_ms,
  * with LLM_ERR_CANCELLED unless the request completed first.  Returns LLM_OK
  * or LLM_ERR_INVALID_ARGUMENT (NULL).  Thread-safe. */
 LLM_API enum llm_error llm_future_cancel(struct llm_future *f);
+
+/* Snapshot of the engine's statistics (counters, gauges, latency
+ * percentiles, tokens, cost, gates).  Returns LLM_OK with *out owned by the
+ * caller (free with llm_stats_free(); serialise with llm_stats_to_json() or
+ * llm_stats_to_prometheus()).  Thread-safe; the engine thread answers, so
+ * the call waits for it briefly (from a callback it answers directly). */
+LLM_API enum llm_error llm_engine_stats(struct llm_engine *eng, struct llm_stats **out);
 
 /* Release a future.  If its result has not been collected it is cancelled
  * and the result is freed when it arrives.  NULL-safe. */

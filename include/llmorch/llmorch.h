@@ -10,5 +10,8 @@
 #include "result.h"
 #include "mock.h"
 #include "engine.h"
+#include "stats.h"
+#include "pricing.h"
+#include "pipeline.h"
 
 #endif /* LLMORCH_H */

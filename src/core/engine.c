@@ -22,7 +22,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/engine_internal.h"
 #include "core/internal.h"
 #include "core/loop.h"
 #include "core/request.h"
@@ -33,6 +32,10 @@
 #include "llmorch/ext/provider.h"
 #include "llmorch/ext/retry.h"
 #include "llmorch/ext/tokens.h"
+#include "llmorch/pipeline.h"
+#include "llmorch/pricing.h"
+#include "llmorch/stats.h"
+#include "metrics/stats_acc.h"
 #include "transport/http.h"
 #include "transport/sse.h"
 
@@ -55,13 +58,23 @@
 
 enum req_state { ST_NEW, ST_WAITING, ST_ATTEMPT, ST_BACKOFF, ST_DONE };
 
-enum cmd_type { CMD_SUBMIT, CMD_CANCEL };
+enum cmd_type { CMD_SUBMIT, CMD_CANCEL, CMD_STATS };
+
+/* A host thread waiting for a stats snapshot taken on the engine thread. */
+struct stats_req {
+    pthread_mutex_t mu;         /* guards done */
+    pthread_cond_t cv;
+    bool done;
+    enum llm_error rc;
+    struct llm_stats *out;
+};
 
 struct cmd {
     struct cmd *next;
     enum cmd_type type;
     struct ereq *req;           /* SUBMIT */
     struct llm_future *fut;     /* CANCEL (holds a reference) */
+    struct stats_req *sr;       /* STATS */
 };
 
 struct llm_future {
@@ -100,6 +113,7 @@ struct ereq {
     int64_t tpm_amount;         /* tokens debited per attempt at admission */
     int64_t rpm_ticket, tpm_ticket;
     bool rpm_debited, tpm_debited;
+    bool rpm_blocked;           /* last refusal came from the RPM gate */
     int64_t attempt_start_mono_us;
     int64_t attempt_start_wall_us;
     int64_t pending_backoff_ms;
@@ -165,6 +179,20 @@ struct llm_engine {
     struct llm_retry_policy policy;
     llm_token_estimate_fn *estimate;
     void *estimate_user;
+    int blocked_by;             /* what holds the FIFO head: 0 none, 1 rpm, 2 tpm, 3 cooldown */
+
+    /* Observability. */
+    struct llm__stats_acc *stats; /* has its own lock: snapshots from any thread */
+    struct llm_pricing *pricing;
+    struct llm_pipeline *pipeline;
+    FILE *metrics_file;
+    llm_line_fn *metrics_cb;
+    void *metrics_user;
+    int64_t metrics_interval_ms;
+    struct llm__timer metrics_timer;
+    FILE *events_file;
+    llm_line_fn *events_cb;
+    void *events_user;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -295,6 +323,32 @@ static void release_slot(struct llm_engine *e, struct ereq *r)
 
 static void pump(struct llm_engine *e);
 
+/* One JSON line to a FILE and/or a callback (engine thread). */
+static void emit_line(FILE *f, llm_line_fn *cb, void *user, const char *line)
+{
+    if (f) {
+        fputs(line, f);
+        fputc('\n', f);
+        fflush(f);
+    }
+    if (cb)
+        cb(user, line);
+}
+
+/* Cost from the pricing table; unknown models say so (never a silent 0). */
+static void price_result(struct llm_engine *e, struct llm_result *res)
+{
+    memset(&res->cost, 0, sizeof(res->cost));
+    if (!res->usage.known || !e->pricing)
+        return;
+    struct llm_price price;
+    const char *model = res->model ? res->model : "";
+    if (llm_pricing_lookup(e->pricing, model, &price) == LLM_OK)
+        llm_cost_compute(&price, &res->usage, &res->cost);
+    else
+        llm_cost_compute(NULL, &res->usage, &res->cost);
+}
+
 /* Fill the result's error and hand the result over.  Frees `r`. */
 static void finish(struct ereq *r, enum llm_error err, const char *msg, int http_status,
                    const char *provider_code, bool retryable)
@@ -331,6 +385,14 @@ static void finish(struct ereq *r, enum llm_error err, const char *msg, int http
             res->error.provider_code = llm__strdup(provider_code);
     }
     ts_set(r, LLM_TS_COMPLETED, llm__now_wall_us());
+    price_result(e, res);
+    llm__stats_acc_record_result(e->stats, res, llm__now_mono_us() / 1000);
+    if (e->events_file || e->events_cb) {
+        char *line = llm_result_to_json(res);
+        if (line)
+            emit_line(e->events_file, e->events_cb, e->events_user, line);
+        free(line);
+    }
     elog(e, LLM_LOG_DEBUG, "trace=%s done: %s after %zu attempt(s)%s%s", res->trace_id,
          err == LLM_OK ? "success" : llm_error_name(err), res->n_attempts,
          err == LLM_OK ? "" : ": ", err == LLM_OK ? "" : (res->error.message ? res->error.message : ""));
@@ -728,7 +790,17 @@ static void succeed(struct ereq *r)
         ts_set(r, LLM_TS_LAST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
     }
     ts_set(r, LLM_TS_PARSED, llm__now_wall_us());
-    llm__engine_postprocess(r->eng, res);
+    if (r->eng->pipeline) {
+        res->success = true;
+        enum llm_error rc = llm_pipeline_run(r->eng->pipeline, res);
+        if (rc != LLM_OK) {
+            /* FAIL_RESULT policy (or out of memory): the step's verdict. */
+            char *m = llm__strdup(res->error.message ? res->error.message : llm_strerror(rc));
+            finish(r, res->error.type != LLM_OK ? res->error.type : rc, m, 0, NULL, false);
+            free(m);
+            return;
+        }
+    }
     finish(r, LLM_OK, NULL, 0, NULL, false);
 }
 
@@ -896,6 +968,7 @@ static int64_t gates_admit(struct llm_engine *e, struct ereq *r, int64_t now_us)
     r->rpm_debited = r->tpm_debited = false;
     if (e->rpm_gate) {
         int64_t t = llm_gate_try_acquire(e->rpm_gate, now_ms, 1, &r->rpm_ticket);
+        r->rpm_blocked = t > 0;
         if (t > 0)
             return ms_to_us_sat(t);
         r->rpm_debited = true;
@@ -931,8 +1004,10 @@ static void pump(struct llm_engine *e)
         if (e->cooldown_until_us > now) {
             again = e->cooldown_until_us;
             r->gate_by_cooldown = true;
+            e->blocked_by = 3;
         } else {
             again = gates_admit(e, r, now);
+            e->blocked_by = again ? (r->rpm_blocked ? 1 : 2) : 0;
         }
         if (again) {
             if (!llm__timer_armed(&e->gate_timer) || e->gate_timer.due_us != again)
@@ -971,6 +1046,7 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
     }
     r->tpm_amount = e->estimate(e->estimate_user, &r->req) +
                     (r->req.max_tokens > 0 ? r->req.max_tokens : DEFAULT_TPM_OUTPUT_TOKENS);
+    llm__stats_acc_note_submitted(e->stats);
     r->all_prev = NULL;
     r->all_next = e->all_head;
     if (e->all_head)
@@ -990,6 +1066,53 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
     fifo_push(e, r, false);
 }
 
+/* A full snapshot: the accumulator's counters plus the gauges only the
+ * engine thread may read.  Engine thread. */
+static enum llm_error snapshot(struct llm_engine *e, struct llm_stats **out)
+{
+    *out = NULL;
+    int64_t now_ms = llm__now_mono_us() / 1000;
+    struct llm_stats *s = NULL;
+    enum llm_error rc = llm__stats_acc_snapshot(e->stats, now_ms, &s);
+    if (rc != LLM_OK)
+        return rc;
+    s->in_flight = (int64_t)e->in_flight;
+    s->queue_depth = (int64_t)e->n_waiting;
+    struct { const char *name; struct llm_gate *g; int id; } gs[] = {
+        {"rpm", e->rpm_gate, 1}, {"tpm", e->tpm_gate, 2}};
+    for (size_t i = 0; i < 2 && rc == LLM_OK; i++) {
+        if (!gs[i].g)
+            continue;
+        int64_t used = 0, limit = 0;
+        llm_gate_usage(gs[i].g, now_ms, &used, &limit);
+        rc = llm__stats_add_gate(s, gs[i].name,
+                                 e->blocked_by == gs[i].id ? (int64_t)e->n_waiting : 0, used, limit);
+    }
+    if (rc == LLM_OK && e->cooldown_until_us > llm__now_mono_us())
+        rc = llm__stats_add_gate(s, "server_cooldown", (int64_t)e->n_waiting, 0, 0);
+    if (rc != LLM_OK) {
+        llm_stats_free(s);
+        return rc;
+    }
+    *out = s;
+    return LLM_OK;
+}
+
+static void on_metrics_timer(struct llm__timer *t, void *user)
+{
+    struct llm_engine *e = user;
+    struct llm_stats *s = NULL;
+    if (snapshot(e, &s) == LLM_OK) {
+        char *line = llm_stats_to_json(s);
+        if (line)
+            emit_line(e->metrics_file, e->metrics_cb, e->metrics_user, line);
+        free(line);
+        llm_stats_free(s);
+    }
+    llm__timer_start(e->loop, &e->metrics_timer,
+                     llm__now_mono_us() + e->metrics_interval_ms * 1000, on_metrics_timer, e);
+}
+
 static void process_commands(struct llm_engine *e, bool *stop)
 {
     pthread_mutex_lock(&e->submit_mu);
@@ -1001,6 +1124,14 @@ static void process_commands(struct llm_engine *e, bool *stop)
         struct cmd *next = c->next;
         if (c->type == CMD_SUBMIT) {
             accept_request(e, c->req);
+        } else if (c->type == CMD_STATS) {
+            struct stats_req *sr = c->sr;
+            sr->rc = snapshot(e, &sr->out);
+            pthread_mutex_lock(&sr->mu);
+            sr->done = true;
+            pthread_cond_signal(&sr->cv);
+            pthread_mutex_unlock(&sr->mu);
+            free(c);
         } else {
             struct llm_future *f = c->fut;
             if (f->req)
@@ -1016,6 +1147,9 @@ static void *engine_main(void *arg)
 {
     struct llm_engine *e = arg;
     bool stop = false;
+    if (e->metrics_file || e->metrics_cb)
+        llm__timer_start(e->loop, &e->metrics_timer,
+                         llm__now_mono_us() + e->metrics_interval_ms * 1000, on_metrics_timer, e);
     for (;;) {
         process_commands(e, &stop);
         if (stop)
@@ -1028,6 +1162,9 @@ static void *engine_main(void *arg)
     while (e->all_head)
         finish(e->all_head, LLM_ERR_CANCELLED, "engine shut down before the request completed",
                0, NULL, false);
+    if (e->metrics_file || e->metrics_cb)
+        on_metrics_timer(&e->metrics_timer, e); /* a last line with the final totals */
+    llm__timer_stop(e->loop, &e->metrics_timer);
     return NULL;
 }
 
@@ -1053,10 +1190,81 @@ static void engine_destroy(struct llm_engine *e)
     llm_retry_budget_free(e->budget);
     llm_backoff_free(e->backoff);
     llm_provider_free(e->provider);
-    llm__engine_ext_free(e);
+    llm__stats_acc_free(e->stats);
+    llm_pricing_free(e->pricing);
+    llm_pipeline_free(e->pipeline);
     free(e->provider_name);
     pthread_mutex_destroy(&e->submit_mu);
     free(e);
+}
+
+static enum llm_error observability_init(struct llm_engine *e, const struct llm_engine_options *o,
+                                         char *errbuf, size_t errlen)
+{
+    if (llm__stats_acc_new(e->provider_name, o->stats_window_ms ? o->stats_window_ms : 60000,
+                           llm__now_mono_us() / 1000, &e->stats) != LLM_OK)
+        return LLM_ERR_OUT_OF_MEMORY;
+    if (llm_pricing_new_builtin(&e->pricing) != LLM_OK)
+        return LLM_ERR_OUT_OF_MEMORY;
+    if (o->pricing_file) {
+        char perr[256] = "";
+        enum llm_error rc = llm_pricing_load_litellm_file(e->pricing, o->pricing_file, perr,
+                                                          sizeof(perr));
+        if (rc != LLM_OK) {
+            set_err(errbuf, errlen, "pricing file: %s", perr[0] ? perr : llm_strerror(rc));
+            return rc;
+        }
+    }
+    e->metrics_file = o->metrics_file;
+    e->metrics_cb = o->metrics_cb;
+    e->metrics_user = o->metrics_user;
+    e->metrics_interval_ms = o->metrics_interval_ms > 0 ? o->metrics_interval_ms : 10000;
+    e->events_file = o->events_file;
+    e->events_cb = o->events_cb;
+    e->events_user = o->events_user;
+    return LLM_OK;
+}
+
+enum llm_error llm_engine_stats(struct llm_engine *e, struct llm_stats **out)
+{
+    if (!out)
+        return LLM_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!e)
+        return LLM_ERR_INVALID_ARGUMENT;
+    if (pthread_equal(pthread_self(), e->thread))
+        return snapshot(e, out);
+    struct stats_req sr = {.done = false, .rc = LLM_OK, .out = NULL};
+    pthread_mutex_init(&sr.mu, NULL);
+    pthread_cond_init(&sr.cv, NULL);
+    struct cmd *c = calloc(1, sizeof(*c));
+    if (!c)
+        return LLM_ERR_OUT_OF_MEMORY;
+    c->type = CMD_STATS;
+    c->sr = &sr;
+    pthread_mutex_lock(&e->submit_mu);
+    bool stopping = e->stopping;
+    if (!stopping) {
+        if (e->cmd_tail)
+            e->cmd_tail->next = c;
+        else
+            e->cmd_head = c;
+        e->cmd_tail = c;
+    }
+    pthread_mutex_unlock(&e->submit_mu);
+    if (stopping) {
+        free(c);
+        return LLM_ERR_CANCELLED;
+    }
+    llm__loop_wake(e->loop);
+    pthread_mutex_lock(&sr.mu);
+    while (!sr.done)
+        pthread_cond_wait(&sr.cv, &sr.mu);
+    pthread_mutex_unlock(&sr.mu);
+    pthread_mutex_destroy(&sr.mu);
+    pthread_cond_destroy(&sr.cv);
+    *out = sr.out;
+    return sr.rc;
 }
 
 enum llm_error llm_engine_new(const struct llm_engine_options *opts, struct llm_engine **out)
@@ -1168,7 +1376,7 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
         return LLM_ERR_OUT_OF_MEMORY;
     }
     if (!e->provider_name || llm__loop_new(&e->loop) != 0 || llm__http_new(e->loop, &e->http) != 0 ||
-        llm__engine_ext_init(e, o) != LLM_OK) {
+        observability_init(e, o, errbuf, errlen) != LLM_OK) {
         set_err(errbuf, errlen, "could not initialise the event loop or libcurl");
         if (o->provider_instance)
             e->provider = NULL; /* ownership moves only on success */
