@@ -228,12 +228,20 @@ static uint64_t rng_next(struct llm_engine *e)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
+static int64_t wall_offset_us;
+static pthread_once_t wall_once = PTHREAD_ONCE_INIT;
+static void wall_init(void) { wall_offset_us = llm__now_wall_us() - llm__now_mono_us(); }
+
+/* Wall time of a monotonic instant.  One offset per process keeps every
+ * engine-made timestamp ordered like the monotonic clock, whatever steps
+ * the wall clock takes meanwhile. */
 static int64_t wall_at(int64_t mono_us)
 {
-    /* Wall time of a monotonic instant: stable against clock steps within a
-     * request because every point is derived from the same pair of clocks. */
-    return llm__now_wall_us() - (llm__now_mono_us() - mono_us);
+    pthread_once(&wall_once, wall_init);
+    return mono_us + wall_offset_us;
 }
+
+static int64_t now_wall(void) { return wall_at(llm__now_mono_us()); }
 
 static void ts_set(struct ereq *r, enum llm_timestamp ts, int64_t wall_us)
 {
@@ -318,7 +326,7 @@ static void release_slot(struct llm_engine *e, struct ereq *r)
         return;
     r->holds_slot = false;
     e->in_flight--;
-    ts_set(r, LLM_TS_SLOT_RELEASED, llm__now_wall_us());
+    ts_set(r, LLM_TS_SLOT_RELEASED, now_wall());
 }
 
 static void pump(struct llm_engine *e);
@@ -384,7 +392,7 @@ static void finish(struct ereq *r, enum llm_error err, const char *msg, int http
         if (provider_code && !res->error.provider_code)
             res->error.provider_code = llm__strdup(provider_code);
     }
-    ts_set(r, LLM_TS_COMPLETED, llm__now_wall_us());
+    ts_set(r, LLM_TS_COMPLETED, now_wall());
     price_result(e, res);
     llm__stats_acc_record_result(e->stats, res, llm__now_mono_us() / 1000);
     if (e->events_file || e->events_cb) {
@@ -457,7 +465,7 @@ static int deliver_event(void *user, const char *event, const char *data, size_t
         return 1;
     }
     if (r->parsed.content_len > before) {
-        int64_t now = llm__now_wall_us();
+        int64_t now = now_wall();
         ts_set_once(r, LLM_TS_FIRST_TOKEN, now);
         ts_set(r, LLM_TS_LAST_TOKEN, now);
         if (r->req.on_delta) {
@@ -527,7 +535,7 @@ static void on_local_done(struct llm__timer *t, void *user)
     struct ereq *r = user;
     struct llm_engine *e = r->eng;
     struct llm_local_response *L = &r->local;
-    int64_t now = llm__now_wall_us();
+    int64_t now = now_wall();
     ts_set(r, LLM_TS_REQUEST_SENT, r->attempt_start_wall_us);
     if (L->transport_error != LLM_OK) {
         attempt_done(r, L->transport_error,
@@ -738,7 +746,7 @@ static void record_attempt(struct ereq *r, int status, enum llm_error err, const
 {
     struct llm_attempt a = {
         .start_us = r->attempt_start_wall_us,
-        .end_us = llm__now_wall_us(),
+        .end_us = now_wall(),
         .http_status = status,
         .error = err,
         .error_message = err != LLM_OK ? llm__strdup(msg ? msg : llm_strerror(err)) : NULL,
@@ -789,7 +797,7 @@ static void succeed(struct ereq *r)
         ts_set(r, LLM_TS_FIRST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
         ts_set(r, LLM_TS_LAST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
     }
-    ts_set(r, LLM_TS_PARSED, llm__now_wall_us());
+    ts_set(r, LLM_TS_PARSED, now_wall());
     if (r->eng->pipeline) {
         res->success = true;
         enum llm_error rc = llm_pipeline_run(r->eng->pipeline, res);
@@ -813,7 +821,7 @@ static void attempt_done(struct ereq *r, enum llm_error transport_error, const c
     struct llm_result *res = r->res;
     const struct llm_provider_vtable *vt = e->provider->vtable;
     release_slot(e, r);
-    ts_set(r, LLM_TS_RESPONSE_RECEIVED, llm__now_wall_us());
+    ts_set(r, LLM_TS_RESPONSE_RECEIVED, now_wall());
     res->error.http_status = status;
     set_raw(r, body, body_len);
 
@@ -1055,7 +1063,7 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
     int64_t dl = r->req.deadline_ms ? r->req.deadline_ms : e->default_deadline_ms;
     if (dl > 0) {
         /* The deadline counts from submission, not from dequeue. */
-        int64_t requested_mono = now_mono - (llm__now_wall_us() - r->res->timestamps[LLM_TS_REQUESTED]);
+        int64_t requested_mono = r->res->timestamps[LLM_TS_REQUESTED] - (wall_at(now_mono) - now_mono);
         r->deadline_mono_us = requested_mono + dl * 1000;
         if (llm__timer_start(e->loop, &r->deadline, r->deadline_mono_us, on_deadline, r) != 0) {
             fifo_push(e, r, false); /* so finish() unlinks it everywhere */
@@ -1461,7 +1469,7 @@ static enum llm_error enqueue(struct llm_engine *e, struct ereq *r)
         pthread_mutex_unlock(&e->submit_mu);
         return LLM_ERR_CANCELLED;
     }
-    r->res->timestamps[LLM_TS_ENQUEUED] = llm__now_wall_us();
+    r->res->timestamps[LLM_TS_ENQUEUED] = now_wall();
     if (e->cmd_tail)
         e->cmd_tail->next = &r->submit_cmd;
     else
@@ -1477,7 +1485,7 @@ enum llm_error llm_generate_async(struct llm_engine *e, const struct llm_request
 {
     if (!e || !cb)
         return LLM_ERR_INVALID_ARGUMENT;
-    int64_t requested = llm__now_wall_us();
+    int64_t requested = now_wall();
     struct ereq *r = make_ereq(e, req, requested);
     if (!r)
         return LLM_ERR_OUT_OF_MEMORY;
@@ -1499,7 +1507,7 @@ enum llm_error llm_submit(struct llm_engine *e, const struct llm_request *req,
     *out = NULL;
     if (!e)
         return LLM_ERR_INVALID_ARGUMENT;
-    int64_t requested = llm__now_wall_us();
+    int64_t requested = now_wall();
     struct llm_future *f = calloc(1, sizeof(*f));
     if (!f)
         return LLM_ERR_OUT_OF_MEMORY;
@@ -1638,12 +1646,12 @@ struct llm_result *llm_generate(struct llm_engine *e, const struct llm_request *
         struct llm_result *res = llm__result_new();
         if (res) {
             llm__uuid_v7(res->trace_id);
-            res->timestamps[LLM_TS_REQUESTED] = llm__now_wall_us();
+            res->timestamps[LLM_TS_REQUESTED] = now_wall();
             res->error.type = rc;
             res->error.message = llm__strdup(!e ? "engine: is NULL"
                                              : rc == LLM_ERR_CANCELLED ? "engine is shutting down"
                                                                         : llm_strerror(rc));
-            res->timestamps[LLM_TS_COMPLETED] = llm__now_wall_us();
+            res->timestamps[LLM_TS_COMPLETED] = now_wall();
         }
         return res;
     }
