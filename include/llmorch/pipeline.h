@@ -32,10 +32,13 @@ LLM_API enum llm_error llm_step_new_trim(struct llm_step **out);
  *     output inside the reasoning) ends a block that began at the start of
  *     the text.
  *   - An opening tag that is never closed (the output was cut short during
- *     the reasoning) runs to the end of the text.  If nothing but
- *     whitespace is left, the output held no answer at all: the step fails
- *     with LLM_ERR_PARSE ("unterminated <think> block: no answer after the
- *     reasoning") instead of returning an empty text.
+ *     the reasoning) runs to the end of the text; the answer before it, if
+ *     any, is kept.
+ *   - If removing the blocks leaves nothing but whitespace, the output held
+ *     no answer at all: the step fails with LLM_ERR_PARSE ("unterminated
+ *     <think> block: no answer after the reasoning", or "nothing but
+ *     reasoning: ...") instead of returning an empty text, so that under
+ *     LLM_PIPELINE_DEGRADE the raw output is kept.
  * Text without any tag passes through unchanged. */
 LLM_API enum llm_error llm_step_new_strip_reasoning(struct llm_step **out);
 

@@ -64,8 +64,7 @@ struct llm_stats {
     uint64_t requests_completed;
     uint64_t requests_succeeded;
     uint64_t requests_failed;
-    /* Failed requests by final error type; index LLM_OK stays 0. */
-    uint64_t failures_by_error[LLM_ERROR_COUNT];
+    /* (Failures by error type: failures_by_error, at the end.) */
     uint64_t retries;            /* attempts beyond each request's first */
     uint64_t rate_limited;       /* attempts answered with HTTP 429 / RATE_LIMITED */
 
@@ -106,6 +105,12 @@ struct llm_stats {
      * apart; later ones are added up under the model name "other". */
     struct llm_stats_model *models;
     size_t n_models;
+
+    /* Failed requests by final error type; index LLM_OK stays 0.  Kept
+     * last: LLM_ERROR_COUNT grows as error types are appended, and here
+     * that moves no other field, so a host built against older headers
+     * still reads every field it knows. */
+    uint64_t failures_by_error[LLM_ERROR_COUNT];
 };
 
 /* Free a snapshot and everything it owns.  NULL-safe.  Any thread. */

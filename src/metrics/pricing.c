@@ -494,7 +494,10 @@ enum llm_error llm_pricing_load_litellm_json(struct llm_pricing *p, const char *
     }
     const char *end = NULL;
     /* cJSON checks nothing after the value when not asked to, and asking
-     * requires a NUL inside `len`; so the tail is checked here. */
+     * requires a NUL inside `len`; so the tail is checked here.  (On a
+     * parse error cJSON also writes its process-wide last-error variable,
+     * which nothing here reads: loads are meant for start-up, not for
+     * racing threads.) */
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (root == NULL || end == NULL || end < json || (size_t)(end - json) > len ||
         !only_space(end, len - (size_t)(end - json))) {

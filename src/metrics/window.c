@@ -11,8 +11,16 @@ void llm__window_init(struct llm__window *w, int64_t window_ms, int n_buckets)
         n_buckets = LLM__WINDOW_MAX_BUCKETS;
     if (n_buckets > window_ms)
         n_buckets = (int)window_ms;
-    /* Rounded down, so that the n buckets summed never reach back a whole
-     * window: counting something older than the window would over-count. */
+    /* The n buckets summed must never reach back a whole window (that
+     * would over-count), so bucket_ms * n <= window_ms.  Prefer a bucket
+     * count near the one asked for that divides the window exactly;
+     * failing that, round the window down to a multiple of n. */
+    for (int k = n_buckets; k >= n_buckets / 2 && k >= 1; k--) {
+        if (window_ms % k == 0) {
+            n_buckets = k;
+            break;
+        }
+    }
     w->n_buckets = n_buckets;
     w->bucket_ms = window_ms / n_buckets;
     w->window_ms = w->bucket_ms * n_buckets;

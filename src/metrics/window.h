@@ -4,9 +4,12 @@
  *
  * Time is injected (`now_ms`, any monotonic millisecond clock, never
  * negative).  The window is cut into n_buckets buckets of bucket_ms =
- * floor(window_ms / n_buckets) each (window_ms is rounded down to a multiple
- * of n_buckets; the struct holds the effective value); a bucket is reused,
- * and reset, when its slot of the ring comes round again.
+ * window_ms / n_buckets each.  When n_buckets does not divide window_ms,
+ * the largest count between n_buckets / 2 and n_buckets that does is used
+ * instead (10000 ms in 60 asked for: 50 buckets of 200 ms); if there is
+ * none, window_ms is rounded down to a multiple of n_buckets.  The struct
+ * holds the effective values.  A bucket is reused, and reset, when its slot
+ * of the ring comes round again.
  * llm__window_sum() at time `now` adds the current bucket and the
  * n_buckets - 1 before it, so an amount added at time t, of age
  * now - t:
@@ -44,8 +47,8 @@ struct llm__window {
 
 /* Set up an empty window.  window_ms <= 0 gives 60000; n_buckets <= 0 gives
  * 60 (and is capped at LLM__WINDOW_MAX_BUCKETS and at window_ms, so a
- * bucket is at least 1 ms).  w->window_ms is then the effective window,
- * bucket_ms * n_buckets. */
+ * bucket is at least 1 ms), then adjusted as described above.
+ * w->window_ms is the effective window, bucket_ms * n_buckets. */
 void llm__window_init(struct llm__window *w, int64_t window_ms, int n_buckets);
 
 /* Add `amount` at time now_ms.  Negative amounts are ignored; sums saturate

@@ -28,10 +28,18 @@ static void defaults_are_one_minute_in_one_second_buckets(void **state)
     assert_int_equal(llm__window_sum(w, 123456), 0);
     free(w);
 
-    /* Windows that do not divide evenly are rounded down, never up. */
-    w = new_window(1000, 60);
-    assert_int_equal(w->bucket_ms, 16);
-    assert_int_equal(w->window_ms, 960);
+    /* A bucket count that does not divide the window: a nearby one that
+     * does... */
+    w = new_window(10000, 60);
+    assert_int_equal(w->n_buckets, 50);
+    assert_int_equal(w->bucket_ms, 200);
+    assert_int_equal(w->window_ms, 10000);
+    free(w);
+    /* ...or, failing that, the window rounded down, never up. */
+    w = new_window(60013, 60);
+    assert_int_equal(w->n_buckets, 60);
+    assert_int_equal(w->bucket_ms, 1000);
+    assert_int_equal(w->window_ms, 60000);
     free(w);
     /* More buckets than milliseconds: 1 ms buckets. */
     w = new_window(10, 600);
