@@ -1393,7 +1393,9 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
         engine_destroy(e);
         return LLM_ERR_INTERNAL;
     }
+    e->pipeline = o->pipeline; /* ownership moves only on success */
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+        e->pipeline = NULL;
         set_err(errbuf, errlen, "could not start the engine thread");
         if (o->provider_instance)
             e->provider = NULL;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llmorch/ext/step.h"
 #include "llmorch/llmorch.h"
 
 static struct llm_engine *engine_with(const struct llm_mock_options *mock, int max_in_flight,
@@ -758,6 +759,65 @@ static void a_429_with_retry_after_pauses_every_queued_request(void **state)
     llm_engine_free(e);
 }
 
+
+/* ---- post-processing ------------------------------------------------------- */
+
+static struct llm_result *generate_with_pipeline(const char *reply, enum llm_pipeline_policy policy)
+{
+    struct llm_step *steps[2];
+    assert_int_equal(llm_step_new_trim(&steps[0]), LLM_OK);
+    assert_int_equal(llm_step_new_validate_json(&steps[1]), LLM_OK);
+    struct llm_pipeline_options po = {0};
+    po.policy = policy;
+    struct llm_pipeline *p = NULL;
+    assert_int_equal(llm_pipeline_new(&po, steps, 2, &p), LLM_OK);
+    struct llm_mock_options mo = {0};
+    mo.reply = reply;
+    struct llm_engine_options o = {0};
+    o.mock = &mo;
+    o.pipeline = p;
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "json please");
+    struct llm_result *res = llm_generate(e, &req);
+    llm_engine_free(e);
+    return res;
+}
+
+static void pipeline_steps_run_on_success_and_are_recorded(void **state)
+{
+    (void)state;
+    struct llm_result *res = generate_with_pipeline("  {\"a\": 1}\n", LLM_PIPELINE_DEGRADE);
+    assert_true(res->success);
+    assert_string_equal(res->content, "{\"a\": 1}");
+    assert_int_equal(res->n_pipeline, 2);
+    assert_true(res->pipeline[0].success);
+    assert_true(res->pipeline[1].success);
+    assert_int_equal(res->pipeline[0].bytes_in, 11);
+    assert_int_equal(res->pipeline[0].bytes_out, 8);
+    assert_true(res->timestamps[LLM_TS_POSTPROCESS_STARTED] != 0);
+    assert_true(res->timestamps[LLM_TS_POSTPROCESS_ENDED] >= res->timestamps[LLM_TS_POSTPROCESS_STARTED]);
+    llm_result_free(res);
+}
+
+static void failing_step_degrades_or_fails_the_result_by_policy(void **state)
+{
+    (void)state;
+    struct llm_result *res = generate_with_pipeline(" not json ", LLM_PIPELINE_DEGRADE);
+    assert_true(res->success);
+    assert_string_equal(res->content, "not json"); /* trim applied, validate failed */
+    assert_false(res->pipeline[1].success);
+    assert_non_null(res->pipeline[1].error);
+    llm_result_free(res);
+
+    res = generate_with_pipeline(" not json ", LLM_PIPELINE_FAIL_RESULT);
+    assert_false(res->success);
+    assert_int_equal(res->error.type, LLM_ERR_PARSE);
+    assert_non_null(strstr(res->error.message, "validate_json"));
+    llm_result_free(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -786,6 +846,8 @@ int main(void)
         cmocka_unit_test(retry_budget_exhaustion_ends_retries),
         cmocka_unit_test(rpm_gate_makes_requests_past_the_limit_wait),
         cmocka_unit_test(a_429_with_retry_after_pauses_every_queued_request),
+        cmocka_unit_test(pipeline_steps_run_on_success_and_are_recorded),
+        cmocka_unit_test(failing_step_degrades_or_fails_the_result_by_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
