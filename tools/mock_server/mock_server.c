@@ -38,6 +38,7 @@ int64_t mocksrv__rand_upto(struct mocksrv *s, int64_t n)
     return (int64_t)(x % ((uint64_t)n + 1));
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     struct mocksrv *s = cls;
