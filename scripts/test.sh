@@ -23,4 +23,9 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   CTEST_ARGS="-L concurrency" run_suite tsan -DCMAKE_BUILD_TYPE=Debug -DLLM_SANITIZE=thread \
   -DLLM_BUILD_EXAMPLES=ON
 
+# Warnings are errors with clang too: build everything (tests run above).
+echo "=== clang build (warnings as errors) ==="
+CC=clang CXX=clang++ cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build/clang -j "$JOBS" >/dev/null
+
 echo "all suites passed in $(( $(date +%s) - start )) s"
