@@ -3,6 +3,7 @@
 # engine's concurrency tests under TSan.  Installs what it needs itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p build
 scripts/install-deps.sh
 JOBS=$(nproc)
 start=$(date +%s)
@@ -13,7 +14,7 @@ run_suite() { # name cmake-args... ; ctest args come from CTEST_ARGS
   cmake -S . -B "build/$name" -G Ninja "$@" >/dev/null
   cmake --build "build/$name" -j "$JOBS"
   echo "=== $name tests ==="
-  ctest --test-dir "build/$name" --output-on-failure -j "$JOBS" ${CTEST_ARGS:-}
+  ctest --test-dir "build/$name" --output-on-failure -j "$JOBS" ${CTEST_ARGS:-} | tee "build/$name.ctest.log"
 }
 
 CTEST_ARGS="" run_suite normal -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -28,4 +29,13 @@ echo "=== clang build (warnings as errors) ==="
 CC=clang CXX=clang++ cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build/clang -j "$JOBS" >/dev/null
 
-echo "all suites passed in $(( $(date +%s) - start )) s"
+# One closing line over the three runs (ctest counts test executables).
+passed=0; failed=0
+for name in normal asan tsan; do
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "build/$name.ctest.log" | tail -1)
+  total=$(echo "$line" | sed -E 's/.*out of ([0-9]+).*/\1/')
+  nfail=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/')
+  passed=$((passed + total - nfail)); failed=$((failed + nfail))
+done
+echo "wall time: $(( $(date +%s) - start )) s"
+echo "tests: $passed passed, $failed failed"
