@@ -171,14 +171,17 @@ static const struct llm__error_rule openai_rules[] = {
     {LLM__ANY_STATUS, "insufficient_quota", NULL, LLM_ERR_INSUFFICIENT_QUOTA, -1},
     LLM__STATUS_RULES,
     /* No HTTP status (an error inside a 2xx body or stream, or a 1xx/3xx
-     * that should not happen): the type decides. */
-    {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST, -1},
+     * that should not happen): the code decides, else the type.  The
+     * precise codes come first: OpenAI's bad-key error is
+     * {"type":"invalid_request_error","code":"invalid_api_key"}, and
+     * servers that stream their errors (mock-llm) send it in a 200. */
     {LLM__ANY_STATUS, "invalid_api_key", NULL, LLM_ERR_AUTHENTICATION, -1},
+    {LLM__ANY_STATUS, "model_not_found", NULL, LLM_ERR_NOT_FOUND, -1},
+    {LLM__ANY_STATUS, "rate_limit_exceeded", NULL, LLM_ERR_RATE_LIMITED, -1},
+    {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST, -1},
     {LLM__ANY_STATUS, "authentication_error", NULL, LLM_ERR_AUTHENTICATION, -1},
     {LLM__ANY_STATUS, "permission_error", NULL, LLM_ERR_PERMISSION_DENIED, -1},
-    {LLM__ANY_STATUS, "model_not_found", NULL, LLM_ERR_NOT_FOUND, -1},
     {LLM__ANY_STATUS, "not_found_error", NULL, LLM_ERR_NOT_FOUND, -1},
-    {LLM__ANY_STATUS, "rate_limit_exceeded", NULL, LLM_ERR_RATE_LIMITED, -1},
     {LLM__ANY_STATUS, "rate_limit_error", NULL, LLM_ERR_RATE_LIMITED, -1},
     {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED, -1},
     {LLM__ANY_STATUS, "server_error", NULL, LLM_ERR_SERVER_ERROR, -1},

@@ -195,7 +195,17 @@ bool llm__wire_error_find(const cJSON *root, struct llm__wire_error *out)
         return false;
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
     if (cJSON_IsString(err)) {
-        out->message = err->valuestring;
+        /* Ollama: {"error":"model 'x' not found"}.  Generic web servers
+         * (Fastify, Express apps, mock-llm): {"error":"SyntaxError",
+         * "message":"Expected ','..."}, where "error" names the kind and
+         * the words are in "message". */
+        const char *message = llm__json_string(root, "message");
+        if (message != NULL) {
+            out->type = err->valuestring;
+            out->message = message;
+        } else {
+            out->message = err->valuestring;
+        }
         return true;
     }
     if (!cJSON_IsObject(err)) {

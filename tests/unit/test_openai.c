@@ -814,6 +814,93 @@ static void openai_stream_error_event_is_recorded_as_parsed_error(void **state)
     llm_provider_free(p);
 }
 
+/* Without an HTTP status (an error streamed in a 200, as mock-llm does, or
+ * inside a 2xx body) the precise code wins over the broad type: OpenAI's
+ * bad-key error has type invalid_request_error and code invalid_api_key. */
+static void openai_error_code_beats_error_type_without_a_status(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_openai(NULL);
+    struct llm_parsed acc = {0};
+    /* mock-llm's streamed 401, byte for byte. */
+    assert_int_equal(feed(p, NULL, "{\"error\":{\"message\":\"Incorrect API key provided.\","
+                                   "\"type\":\"invalid_request_error\",\"param\":null,"
+                                   "\"code\":\"invalid_api_key\"}}", &acc),
+                     LLM_OK);
+    assert_int_equal(acc.error, LLM_ERR_AUTHENTICATION);
+    assert_string_equal(acc.provider_code, "invalid_api_key");
+    assert_string_equal(acc.error_message, "Incorrect API key provided.");
+    llm_parsed_clear(&acc);
+
+    struct llm_parsed out = {0};
+    assert_int_equal(parse(p, OAI_ERR("The model `gpt-9` does not exist",
+                                      "invalid_request_error", "\"model_not_found\""), &out),
+                     LLM_OK);
+    assert_int_equal(out.error, LLM_ERR_NOT_FOUND);
+    llm_parsed_clear(&out);
+
+    assert_int_equal(parse(p, OAI_ERR("Rate limit reached", "invalid_request_error",
+                                      "\"rate_limit_exceeded\""), &out),
+                     LLM_OK);
+    assert_int_equal(out.error, LLM_ERR_RATE_LIMITED);
+    llm_parsed_clear(&out);
+
+    /* A type alone still decides. */
+    assert_int_equal(parse(p, OAI_ERR("bad", "invalid_request_error", "null"), &out), LLM_OK);
+    assert_int_equal(out.error, LLM_ERR_INVALID_REQUEST);
+    llm_parsed_clear(&out);
+    llm_provider_free(p);
+}
+
+/* {"error":"<kind>","message":"<words>"} (mock-llm's 500, Fastify, Express
+ * apps): the words are the message and the kind is the provider code, not
+ * the kind alone. */
+static void openai_string_error_with_a_message_keeps_both(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_openai(NULL);
+    struct llm_error_info info = {0};
+    classify(p, 500, NULL,
+             "{\"error\":\"SyntaxError\",\"message\":\"Expected ',' or '}' after property value "
+             "in JSON at position 166\",\"status\":500}",
+             &info);
+    assert_int_equal(info.type, LLM_ERR_SERVER_ERROR);
+    assert_true(info.retryable);
+    assert_non_null(info.provider_code);
+    assert_string_equal(info.provider_code, "SyntaxError");
+    assert_string_equal(info.message,
+                        "Expected ',' or '}' after property value in JSON at position 166");
+    llm_error_info_clear(&info);
+
+    classify(p, 400, NULL,
+             "{\"statusCode\":400,\"error\":\"Bad Request\",\"message\":\"body must have "
+             "required property 'model'\"}",
+             &info);
+    assert_int_equal(info.type, LLM_ERR_INVALID_REQUEST);
+    assert_false(info.retryable);
+    assert_non_null(info.provider_code);
+    assert_string_equal(info.provider_code, "Bad Request");
+    assert_string_equal(info.message, "body must have required property 'model'");
+    llm_error_info_clear(&info);
+
+    /* In a stream, a string "error" with a message is still an error. */
+    struct llm_parsed acc = {0};
+    assert_int_equal(feed(p, NULL, "{\"error\":\"rate_limit_exceeded\",\"message\":\"slow down\"}",
+                          &acc),
+                     LLM_OK);
+    assert_int_equal(acc.error, LLM_ERR_RATE_LIMITED);
+    assert_string_equal(acc.error_message, "slow down");
+    llm_parsed_clear(&acc);
+
+    /* Ollama's bare string is unchanged: the string is the message. */
+    struct llm_parsed out = {0};
+    assert_int_equal(parse(p, "{\"error\":\"model 'x' not found\"}", &out), LLM_OK);
+    assert_string_equal(out.error_message, "model 'x' not found");
+    assert_null(out.provider_code);
+    llm_parsed_clear(&out);
+    llm_provider_free(p);
+}
+
 static void openai_malformed_stream_event_is_a_parse_error(void **state)
 {
     (void)state;
@@ -928,6 +1015,8 @@ int main(void)
         cmocka_unit_test(openai_x_should_retry_header_overrides_retryable),
         cmocka_unit_test(openai_stream_events_accumulate_text_finish_reason_and_usage),
         cmocka_unit_test(openai_stream_error_event_is_recorded_as_parsed_error),
+        cmocka_unit_test(openai_error_code_beats_error_type_without_a_status),
+        cmocka_unit_test(openai_string_error_with_a_message_keeps_both),
         cmocka_unit_test(openai_malformed_stream_event_is_a_parse_error),
         cmocka_unit_test(openai_rate_limit_headers_are_read),
         cmocka_unit_test(openai_vtable_names_itself_and_its_request_id_header),
