@@ -245,6 +245,7 @@ struct cli_stats {
     int64_t output_tokens;
     double cost_usd;
     uint64_t cost_unknown;
+    uint64_t usage_unknown;      /* successes whose usage the server did not report */
     int64_t *latency_us;        /* completed -> requested, per written result */
     size_t n_latency, cap_latency;
     int64_t *ttft_us;           /* first token -> requested, streamed requests */

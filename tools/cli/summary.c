@@ -55,6 +55,8 @@ void cli_stats_add_result(struct cli_stats *s, const struct llm_result *res, boo
     if (res->usage.known) {
         s->input_tokens += res->usage.input_tokens;
         s->output_tokens += res->usage.output_tokens;
+    } else if (res->success) {
+        s->usage_unknown++;
     }
     if (res->cost.known)
         s->cost_usd += res->cost.total_usd;
@@ -151,8 +153,13 @@ void cli_stats_print_summary(struct cli_stats *s, FILE *f, const char *out_path,
     print_percentiles(f, "first token", s->ttft_us, s->n_ttft, note);
     fprintf(f, "  %-16s %llu   (HTTP 429 answers: %llu)\n", "retries",
             (unsigned long long)s->retries, (unsigned long long)s->http_429);
-    fprintf(f, "  %-16s in %lld   out %lld\n", "tokens", (long long)s->input_tokens,
-            (long long)s->output_tokens);
+    if (s->usage_unknown)
+        fprintf(f, "  %-16s in %lld   out %lld (+ %llu request%s whose usage was not reported)\n",
+                "tokens", (long long)s->input_tokens, (long long)s->output_tokens,
+                (unsigned long long)s->usage_unknown, s->usage_unknown == 1 ? "" : "s");
+    else
+        fprintf(f, "  %-16s in %lld   out %lld\n", "tokens", (long long)s->input_tokens,
+                (long long)s->output_tokens);
     if (s->cost_unknown)
         fprintf(f, "  %-16s $%.6f (+ %llu request%s with no known price)\n", "cost", s->cost_usd,
                 (unsigned long long)s->cost_unknown, s->cost_unknown == 1 ? "" : "s");
