@@ -8,9 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef LLM_CLI_HAVE_ENGINE_STATS
 #include <llmorch/stats.h>
-#endif
 
 void cli_stats_init(struct cli_stats *s)
 {
@@ -242,7 +240,6 @@ void cli_progress_clear(struct cli_progress *p)
  * histograms), when the library has llm_engine_stats(). */
 static cJSON *engine_stats(struct llm_engine *eng)
 {
-#ifdef LLM_CLI_HAVE_ENGINE_STATS
     struct llm_stats *snap = NULL;
     if (eng == NULL || llm_engine_stats(eng, &snap) != LLM_OK)
         return NULL;
@@ -251,10 +248,6 @@ static cJSON *engine_stats(struct llm_engine *eng)
     cJSON *v = j != NULL ? cJSON_Parse(j) : NULL;
     llm_free(j);
     return v;
-#else
-    (void)eng;
-    return NULL;
-#endif
 }
 
 void cli_metrics_write(FILE *f, const struct cli_stats *s, struct llm_engine *eng)
