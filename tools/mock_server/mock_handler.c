@@ -237,7 +237,14 @@ static void stream_free(void *cls)
     free(st);
 }
 
-/* Produces the event stream one frame at a time; when the next delta is
+/* reset stops a stream after its first delta, truncated_sse after two. */
+static bool fault_cuts_here(const struct stream *st)
+{
+    return (st->fault == MOCKSRV__F_RESET && st->deltas >= 1) ||
+           (st->fault == MOCKSRV__F_TRUNCATED_SSE && st->deltas >= 2);
+}
+
+/* Produces the event stream frame by frame; when the next delta is
  * not due yet the connection is suspended and 0 returned, which is the
  * documented way to say "no data yet" without a busy loop. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -276,10 +283,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                 st->step = S_TAIL;
                 continue;
             }
-            if (st->fault == MOCKSRV__F_RESET && st->deltas >= 1)
-                return MHD_CONTENT_READER_END_WITH_ERROR;
-            if (st->fault == MOCKSRV__F_TRUNCATED_SSE && st->deltas >= 2)
-                return MHD_CONTENT_READER_END_OF_STREAM;
+            if (fault_cuts_here(st))
+                return st->fault == MOCKSRV__F_RESET ? MHD_CONTENT_READER_END_WITH_ERROR
+                                                      : MHD_CONTENT_READER_END_OF_STREAM;
             if (now < st->next_due) {
                 if (mocksrv__timer_suspend_until(st->srv->timer, st->conn, st->next_due))
                     return 0;
@@ -288,14 +294,17 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                 /* Out of memory for a timer entry: send now rather than
                  * spin.  Pacing suffers, correctness does not. */
             }
-            {
+            /* Emit every delta already due, up to what MHD takes in one
+             * call, so an unpaced stream is not one write per few words. */
+            do {
                 size_t n = mocksrv__next_delta_len(st->rep.text, st->rep.text_len, st->off);
                 bool bad = st->fault == MOCKSRV__F_MALFORMED_JSON && st->deltas == 0;
                 mocksrv__sse_delta(&st->out, &st->rep, st->off, n, bad);
                 st->off += n;
                 st->deltas++;
                 st->next_due += st->srv->opt.inter_token_ms;
-            }
+            } while (st->off < st->rep.text_len && st->out.len < max && st->next_due <= now &&
+                     !fault_cuts_here(st));
             continue;
         case S_TAIL:
             if (st->fault == MOCKSRV__F_RESET)

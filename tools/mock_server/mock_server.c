@@ -271,9 +271,7 @@ void mocksrv_stats(const struct mocksrv *s, struct mocksrv_counters *c)
     memset(c, 0, sizeof(*c));
     if (s == NULL)
         return;
-    /* Casting away const for atomic loads only: C11 atomic_load takes a
-     * non-const pointer in older libcs' generic macros. */
-    struct mocksrv__ctr *k = (struct mocksrv__ctr *)&s->ctr;
+    const struct mocksrv__ctr *k = &s->ctr;
     c->requests = atomic_load(&k->requests);
     c->status_2xx = atomic_load(&k->status_2xx);
     c->status_4xx = atomic_load(&k->status_4xx);

@@ -34,8 +34,9 @@
  *                                     Anthropic request_too_large)
  *   body not JSON / not an object     400 invalid_request_error
  *   "model" missing or not a string   400 invalid_request_error
- *   "messages" missing, empty, or an element without a string "role" or
- *   a string/array "content"          400 invalid_request_error
+ *   "messages" missing, empty, or an element that is not an object with
+ *   a string "role", or whose "content" is neither a string, an array,
+ *   null nor absent                   400 invalid_request_error
  *   "max_tokens" (OpenAI: also "max_completion_tokens") present but not
  *   an integer >= 1                   400 invalid_request_error
  *   "ECHO_LEN:N" with N > 64 MiB       400 invalid_request_error
@@ -177,7 +178,8 @@
  *                  preamble and one delta and stop without the chunked
  *                  terminator.  The client sees a transfer error.
  *   stall          nothing at all for stall_ms, then the connection is
- *                  closed without a response (ledger status 0).
+ *                  closed without a response (ledger status 0, end
+ *                  "error"; curl reports "empty reply", exit 52).
  *   truncated_sse  streams: the preamble and two deltas, then a clean end
  *                  of body without [DONE] / message_stop.  Plain requests:
  *                  the first half of the JSON body, with a Content-Length
@@ -203,10 +205,14 @@
  *   limit    "requests" / "tokens" for a rate-limit 429, else null
  *   trace    the X-Client-Request-Id request header, or null
  *   dur_ms   admission to end
- *   end      "ok" | "error" (reset, truncated write) | "client_abort" |
- *            "timeout" | "shutdown"
+ *   end      how libmicrohttpd saw the request end: "ok" | "error"
+ *            (reset, stall, a failed write such as a client that went
+ *            away mid-stream) | "client_abort" | "timeout" | "shutdown"
+ *            (closed, or a wait cut short, by mocksrv_stop)
  *   output_tokens is what the answer carries (0 for errors), also for
- *   faulted 200s.
+ *   faulted 200s.  input_tokens is known once the body parsed (0 for
+ *   404/405/413/400-bad-JSON).  The x-mock-fault header is only read on
+ *   the two API paths.
  *
  * Threading: mocksrv_start/mocksrv_stop from one thread (not concurrently
  * on the same server); mocksrv_port, mocksrv_url and mocksrv_stats from any
@@ -263,7 +269,8 @@ struct mocksrv_counters {
                                   first) or an unusual one */
     uint64_t sent_429;         /* every 429, whatever its cause */
     uint64_t rate_limited;     /* 429s sent because an RPM/TPM window was full */
-    uint64_t faults;           /* requests that got an injected fault */
+    uint64_t faults;           /* requests given an injected fault (counted
+                                  when chosen, so in-flight ones included) */
     uint64_t streams;          /* SSE responses sent */
     uint64_t bytes_in;         /* request body bytes received */
     uint64_t bytes_out;        /* response body bytes handed to the socket */
