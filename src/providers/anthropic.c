@@ -200,6 +200,9 @@ static const struct llm__error_rule anthropic_rules[] = {
      LLM_ERR_INSUFFICIENT_QUOTA, -1},
     {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST, -1},
     {LLM__ANY_STATUS, "authentication_error", NULL, LLM_ERR_AUTHENTICATION, -1},
+    /* The API's edge answers requests from unsupported countries with this
+     * bare 403 (no top-level "type"). */
+    {403, 403, "forbidden", "request not allowed", LLM_ERR_UNSUPPORTED_REGION, -1},
     {LLM__ANY_STATUS, "permission_error", NULL, LLM_ERR_PERMISSION_DENIED, -1},
     {LLM__ANY_STATUS, "permission_denied_error", NULL, LLM_ERR_PERMISSION_DENIED, -1},
     {LLM__ANY_STATUS, "not_found_error", NULL, LLM_ERR_NOT_FOUND, -1},

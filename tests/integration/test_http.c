@@ -366,6 +366,14 @@ static void quota_and_region_errors_fail_at_once(void **state)
     assert_int_equal(res->error.type, LLM_ERR_UNSUPPORTED_REGION);
     assert_int_equal(res->n_attempts, 1);
     llm_result_free(res);
+    res = one_with_script("anthropic", "region", false, 5, 0, NULL);
+    assert_int_equal(res->error.type, LLM_ERR_UNSUPPORTED_REGION);
+    assert_int_equal(res->n_attempts, 1);
+    llm_result_free(res);
+    res = one_with_script("anthropic", "insufficient_quota", false, 5, 0, NULL);
+    assert_int_equal(res->error.type, LLM_ERR_INSUFFICIENT_QUOTA);
+    assert_int_equal(res->n_attempts, 1);
+    llm_result_free(res);
 }
 
 static void rate_limit_then_success_records_the_server_wait(void **state)

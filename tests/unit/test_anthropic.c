@@ -428,6 +428,9 @@ static void anthropic_classification_table_maps_every_row(void **state)
          "permission_error"},
         {403, ANT_ERR("permission_denied_error", "no access"), LLM_ERR_PERMISSION_DENIED, false,
          "permission_denied_error"},
+        /* The edge's bare 403 for unsupported countries (no top-level type). */
+        {403, "{\"error\":{\"type\":\"forbidden\",\"message\":\"Request not allowed\"}}",
+         LLM_ERR_UNSUPPORTED_REGION, false, "forbidden"},
         {404, ANT_ERR("not_found_error", "model: claude-9"), LLM_ERR_NOT_FOUND, false,
          "not_found_error"},
         {413, ANT_ERR("request_too_large", "Request exceeds the maximum size"),
