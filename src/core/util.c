@@ -286,10 +286,32 @@ static void fill_random(void *out, size_t len)
  * millisecond or when the wall clock steps back. */
 static _Atomic uint64_t uuid_last;
 
+/* Random bytes for ids come from a small per-thread pool refilled by one
+ * getrandom() call, instead of a system call per id.  The pool is dropped
+ * in a forked child (pid check) so parent and child never share bytes. */
+#define RANDOM_POOL_BYTES 320
+static _Thread_local unsigned char random_pool[RANDOM_POOL_BYTES];
+static _Thread_local size_t random_pool_pos = RANDOM_POOL_BYTES;
+static _Thread_local pid_t random_pool_pid;
+
+static void pooled_random(unsigned char *out, size_t len)
+{
+    pid_t pid = getpid();
+    if (random_pool_pos + len > RANDOM_POOL_BYTES || random_pool_pid != pid) {
+        fill_random(random_pool, RANDOM_POOL_BYTES);
+        random_pool_pos = 0;
+        random_pool_pid = pid;
+    }
+    memcpy(out, random_pool + random_pool_pos, len);
+    /* Never hand the same bytes out twice. */
+    memset(random_pool + random_pool_pos, 0, len);
+    random_pool_pos += len;
+}
+
 void llm__uuid_v7(char out[37])
 {
     unsigned char rnd[10];
-    fill_random(rnd, sizeof(rnd));
+    pooled_random(rnd, sizeof(rnd));
 
     int64_t now_us = llm__now_wall_us();
     uint64_t ms = now_us > 0 ? (uint64_t)now_us / 1000 : 0;
