@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,19 +289,26 @@ static _Atomic uint64_t uuid_last;
 
 /* Random bytes for ids come from a small per-thread pool refilled by one
  * getrandom() call, instead of a system call per id.  The pool is dropped
- * in a forked child (pid check) so parent and child never share bytes. */
+ * in a forked child so parent and child never share bytes. */
 #define RANDOM_POOL_BYTES 320
 static _Thread_local unsigned char random_pool[RANDOM_POOL_BYTES];
 static _Thread_local size_t random_pool_pos = RANDOM_POOL_BYTES;
-static _Thread_local pid_t random_pool_pid;
+static _Thread_local unsigned random_pool_gen;
+/* Bumped in every forked child (getpid() is a system call on current glibc,
+ * which would defeat the pool). */
+static atomic_uint fork_generation = 1;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+static void on_fork_child(void) { atomic_fetch_add(&fork_generation, 1); }
+static void install_fork_hook(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 
 static void pooled_random(unsigned char *out, size_t len)
 {
-    pid_t pid = getpid();
-    if (random_pool_pos + len > RANDOM_POOL_BYTES || random_pool_pid != pid) {
+    pthread_once(&fork_hook_once, install_fork_hook);
+    unsigned gen = atomic_load(&fork_generation);
+    if (random_pool_pos + len > RANDOM_POOL_BYTES || random_pool_gen != gen) {
         fill_random(random_pool, RANDOM_POOL_BYTES);
         random_pool_pos = 0;
-        random_pool_pid = pid;
+        random_pool_gen = gen;
     }
     memcpy(out, random_pool + random_pool_pos, len);
     /* Never hand the same bytes out twice. */
