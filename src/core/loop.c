@@ -4,6 +4,7 @@
 #include "core/loop.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -13,13 +14,19 @@
 #include "core/internal.h"
 
 struct io_slot {
-    llm__io_fn *cb;
+    llm__io_fn *cb;       /* NULL: not watched (maybe still registered, see below) */
     void *user;
+    uint32_t events;      /* the mask registered with epoll */
+    bool registered;      /* in the epoll set; may outlive the watch (lazy unwatch) */
 };
 
 struct llm__loop {
     int epfd;
     int wakefd;
+    /* True from a wake()'s write until the loop has read the eventfd: other
+     * wakers can skip their write(2) meanwhile (a burst of submissions then
+     * costs one syscall, not one each). */
+    atomic_bool wake_pending;
     struct llm__timer **heap;
     size_t heap_len;
     size_t heap_cap;
@@ -65,6 +72,11 @@ void llm__loop_free(struct llm__loop *l)
 
 void llm__loop_wake(struct llm__loop *l)
 {
+    /* The caller published its work (under its own lock) before this: if a
+     * wakeup is already pending, the loop has not yet read the eventfd, so
+     * it will return from epoll and see that work afterwards. */
+    if (atomic_exchange(&l->wake_pending, true))
+        return;
     uint64_t one = 1;
     /* EAGAIN means the counter is already non-zero: a wakeup is pending. */
     ssize_t r = write(l->wakefd, &one, sizeof(one));
@@ -152,8 +164,7 @@ size_t llm__loop_timer_count(const struct llm__loop *l) { return l->heap_len; }
 
 /* ---- I/O ------------------------------------------------------------------ */
 
-int llm__loop_watch(struct llm__loop *l, int fd, uint32_t events, llm__io_fn *cb, void *user,
-                    bool already_added)
+static int ensure_slot(struct llm__loop *l, int fd)
 {
     if (fd < 0)
         return -1;
@@ -168,15 +179,34 @@ int llm__loop_watch(struct llm__loop *l, int fd, uint32_t events, llm__io_fn *cb
         l->io = n;
         l->io_cap = ncap;
     }
-    struct epoll_event ev = {.events = events, .data.fd = fd};
-    if (epoll_ctl(l->epfd, already_added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
-        /* curl may hand us a socket it reused after we saw it removed (or the
-         * other way round); retry with the other operation. */
-        if (epoll_ctl(l->epfd, already_added ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0)
-            return -1;
+    return 0;
+}
+
+int llm__loop_watch(struct llm__loop *l, int fd, uint32_t events, llm__io_fn *cb, void *user)
+{
+    if (ensure_slot(l, fd) != 0)
+        return -1;
+    struct io_slot *s = &l->io[fd];
+    /* Still registered with the same mask (a keep-alive socket watched
+     * again after a lazy unwatch): no syscall at all. */
+    if (!s->registered || s->events != events) {
+        struct epoll_event ev = {.events = events, .data.fd = fd};
+        int op = s->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(l->epfd, op, fd, &ev) != 0) {
+            /* Our record can be stale if an fd was closed (which drops it
+             * from the set) and its number reused behind our back: retry
+             * with the other operation. */
+            op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+            if (epoll_ctl(l->epfd, op, fd, &ev) != 0) {
+                *s = (struct io_slot){0};
+                return -1;
+            }
+        }
+        s->registered = true;
+        s->events = events;
     }
-    l->io[fd].cb = cb;
-    l->io[fd].user = user;
+    s->cb = cb;
+    s->user = user;
     return 0;
 }
 
@@ -188,6 +218,23 @@ void llm__loop_unwatch(struct llm__loop *l, int fd)
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
     if ((size_t)fd < l->io_cap)
         l->io[fd] = (struct io_slot){0};
+}
+
+void llm__loop_unwatch_lazy(struct llm__loop *l, int fd)
+{
+    if (fd < 0 || (size_t)fd >= l->io_cap)
+        return;
+    l->io[fd].cb = NULL;
+    l->io[fd].user = NULL;
+}
+
+void llm__loop_fd_reset(struct llm__loop *l, int fd, bool still_open)
+{
+    if (fd < 0 || (size_t)fd >= l->io_cap)
+        return;
+    if (still_open && l->io[fd].registered)
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+    l->io[fd] = (struct io_slot){0};
 }
 
 bool llm__loop_run_once(struct llm__loop *l, int max_wait_ms)
@@ -208,11 +255,23 @@ bool llm__loop_run_once(struct llm__loop *l, int max_wait_ms)
             uint64_t v;
             ssize_t r = read(l->wakefd, &v, sizeof(v));
             (void)r;
+            /* Cleared after the read and before the caller looks for work:
+             * a wake() from now on writes again. */
+            atomic_store(&l->wake_pending, false);
             woke = true;
             continue;
         }
-        if ((size_t)fd < l->io_cap && l->io[fd].cb)
-            l->io[fd].cb(fd, evs[i].events, l->io[fd].user);
+        if ((size_t)fd >= l->io_cap)
+            continue;
+        struct io_slot *s = &l->io[fd];
+        if (s->cb) {
+            s->cb(fd, evs[i].events, s->user);
+        } else if (s->registered) {
+            /* An event on a lazily unwatched fd (say, the server closed an
+             * idle keep-alive connection): nobody wants it, so now it goes. */
+            epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+            *s = (struct io_slot){0};
+        }
     }
     /* Fire due timers.  A callback may arm or stop other timers. */
     int64_t now = llm__now_mono_us();

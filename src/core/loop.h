@@ -36,11 +36,24 @@ int llm__timer_start(struct llm__loop *l, struct llm__timer *t, int64_t due_us,
 void llm__timer_stop(struct llm__loop *l, struct llm__timer *t);
 static inline bool llm__timer_armed(const struct llm__timer *t) { return t->heap_idx != 0; }
 
-/* Watch `fd` for `events` (0 removes the watch).  `user` is handed back to
- * `cb`.  Returns 0 or -1. */
-int llm__loop_watch(struct llm__loop *l, int fd, uint32_t events, llm__io_fn *cb, void *user,
-                    bool already_added);
+/* Watch `fd` for `events`; `user` is handed back to `cb`.  Watching an fd
+ * that is already watched changes its mask and callback.  Returns 0 or -1. */
+int llm__loop_watch(struct llm__loop *l, int fd, uint32_t events, llm__io_fn *cb, void *user);
+
+/* Stop watching `fd` now (EPOLL_CTL_DEL).  The fd may already be closed. */
 void llm__loop_unwatch(struct llm__loop *l, int fd);
+
+/* Stop watching `fd`, which stays open and will probably be watched again
+ * soon with the same mask (an idle keep-alive connection): it is left in the
+ * epoll set, so that re-watching costs no syscall, and removed only if an
+ * event arrives for it meanwhile.  Whoever closes such an fd MUST call
+ * llm__loop_fd_reset() first, so that the number can be reused safely. */
+void llm__loop_unwatch_lazy(struct llm__loop *l, int fd);
+
+/* Forget everything about `fd`: it was just created (any record under its
+ * number is stale) or is about to be closed (`still_open`: removed from the
+ * epoll set first). */
+void llm__loop_fd_reset(struct llm__loop *l, int fd, bool still_open);
 
 /* Wait for I/O, a wakeup or the next timer (at most max_wait_ms, -1 = no
  * cap), dispatch I/O callbacks, then fire due timers.  Returns true if a

@@ -6,23 +6,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "core/loop.h"
 
 #define MAX_RESPONSE_HEADERS 128
 #define MAX_HEADER_BYTES (64 * 1024)
+/* Finished transfers are kept for reuse, with their easy handle (which
+ * keeps its options, so only what differs per request is set again) and
+ * their buffers (so a steady stream of requests allocates almost nothing):
+ * at most MAX_SPARE of them, and no buffer above KEEP_BUF_BYTES. */
+#define MAX_SPARE 4096
+#define KEEP_BUF_BYTES (16 * 1024)
+
+/* A response header while it is collected: offsets into hdr_buf, which
+ * holds "name\0value\0" pairs (one allocation for all of them). */
+struct hdr_ref {
+    uint32_t name;
+    uint32_t value;
+};
 
 struct llm__xfer {
     struct llm__http *h;
-    CURL *easy;
+    struct llm__xfer *next_spare;
+    CURL *easy;                      /* owned for the transfer's lifetime, pool included */
+    /* Request headers as one block: curl_slist nodes followed by their
+     * strings.  curl only reads the list (it never frees it), so it need
+     * not come from curl_slist_append's one-malloc-per-node. */
     struct curl_slist *slist;
+    size_t slist_cap;
     struct llm_http_request req;     /* owns URL and body while curl uses them */
     struct llm__xfer_opts opts;
     struct llm__xfer_cbs cbs;
     void *user;
-    struct llm_header headers[MAX_RESPONSE_HEADERS];
+    struct llm__buf hdr_buf;
+    struct hdr_ref *hdr_refs;
+    struct llm_header *hdr_view;     /* built from hdr_refs for on_done */
     size_t n_headers;
+    size_t cap_headers;
     size_t header_bytes;
     struct llm__buf body;
     int status;
@@ -38,10 +61,17 @@ struct llm__http {
     CURLM *multi;
     struct llm__timer timer;
     size_t active;
-    /* Reusable easy handles: curl_easy_init costs more than a reset. */
-    CURL **spare;
+    /* CURLMOPT_MAXCONNECTS in force: raised with the peak of active
+     * transfers so every connection that went idle stays reusable. */
+    size_t max_connects;
+    struct llm__xfer *spare;
     size_t n_spare;
-    size_t cap_spare;
+    /* Connection sockets curl opened through opensocket_cb and has not yet
+     * closed, by fd (1 = ours), and how many: they may be unwatched lazily,
+     * and their count tells whether an idle connection can exist at all. */
+    unsigned char *conn_fd;
+    size_t conn_fd_cap;
+    size_t n_conns;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -68,11 +98,23 @@ static void on_socket_event(int fd, uint32_t events, void *user)
     check_done(h);
 }
 
+static bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
+{
+    return s >= 0 && (size_t)s < h->conn_fd_cap && h->conn_fd[s];
+}
+
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     struct llm__http *h = userp;
     if (what == CURL_POLL_REMOVE) {
-        llm__loop_unwatch(h->loop, s);
+        /* A connection going idle in curl's cache is usually reused by the
+         * next request with the same mask: keep it in the epoll set rather
+         * than pay an EPOLL_CTL_DEL now and an ADD then.  Other sockets
+         * (the resolver's) go at once. */
+        if (is_conn_fd(h, s))
+            llm__loop_unwatch_lazy(h->loop, s);
+        else
+            llm__loop_unwatch(h->loop, s);
         curl_multi_assign(h->multi, s, NULL);
         return 0;
     }
@@ -81,12 +123,50 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         ev |= EPOLLIN;
     if (what & CURL_POLL_OUT)
         ev |= EPOLLOUT;
-    bool added = socketp != NULL;
-    if (llm__loop_watch(h->loop, s, ev, on_socket_event, h, added) != 0)
+    if (llm__loop_watch(h->loop, s, ev, on_socket_event, h) != 0)
         return -1;
-    if (!added)
+    if (!socketp)
         curl_multi_assign(h->multi, s, (void *)1);
     return 0;
+}
+
+/* Connection sockets: made and closed here so that the loop's record of
+ * an fd number never outlives the socket (see llm__loop_unwatch_lazy). */
+static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose,
+                                   struct curl_sockaddr *addr)
+{
+    struct llm__http *h = clientp;
+    curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    if ((size_t)fd >= h->conn_fd_cap) {
+        size_t ncap = h->conn_fd_cap ? h->conn_fd_cap : 256;
+        while (ncap <= (size_t)fd)
+            ncap *= 2;
+        unsigned char *n = realloc(h->conn_fd, ncap);
+        if (!n) {
+            close(fd);
+            return CURL_SOCKET_BAD;
+        }
+        memset(n + h->conn_fd_cap, 0, ncap - h->conn_fd_cap);
+        h->conn_fd = n;
+        h->conn_fd_cap = ncap;
+    }
+    llm__loop_fd_reset(h->loop, fd, false);
+    h->conn_fd[fd] = 1;
+    h->n_conns++;
+    return fd;
+}
+
+static int closesocket_cb(void *clientp, curl_socket_t fd)
+{
+    struct llm__http *h = clientp;
+    llm__loop_fd_reset(h->loop, fd, true);
+    if (is_conn_fd(h, fd)) {
+        h->conn_fd[fd] = 0;
+        h->n_conns--;
+    }
+    return close(fd);
 }
 
 static void on_curl_timer(struct llm__timer *t, void *user)
@@ -133,32 +213,39 @@ int llm__http_new(struct llm__loop *loop, struct llm__http **out)
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     /* Let HTTP/2 streams share a connection where the server offers it. */
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* curl's default cache holds 4 connections per easy handle added at the
+     * moment one is returned, which after a burst of completions closes
+     * connections the next requests would have reused. */
+    h->max_connects = 64;
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_connects);
     *out = h;
     return 0;
 }
+
+static void xfer_destroy(struct llm__xfer *x);
 
 void llm__http_free(struct llm__http *h)
 {
     if (!h)
         return;
     llm__timer_stop(h->loop, &h->timer);
-    for (size_t i = 0; i < h->n_spare; i++)
-        curl_easy_cleanup(h->spare[i]);
-    free(h->spare);
+    while (h->spare) {
+        struct llm__xfer *x = h->spare;
+        h->spare = x->next_spare;
+        xfer_destroy(x);
+    }
     curl_multi_cleanup(h->multi);
+    free(h->conn_fd);
     free(h);
 }
 
 size_t llm__http_active(const struct llm__http *h) { return h->active; }
 
-static void free_headers(struct llm__xfer *x)
+static void reset_headers(struct llm__xfer *x)
 {
-    for (size_t i = 0; i < x->n_headers; i++) {
-        free(x->headers[i].name);
-        free(x->headers[i].value);
-    }
     x->n_headers = 0;
     x->header_bytes = 0;
+    x->hdr_buf.len = 0;
 }
 
 static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
@@ -167,7 +254,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
     size_t len = size * n;
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after 100-continue or a redirect): start over. */
-        free_headers(x);
+        reset_headers(x);
         return len;
     }
     const char *colon = memchr(buf, ':', len);
@@ -180,16 +267,25 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         end--;
-    char *name = llm__strndup(buf, nlen);
-    char *value = llm__strndup(v, (size_t)(end - v));
-    if (!name || !value) {
-        free(name);
-        free(value);
-        return 0; /* out of memory: abort the transfer */
+    if (x->n_headers == x->cap_headers) {
+        size_t ncap = x->cap_headers ? x->cap_headers * 2 : 16;
+        struct hdr_ref *nr = realloc(x->hdr_refs, ncap * sizeof(*nr));
+        if (!nr)
+            return 0; /* out of memory: abort the transfer */
+        x->hdr_refs = nr;
+        x->cap_headers = ncap;
+        free(x->hdr_view); /* sized by cap_headers: remade at finish */
+        x->hdr_view = NULL;
     }
-    x->headers[x->n_headers].name = name;
-    x->headers[x->n_headers].value = value;
-    x->n_headers++;
+    /* Offsets fit in 32 bits: the bytes kept are capped at MAX_HEADER_BYTES. */
+    struct hdr_ref ref = {.name = (uint32_t)x->hdr_buf.len};
+    ref.value = (uint32_t)(x->hdr_buf.len + nlen + 1);
+    if (llm__buf_append(&x->hdr_buf, buf, nlen) != LLM_OK ||
+        llm__buf_append(&x->hdr_buf, "", 1) != LLM_OK ||
+        llm__buf_append(&x->hdr_buf, v, (size_t)(end - v)) != LLM_OK ||
+        llm__buf_append(&x->hdr_buf, "", 1) != LLM_OK)
+        return 0;
+    x->hdr_refs[x->n_headers++] = ref;
     x->header_bytes += len;
     return len;
 }
@@ -228,43 +324,144 @@ void llm__xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message
     x->fail_msg = llm__strdup(message);
 }
 
-static CURL *get_easy(struct llm__http *h)
+/* Options that never change for a transfer object: set once, when its easy
+ * handle is made (the easy handle stays with the object in the pool). */
+static int configure_easy(struct llm__xfer *x)
 {
-    if (h->n_spare) {
-        CURL *e = h->spare[--h->n_spare];
-        curl_easy_reset(e);
-        return e;
-    }
-    return curl_easy_init();
+    CURL *e = x->easy;
+    if (curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, x) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, x) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x->h) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->h) != CURLE_OK ||
+        /* Only http(s): a base URL must not turn into file:// or friends. */
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+        return -1;
+    /* TLS verification stays at curl's default: on. */
+    return 0;
 }
 
-static void put_easy(struct llm__http *h, CURL *e)
+static void xfer_destroy(struct llm__xfer *x)
 {
-    if (h->n_spare == h->cap_spare) {
-        size_t ncap = h->cap_spare ? h->cap_spare * 2 : 16;
-        if (ncap > 4096) {
-            curl_easy_cleanup(e);
-            return;
-        }
-        CURL **n = realloc(h->spare, ncap * sizeof(*n));
-        if (!n) {
-            curl_easy_cleanup(e);
-            return;
-        }
-        h->spare = n;
-        h->cap_spare = ncap;
-    }
-    h->spare[h->n_spare++] = e;
-}
-
-static void xfer_free(struct llm__xfer *x)
-{
-    curl_slist_free_all(x->slist);
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    free(x->slist);
     llm_http_request_clear(&x->req);
-    free_headers(x);
+    llm__buf_free(&x->hdr_buf);
+    free(x->hdr_refs);
+    free(x->hdr_view);
     llm__buf_free(&x->body);
     free(x->fail_msg);
     free(x);
+}
+
+/* A transfer object ready for a new request: from the pool, or new. */
+static struct llm__xfer *xfer_get(struct llm__http *h)
+{
+    struct llm__xfer *x = h->spare;
+    if (x) {
+        h->spare = x->next_spare;
+        h->n_spare--;
+        x->next_spare = NULL;
+        return x;
+    }
+    x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->h = h;
+    x->easy = curl_easy_init();
+    if (!x->easy || configure_easy(x) != 0) {
+        xfer_destroy(x);
+        return NULL;
+    }
+    return x;
+}
+
+static void shrink_buf(struct llm__buf *b)
+{
+    if (b->cap > KEEP_BUF_BYTES)
+        llm__buf_free(b);
+    b->len = 0;
+}
+
+/* Done with a transfer (curl no longer has its easy handle): drop what
+ * belongs to the request and pool the rest. */
+static void xfer_put(struct llm__http *h, struct llm__xfer *x)
+{
+    llm_http_request_clear(&x->req);
+    free(x->fail_msg);
+    x->fail_msg = NULL;
+    if (h->n_spare >= MAX_SPARE) {
+        xfer_destroy(x);
+        return;
+    }
+    reset_headers(x);
+    shrink_buf(&x->hdr_buf);
+    shrink_buf(&x->body);
+    if (x->cap_headers > 64) {
+        free(x->hdr_refs);
+        free(x->hdr_view);
+        x->hdr_refs = NULL;
+        x->hdr_view = NULL;
+        x->cap_headers = 0;
+    }
+    if (x->slist_cap > KEEP_BUF_BYTES) {
+        free(x->slist);
+        x->slist = NULL;
+        x->slist_cap = 0;
+    }
+    x->next_spare = h->spare;
+    h->spare = x;
+    h->n_spare++;
+}
+
+/* Lay the request headers (plus "Expect:", so large bodies get no
+ * 100-continue round trip) out as one curl_slist block. */
+static enum llm_error build_slist(struct llm__xfer *x)
+{
+    static const char expect[] = "Expect:";
+    size_t n = x->req.n_headers + 1;
+    size_t bytes = n * sizeof(struct curl_slist) + sizeof(expect);
+    for (size_t i = 0; i < x->req.n_headers; i++) {
+        size_t add = strlen(x->req.headers[i].name) + strlen(x->req.headers[i].value) + 3;
+        if (bytes > SIZE_MAX - add)
+            return LLM_ERR_OUT_OF_MEMORY;
+        bytes += add;
+    }
+    if (bytes > x->slist_cap) {
+        void *nb = realloc(x->slist, bytes);
+        if (!nb)
+            return LLM_ERR_OUT_OF_MEMORY;
+        x->slist = nb;
+        x->slist_cap = bytes;
+    }
+    struct curl_slist *nodes = x->slist;
+    char *p = (char *)(nodes + n);
+    for (size_t i = 0; i < n; i++) {
+        nodes[i].data = p;
+        nodes[i].next = i + 1 < n ? &nodes[i + 1] : NULL;
+        if (i + 1 == n) {
+            memcpy(p, expect, sizeof(expect));
+            break;
+        }
+        size_t nl = strlen(x->req.headers[i].name), vl = strlen(x->req.headers[i].value);
+        memcpy(p, x->req.headers[i].name, nl);
+        p += nl;
+        *p++ = ':';
+        *p++ = ' ';
+        memcpy(p, x->req.headers[i].value, vl);
+        p += vl;
+        *p++ = '\0';
+    }
+    return LLM_OK;
 }
 
 enum llm_error llm__http_start(struct llm__http *h, struct llm_http_request *req,
@@ -272,76 +469,68 @@ enum llm_error llm__http_start(struct llm__http *h, struct llm_http_request *req
                                void *user, struct llm__xfer **out)
 {
     *out = NULL;
-    struct llm__xfer *x = calloc(1, sizeof(*x));
+    struct llm__xfer *x = xfer_get(h);
     if (!x) {
         llm_http_request_clear(req);
         return LLM_ERR_OUT_OF_MEMORY;
     }
     x->req = *req;
     memset(req, 0, sizeof(*req));
-    x->h = h;
     x->opts = *o;
     x->cbs = *cbs;
     x->user = user;
-    x->easy = get_easy(h);
-    if (!x->easy) {
-        xfer_free(x);
+    x->status = 0;
+    x->status_read = false;
+    x->too_large = false;
+    x->fail_err = LLM_OK;
+    x->errbuf[0] = '\0';
+    if (build_slist(x) != LLM_OK) {
+        xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    struct llm__buf line = {0};
-    for (size_t i = 0; i < x->req.n_headers; i++) {
-        line.len = 0;
-        if (llm__buf_appendf(&line, "%s: %s", x->req.headers[i].name, x->req.headers[i].value) != LLM_OK)
-            goto oom;
-        struct curl_slist *s = curl_slist_append(x->slist, line.data);
-        if (!s)
-            goto oom;
-        x->slist = s;
-    }
-    /* No "Expect: 100-continue" round trip for large bodies. */
-    struct curl_slist *s = curl_slist_append(x->slist, "Expect:");
-    if (!s)
-        goto oom;
-    x->slist = s;
-    llm__buf_free(&line);
 
+    /* Everything a previous request on this handle set differently is set
+     * again here (the handle is not curl_easy_reset: that would cost as
+     * much as the transfer's own setup). */
     CURL *e = x->easy;
-    curl_easy_setopt(e, CURLOPT_URL, x->req.url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->req.body ? x->req.body : "");
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->req.body_len);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    /* Only http(s): a base URL must not turn into file:// or friends. */
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (o->timeout_ms > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
-    if (o->connect_timeout_ms > 0)
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
-    /* TLS verification stays at curl's default: on. */
+    /* PIPEWAIT lets a transfer wait for a connection that may turn out to
+     * multiplex (HTTP/2, negotiated over TLS) instead of opening its own.
+     * Over plain http:// nothing is ever multiplexed, and waiting would hold
+     * every new transfer until the first response arrives (seconds, for an
+     * LLM), so it is only asked for https. */
+    bool tls = strncmp(x->req.url, "https:", 6) == 0;
+    /* curl looks for a reusable connection by walking every connection to
+     * the host, busy or not: O(connections) per transfer, quadratic in a
+     * burst of thousands.  Over plain HTTP/1.1, when every connection we
+     * have is taken by a transfer in progress, none can be reused, so the
+     * walk is skipped (the new connection is cached for reuse as usual). */
+    long fresh = !tls && h->n_conns <= h->active ? 1L : 0L;
+    if (curl_easy_setopt(e, CURLOPT_URL, x->req.url) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, tls ? 1L : 0L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->req.body ? x->req.body : "") != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->req.body_len) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout_ms > 0 ? o->timeout_ms : 0)) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                         (long)(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0)) != CURLE_OK) {
+        xfer_put(h, x);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    if (h->active + 1 > h->max_connects) {
+        size_t want = h->max_connects * 2;
+        while (want < h->active + 1)
+            want *= 2;
+        if (curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)want) == CURLM_OK)
+            h->max_connects = want;
+    }
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
-        put_easy(h, e);
-        x->easy = NULL;
-        xfer_free(x);
+        xfer_put(h, x);
         return LLM_ERR_INTERNAL;
     }
     h->active++;
     *out = x;
     return LLM_OK;
-oom:
-    llm__buf_free(&line);
-    put_easy(h, x->easy);
-    x->easy = NULL;
-    xfer_free(x);
-    return LLM_ERR_OUT_OF_MEMORY;
 }
 
 void llm__http_cancel(struct llm__http *h, struct llm__xfer *x)
@@ -349,9 +538,8 @@ void llm__http_cancel(struct llm__http *h, struct llm__xfer *x)
     if (!x)
         return;
     curl_multi_remove_handle(h->multi, x->easy);
-    put_easy(h, x->easy);
     h->active--;
-    xfer_free(x);
+    xfer_put(h, x);
 }
 
 static int64_t info_us(CURL *e, CURLINFO what)
@@ -399,8 +587,22 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
                  x->errbuf[0] ? x->errbuf : "no details");
         o.transport_message = msg;
     }
-    o.headers.items = x->headers;
-    o.headers.n = x->n_headers;
+    if (x->n_headers) {
+        /* hdr_buf no longer moves: point the views into it. */
+        if (!x->hdr_view)
+            x->hdr_view = malloc(x->cap_headers * sizeof(*x->hdr_view));
+        if (x->hdr_view) {
+            for (size_t i = 0; i < x->n_headers; i++) {
+                x->hdr_view[i].name = x->hdr_buf.data + x->hdr_refs[i].name;
+                x->hdr_view[i].value = x->hdr_buf.data + x->hdr_refs[i].value;
+            }
+        } else if (o.transport_error == LLM_OK) {
+            o.transport_error = LLM_ERR_OUT_OF_MEMORY;
+            o.transport_message = "out of memory collecting the response headers";
+        }
+    }
+    o.headers.items = x->hdr_view;
+    o.headers.n = x->hdr_view ? x->n_headers : 0;
     o.body = x->body.data ? x->body.data : "";
     o.body_len = x->body.len;
     o.dns_us = info_us(e, CURLINFO_NAMELOOKUP_TIME_T);
@@ -420,8 +622,7 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
     curl_multi_remove_handle(h->multi, e);
     h->active--;
     x->cbs.on_done(x->user, &o);
-    put_easy(h, e);
-    xfer_free(x);
+    xfer_put(h, x);
 }
 
 static void check_done(struct llm__http *h)

@@ -1,0 +1,117 @@
+/* See bench_common.h. */
+#include "bench_common.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+double bench_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void bench_cpu_s(double *user_s, double *sys_s)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+double bench_thread_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+long bench_rss_kib(void)
+{
+    /* statm is one short line (pages), cheaper to read than status. */
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    long size = 0, resident = 0;
+    int n = fscanf(f, "%ld %ld", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return 0;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+long bench_raise_nofile(long want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if ((long)rl.rlim_cur < want) {
+        rlim_t target = (rlim_t)want;
+        if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max)
+            target = rl.rlim_max;
+        rl.rlim_cur = target;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (long)rl.rlim_cur;
+}
+
+long bench_count_sockets(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *de;
+    char path[300], target[64];
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+        ssize_t len = readlink(path, target, sizeof(target) - 1);
+        if (len > 7 && memcmp(target, "socket:", 7) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+char *bench_openai_body(const char *model, const char *prompt, int max_tokens, bool stream)
+{
+    /* Field order and types follow src/providers/openai.c build_body(). */
+    cJSON *body = cJSON_CreateObject();
+    cJSON *messages = NULL;
+    char *out = NULL;
+    if (!body || !cJSON_AddStringToObject(body, "model", model))
+        goto done;
+    messages = cJSON_AddArrayToObject(body, "messages");
+    cJSON *m = cJSON_CreateObject();
+    if (!messages || !m) {
+        cJSON_Delete(m);
+        goto done;
+    }
+    cJSON_AddItemToArray(messages, m);
+    if (!cJSON_AddStringToObject(m, "role", "user") ||
+        !cJSON_AddStringToObject(m, "content", prompt))
+        goto done;
+    if (max_tokens > 0 && !cJSON_AddNumberToObject(body, "max_tokens", max_tokens))
+        goto done;
+    if (stream) {
+        cJSON *so;
+        if (!cJSON_AddTrueToObject(body, "stream") ||
+            !(so = cJSON_AddObjectToObject(body, "stream_options")) ||
+            !cJSON_AddTrueToObject(so, "include_usage"))
+            goto done;
+    }
+    out = cJSON_PrintUnformatted(body);
+done:
+    cJSON_Delete(body);
+    return out;
+}

@@ -1,0 +1,133 @@
+/* The llmorch side of the overhead (and peer) benchmark: N small
+ * non-streaming Chat Completions requests through one engine (OpenAI
+ * provider, max_in_flight CONCURRENCY, one attempt each) against the mock
+ * server.  All N are submitted at once with llm_generate_async(), as a
+ * host would; the engine keeps CONCURRENCY on the wire.  Each completion
+ * callback checks and frees its result.
+ *
+ *   bench_overhead_llmorch URL N CONCURRENCY [--dump-request]
+ *
+ * Prints one JSON line: client CPU (getrusage RUSAGE_SELF: the host thread
+ * plus the engine thread, user + sys) measured from just before the first
+ * submission to the last completion, per request, and the wall time.
+ * --dump-request prints the request the provider builds (the trace id
+ * replaced by <uuid>) so bench/run.sh can check that bench_overhead_curl
+ * sends the same bytes. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llmorch/ext/provider.h>
+#include <llmorch/llmorch.h>
+
+#include "bench_common.h"
+
+struct state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n, done, ok;
+    enum llm_error first_err;
+    char first_msg[200];
+};
+
+static void on_done(void *user, struct llm_result *res)
+{
+    struct state *st = user;
+    bool ok = res->success && res->content_len > 0;
+    pthread_mutex_lock(&st->mu);
+    if (ok)
+        st->ok++;
+    else if (st->first_err == LLM_OK) {
+        st->first_err = res->error.type;
+        snprintf(st->first_msg, sizeof(st->first_msg), "%s",
+                 res->error.message ? res->error.message : "");
+    }
+    if (++st->done == st->n)
+        pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    llm_result_free(res);
+}
+
+static int dump_request(const char *url, const struct llm_request *req)
+{
+    struct llm_provider_options po = {.base_url = url, .api_key = ""};
+    struct llm_provider *p = NULL;
+    if (llm_provider_new_openai(&po, &p) != LLM_OK)
+        return 1;
+    struct llm_http_request h = {0};
+    if (p->vtable->build_request(p, req, "00000000-0000-7000-8000-000000000000", &h) != LLM_OK) {
+        llm_provider_free(p);
+        return 1;
+    }
+    printf("POST %s\n", h.url);
+    for (size_t i = 0; i < h.n_headers; i++)
+        printf("%s: %s\n", h.headers[i].name,
+               strcmp(h.headers[i].name, "X-Client-Request-Id") == 0 ? "<uuid>"
+                                                                       : h.headers[i].value);
+    printf("\n%s\n", h.body);
+    llm_http_request_clear(&h);
+    llm_provider_free(p);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bool dump = argc >= 3 && strcmp(argv[argc - 1], "--dump-request") == 0;
+    if (argc != 4 && !dump) {
+        fprintf(stderr, "usage: %s URL N CONCURRENCY [--dump-request]\n", argv[0]);
+        return 2;
+    }
+    const char *url = argv[1];
+    struct llm_message m = {.role = "user", .content = BENCH_PROMPT};
+    struct llm_request req = {.model = BENCH_MODEL, .messages = &m, .n_messages = 1,
+                              .max_tokens = BENCH_MAX_TOKENS};
+    if (dump)
+        return dump_request(url, &req);
+    int n = atoi(argv[2]), conc = atoi(argv[3]);
+    if (n <= 0 || conc <= 0)
+        return 2;
+    bench_raise_nofile(conc + 64);
+
+    struct llm_engine_options o = {0};
+    o.provider = "openai";
+    o.base_url = url;
+    o.api_key = "";
+    o.max_in_flight = conc;
+    o.max_queue = (size_t)n;
+    o.max_attempts = 1;
+    struct llm_engine *e = NULL;
+    char err[256];
+    if (llm_engine_new_ex(&o, &e, err, sizeof(err)) != LLM_OK) {
+        fprintf(stderr, "engine: %s\n", err);
+        return 1;
+    }
+    struct state st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .n = n};
+
+    double u0, s0, u1, s1;
+    bench_cpu_s(&u0, &s0);
+    double t0 = bench_now_s();
+    for (int i = 0; i < n; i++) {
+        if (llm_generate_async(e, &req, on_done, &st) != LLM_OK) {
+            fprintf(stderr, "submit failed at %d\n", i);
+            return 1;
+        }
+    }
+    pthread_mutex_lock(&st.mu);
+    while (st.done < n)
+        pthread_cond_wait(&st.cv, &st.mu);
+    pthread_mutex_unlock(&st.mu);
+    double wall = bench_now_s() - t0;
+    bench_cpu_s(&u1, &s1);
+    llm_engine_free(e);
+
+    if (st.ok != n)
+        fprintf(stderr, "%d of %d failed; first: %s: %s\n", n - st.ok, n,
+                llm_error_name(st.first_err), st.first_msg);
+    double cpu = (u1 - u0) + (s1 - s0);
+    printf("{\"client\":\"llmorch\",\"n\":%d,\"concurrency\":%d,\"ok\":%d,\"wall_s\":%.4f,"
+           "\"cpu_user_s\":%.4f,\"cpu_sys_s\":%.4f,\"cpu_us_per_req\":%.3f,\"req_per_s\":%.1f}\n",
+           n, conc, st.ok, wall, u1 - u0, s1 - s0, cpu * 1e6 / n, n / wall);
+    return st.ok == n ? 0 : 1;
+}

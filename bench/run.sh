@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The [bench] suite in one command: builds what it needs (Release, into
+# build/bench), starts the mock server, and measures
+#   1. overhead  CPU per request, llmorch engine vs a raw libcurl-multi
+#                client (20,000 small requests, 64 in flight), 7 rounds
+#                alternating (more than 3: on 2 shared cores single runs
+#                vary by up to 1.5x);
+#   2. scale     100 / 1,000 / 10,000 streams held open at once: success,
+#                RSS per in-flight request, CPU;
+#   3. quota     bench/quota.sh (gated / adaptive / naive): utilisation and
+#                the 429s the server sent;
+#   4. peer      the official `openai` npm client on Node vs llmorch
+#                (2,000 requests, 20 in flight);
+# then prints a markdown table and writes bench/results/latest.json,
+# bench/results/latest.md and bench/results/scale.svg.
+#
+# Loopback only (plus the npm registry for the peer step, which is skipped
+# with a note when npm or the registry is unavailable).  Every step has a
+# time limit; the whole run takes about 2 minutes on 2 cores.
+#
+# Environment knobs: OVERHEAD_N (20000), OVERHEAD_CONC (64), OVERHEAD_REPS (7),
+# SCALE_NS ("100 1000 10000"), HOLD_MS (5000), PEER_N (2000), PEER_CONC (20),
+# PEER_REPS (3), SKIP_QUOTA=1, SKIP_PEER=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+B=${B:-build/bench}
+RES=bench/results
+OVERHEAD_N=${OVERHEAD_N:-20000}
+OVERHEAD_CONC=${OVERHEAD_CONC:-64}
+OVERHEAD_REPS=${OVERHEAD_REPS:-7}
+SCALE_NS=${SCALE_NS:-"100 1000 10000"}
+HOLD_MS=${HOLD_MS:-5000}
+PEER_N=${PEER_N:-2000}
+PEER_CONC=${PEER_CONC:-20}
+PEER_REPS=${PEER_REPS:-3}
+T_START=$(date +%s)
+
+WORK=$(mktemp -d /tmp/llmorch-bench.XXXXXX)
+SPID=""
+stop_server() {
+  if [ -n "$SPID" ]; then
+    kill -INT "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+    SPID=""
+  fi
+}
+trap 'stop_server; rm -rf "$WORK"' EXIT
+note() { echo "[bench $(($(date +%s) - T_START))s] $*" >&2; }
+
+# ---- dependencies and build --------------------------------------------------
+note "dependencies"
+scripts/install-deps.sh
+SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
+apt_missing=()
+command -v gnuplot >/dev/null || apt_missing+=(gnuplot-nox)
+command -v python3 >/dev/null || apt_missing+=(python3)
+if ((${#apt_missing[@]})); then
+  note "installing ${apt_missing[*]}"
+  ($SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 300 \
+     $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null) ||
+    note "could not install ${apt_missing[*]}"
+fi
+command -v python3 >/dev/null || { echo "python3 is required for the summary" >&2; exit 1; }
+
+note "building into $B"
+cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLM_BUILD_TESTS=OFF >/dev/null
+cmake --build "$B" -j "$(nproc)" >/dev/null
+SERVER="$B/tools/llmorch-mock-server"
+BB="$B/bench"
+
+# start_server NAME ARGS...: one mock server process; sets URL and SPID.
+start_server() {
+  local name=$1; shift
+  "$SERVER" --port 0 "$@" >"$WORK/server-$name.out" 2>"$WORK/server-$name.err" &
+  SPID=$!
+  for _ in $(seq 100); do grep -q "http://" "$WORK/server-$name.out" 2>/dev/null && break; sleep 0.05; done
+  URL=$(grep -o "http://[0-9.:]*" "$WORK/server-$name.out" | head -1)
+  [ -n "$URL" ] || { cat "$WORK/server-$name.err" >&2; echo "mock server did not start" >&2; exit 1; }
+}
+
+# ---- 1. overhead -------------------------------------------------------------
+note "overhead: $OVERHEAD_N requests, $OVERHEAD_CONC in flight, $OVERHEAD_REPS rounds"
+start_server overhead
+# The raw client must send what the provider sends, byte for byte.
+if ! diff <("$BB/bench_overhead_llmorch" "$URL" 1 1 --dump-request) \
+          <("$BB/bench_overhead_curl" "$URL" --dump-request) >"$WORK/request.diff"; then
+  cat "$WORK/request.diff" >&2
+  echo "bench_overhead_curl does not send the provider's request" >&2
+  exit 1
+fi
+# One unmeasured round first: the first runs after a build are noisy.
+for c in "$BB/bench_overhead_curl" "$BB/bench_overhead_llmorch"; do
+  timeout 60 "$c" "$URL" 4000 "$OVERHEAD_CONC" >/dev/null
+done
+: >"$WORK/overhead.jsonl"
+for i in $(seq "$OVERHEAD_REPS"); do
+  # Alternate the clients so drift on the machine hits all of them alike.
+  timeout 60 "$BB/bench_overhead_curl" "$URL" "$OVERHEAD_N" "$OVERHEAD_CONC" >>"$WORK/overhead.jsonl"
+  timeout 60 "$BB/bench_overhead_curl" "$URL" "$OVERHEAD_N" "$OVERHEAD_CONC" --perform >>"$WORK/overhead.jsonl"
+  timeout 60 "$BB/bench_overhead_llmorch" "$URL" "$OVERHEAD_N" "$OVERHEAD_CONC" >>"$WORK/overhead.jsonl"
+done
+stop_server
+
+# ---- 2. scale ----------------------------------------------------------------
+: >"$WORK/scale.jsonl"
+for n in $SCALE_NS; do
+  note "scale: $n streams held ${HOLD_MS} ms"
+  start_server "scale-$n" --ttft-ms "$HOLD_MS" --inter-token-ms 1
+  timeout 120 "$BB/bench_scale_llmorch" "$URL" "$n" >>"$WORK/scale.jsonl" 2>"$WORK/scale-$n.err" ||
+    { note "scale $n: not every request succeeded"; cat "$WORK/scale-$n.err" >&2; }
+  stop_server
+done
+
+# ---- 3. quota ----------------------------------------------------------------
+: >"$WORK/quota.jsonl"
+if [ "${SKIP_QUOTA:-0}" != 1 ]; then
+  note "quota: bench/quota.sh (about a minute)"
+  mkdir -p "$WORK/quota"
+  OUT="$WORK/quota" timeout 300 bench/quota.sh "$B" >"$WORK/quota.jsonl" ||
+    note "quota.sh failed or timed out"
+fi
+
+# ---- 4. peer -----------------------------------------------------------------
+: >"$WORK/peer.jsonl"
+PEER_NOTE=""
+PEER_DIR=bench/scratch/peer
+if [ "${SKIP_PEER:-0}" = 1 ]; then
+  PEER_NOTE="skipped (SKIP_PEER=1)"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PEER_NOTE="skipped: node/npm not available"
+else
+  if [ ! -f "$PEER_DIR/node_modules/openai/package.json" ]; then
+    note "peer: installing the openai npm package into $PEER_DIR (not committed)"
+    mkdir -p "$PEER_DIR"
+    (cd "$PEER_DIR" && timeout 180 npm install --no-save --no-package-lock --no-audit --no-fund \
+       --loglevel=error openai >/dev/null 2>"$WORK/npm.err") ||
+      PEER_NOTE="skipped: npm install openai failed ($(tail -1 "$WORK/npm.err" 2>/dev/null))"
+  fi
+  if [ -z "$PEER_NOTE" ]; then
+    note "peer: $PEER_N requests, $PEER_CONC in flight, $PEER_REPS rounds"
+    start_server peer
+    for i in $(seq "$PEER_REPS"); do
+      timeout 120 node bench/peer/openai_node.mjs "$URL" "$PEER_N" "$PEER_CONC" "$PEER_DIR" \
+        >>"$WORK/peer.jsonl" || PEER_NOTE="openai_node.mjs failed"
+      timeout 60 "$BB/bench_overhead_llmorch" "$URL" "$PEER_N" "$PEER_CONC" >>"$WORK/peer.jsonl"
+    done
+    stop_server
+  fi
+fi
+
+# ---- 5. results ----------------------------------------------------------------
+mkdir -p "$RES"
+cpu_model=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+python3 bench/summarize.py "$WORK" "$RES" \
+  --nproc "$(nproc)" --cpu "$cpu_model" --kernel "$(uname -sr)" \
+  --curl "$(curl-config --version 2>/dev/null || echo unknown)" \
+  --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo +local)" \
+  --elapsed "$(($(date +%s) - T_START))" --peer-note "$PEER_NOTE" \
+  --overhead-n "$OVERHEAD_N" --overhead-conc "$OVERHEAD_CONC" --hold-ms "$HOLD_MS"
+if command -v gnuplot >/dev/null; then
+  gnuplot -e "datafile='$WORK/scale.dat'; outfile='$RES/scale.svg'" bench/scale.gp
+  note "plot: $RES/scale.svg"
+else
+  note "gnuplot not available: no plot"
+fi
+note "done in $(($(date +%s) - T_START)) s: $RES/latest.json, $RES/latest.md"

@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Turn the raw JSON lines of a bench/run.sh run into the results.
+
+    summarize.py WORK_DIR RESULTS_DIR [--nproc N --cpu MODEL ...]
+
+Reads WORK_DIR/{overhead,scale,quota,peer}.jsonl; writes
+RESULTS_DIR/latest.json and RESULTS_DIR/latest.md, WORK_DIR/scale.dat (for
+bench/scale.gp) and prints the markdown table on stdout."""
+import argparse
+import datetime
+import json
+import os
+import statistics
+
+GOAL_RATIO_VS_CURL = 1.25
+GOAL_RSS_KIB = 64
+GOAL_SCALE_N = 10000
+GOAL_QUOTA_UTIL = 0.97
+GOAL_PEER_RATIO = 10.0
+
+
+def read_jsonl(path):
+    out = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("{"):
+                    out.append(json.loads(line))
+    return out
+
+
+def spread(values):
+    if not values:
+        return None
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3), "runs": [round(v, 3) for v in values]}
+
+
+def by_client(rows, key="cpu_us_per_req"):
+    d = {}
+    for r in rows:
+        d.setdefault(r["client"], []).append(r)
+    return {c: {"cpu_us_per_req": spread([r[key] for r in rs]),
+                "cpu_user_us_per_req": spread([r["cpu_user_s"] * 1e6 / r["n"] for r in rs]),
+                "req_per_s": spread([r["req_per_s"] for r in rs]),
+                "ok": min(r["ok"] for r in rs), "n": rs[0]["n"],
+                "concurrency": rs[0].get("concurrency"), "runs": len(rs)}
+            for c, rs in d.items()}
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a and b else None
+
+
+def fmt_spread(s, unit=""):
+    if not s:
+        return "n/a"
+    return f"{s['median']:.1f}{unit} ({s['min']:.1f}-{s['max']:.1f})"
+
+
+def fmt_ratio(r):
+    return f"{r:.2f}x" if r is not None else "n/a"
+
+
+def yes(b):
+    return "**met**" if b else "**missed**"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("work")
+    ap.add_argument("results")
+    for k in ("nproc", "cpu", "kernel", "curl", "commit", "elapsed", "peer-note",
+              "overhead-n", "overhead-conc", "hold-ms"):
+        ap.add_argument("--" + k, default="")
+    a = ap.parse_args()
+
+    overhead = by_client(read_jsonl(os.path.join(a.work, "overhead.jsonl")))
+    scale = sorted(read_jsonl(os.path.join(a.work, "scale.jsonl")), key=lambda r: r["n"])
+    quota = {r["mode"]: r for r in read_jsonl(os.path.join(a.work, "quota.jsonl"))}
+    peer = by_client(read_jsonl(os.path.join(a.work, "peer.jsonl")))
+
+    llm = overhead.get("llmorch", {})
+    raw = overhead.get("raw_curl", {})
+    rawp = overhead.get("raw_curl_perform", {})
+    med = lambda c, k="cpu_us_per_req": (c.get(k) or {}).get("median")
+    r_curl = ratio(med(llm), med(raw))
+    r_curl_perform = ratio(med(llm), med(rawp))
+    r_curl_user = ratio(med(llm, "cpu_user_us_per_req"), med(raw, "cpu_user_us_per_req"))
+    overhead_ok = bool(llm) and llm["ok"] == llm["n"] and raw.get("ok") == raw.get("n")
+
+    good = [r for r in scale if r["ok"] == r["n"] and r["all_open_at_once"]]
+    max_n = max((r["n"] for r in good), default=0)
+    top = next((r for r in good if r["n"] == max_n), None)
+    rss_top = top["rss_kib_per_in_flight"] if top else None
+
+    gated = quota.get("gated")
+    peer_llm = peer.get("llmorch", {})
+    peer_node = peer.get("openai_node", {})
+    r_peer = ratio(med(peer_node), med(peer_llm))
+
+    goals = {
+        "cpu_per_request_ratio_vs_raw_curl": {
+            "goal": f"<= {GOAL_RATIO_VS_CURL}", "value": r_curl,
+            "met": r_curl is not None and r_curl <= GOAL_RATIO_VS_CURL and overhead_ok},
+        "scale_10k_all_successful": {
+            "goal": f">= {GOAL_SCALE_N} in flight, all successful", "value": max_n,
+            "met": max_n >= GOAL_SCALE_N},
+        "rss_kib_per_in_flight": {
+            "goal": f"<= {GOAL_RSS_KIB}", "value": rss_top,
+            "met": rss_top is not None and rss_top <= GOAL_RSS_KIB},
+        "quota_gated": {
+            "goal": f"utilisation >= {GOAL_QUOTA_UTIL}, 0 server 429s",
+            "value": gated and {"utilization": gated["utilization"], "server_429": gated["server_429"]},
+            "met": bool(gated) and gated["utilization"] >= GOAL_QUOTA_UTIL and gated["server_429"] == 0
+                   and gated["ok"] == gated["n"]},
+        "peer_openai_node_cpu_ratio": {
+            "goal": f">= {GOAL_PEER_RATIO}", "value": r_peer,
+            "met": r_peer is not None and r_peer >= GOAL_PEER_RATIO},
+    }
+
+    machine = {"nproc": int(a.nproc or 0), "cpu_model": a.cpu, "kernel": a.kernel,
+               "libcurl": a.curl, "commit": a.commit,
+               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "note": "client and mock server share the machine's cores (a 2-core VM: "
+                       "the server's single thread and the client compete)"}
+    out = {
+        "cpu_per_request_ratio_vs_raw_curl": r_curl,
+        "max_in_flight": max_n,
+        "rss_kib_per_in_flight": rss_top,
+        "quota_utilization": gated["utilization"] if gated else None,
+        "peer_openai_node_cpu_ratio": r_peer,
+        "goals": goals,
+        "machine": machine,
+        "elapsed_s": int(a.elapsed or 0),
+        "overhead": {"n": int(a.overhead_n or 0), "concurrency": int(a.overhead_conc or 0),
+                     "clients": overhead,
+                     "ratio_vs_raw_curl_multi_perform": r_curl_perform,
+                     "user_cpu_ratio_vs_raw_curl": r_curl_user},
+        "scale": {"hold_ms": int(a.hold_ms or 0), "runs": scale},
+        "quota": quota,
+        "peer": {"clients": peer, "note": a.peer_note or None},
+    }
+    os.makedirs(a.results, exist_ok=True)
+    with open(os.path.join(a.results, "latest.json"), "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(a.work, "scale.dat"), "w") as f:
+        f.write("# n cpu_us_per_req rss_kib_per_in_flight ok\n")
+        for r in scale:
+            f.write(f"{r['n']} {r['cpu_us_per_req']} {r['rss_kib_per_in_flight']} {r['ok']}\n")
+
+    L = []
+    L.append("| Benchmark | llmorch | Reference | Ratio | Goal | |")
+    L.append("|---|---|---|---|---|---|")
+    L.append(f"| Overhead: CPU µs/request, {a.overhead_n} requests, {a.overhead_conc} in flight "
+             f"(median, min-max of {llm.get('runs', 0)}) | {fmt_spread(llm.get('cpu_us_per_req'))} "
+             f"| raw libcurl multi (socket API, epoll): {fmt_spread(raw.get('cpu_us_per_req'))} "
+             f"| {fmt_ratio(r_curl)} | <= {GOAL_RATIO_VS_CURL}x | {yes(goals['cpu_per_request_ratio_vs_raw_curl']['met'])} |")
+    L.append(f"| Overhead, other baseline | | raw libcurl multi (curl_multi_perform + poll): "
+             f"{fmt_spread(rawp.get('cpu_us_per_req'))} | {fmt_ratio(r_curl_perform)} | (info) | |")
+    L.append(f"| Overhead, user CPU only | {fmt_spread(llm.get('cpu_user_us_per_req'))} "
+             f"| raw curl (socket API): {fmt_spread(raw.get('cpu_user_us_per_req'))} | {fmt_ratio(r_curl_user)} | (info) | |")
+    for r in scale:
+        ok = r["ok"] == r["n"] and r["all_open_at_once"]
+        L.append(f"| Scale: {r['n']} streams held open at once ({a.hold_ms} ms) | "
+                 f"{r['ok']}/{r['n']} ok, all open: {'yes' if r['all_open_at_once'] else 'no'} "
+                 f"(in {r['all_open_s']:.2f} s); {r['rss_kib_per_in_flight']:.1f} KiB RSS/in-flight; "
+                 f"{r['cpu_us_per_req']:.0f} µs CPU/request | | | "
+                 + (f"<= {GOAL_RSS_KIB} KiB, all ok | {yes(ok and r['rss_kib_per_in_flight'] <= GOAL_RSS_KIB)} |"
+                    if r["n"] >= GOAL_SCALE_N else "(info) | |"))
+    for mode in ("gated", "adaptive", "naive"):
+        q = quota.get(mode)
+        if not q:
+            L.append(f"| Quota ({mode}) | not run | | | | |")
+            continue
+        goal = f">= {GOAL_QUOTA_UTIL}, 0 429s" if mode == "gated" else "(info)"
+        met = yes(goals["quota_gated"]["met"]) if mode == "gated" else ""
+        L.append(f"| Quota ({mode}): 500 requests at 50 per 2 s | utilisation {q['utilization']:.3f} "
+                 f"({q['wall_s']:.1f} s vs ideal {q['ideal_s']:.0f} s), {q['ok']}/{q['n']} ok | "
+                 f"server 429s: {q['server_429']} | | {goal} | {met} |")
+    if peer_node:
+        L.append(f"| Peer: CPU µs/request, {peer_llm.get('n')} requests, "
+                 f"{peer_llm.get('concurrency')} in flight | "
+                 f"{fmt_spread(peer_llm.get('cpu_us_per_req'))} | official openai npm "
+                 f"{read_version(a.work)} on Node: "
+                 f"{fmt_spread(peer_node.get('cpu_us_per_req'))} | {fmt_ratio(r_peer)} | >= {GOAL_PEER_RATIO:.0f}x | "
+                 f"{yes(goals['peer_openai_node_cpu_ratio']['met'])} |")
+    else:
+        L.append(f"| Peer (openai npm on Node) | {a.peer_note or 'not run'} | | | | |")
+    table = "\n".join(L)
+    mach = (f"Machine: {machine['nproc']} cores ({machine['cpu_model']}), {machine['kernel']}, "
+            f"{machine['libcurl']}; {machine['date']}; commit {machine['commit']}; "
+            f"whole run {out['elapsed_s']} s. {machine['note']}; CPU is the client process's "
+            f"own (getrusage / process.cpuUsage), the mock server runs as a separate process.")
+    print(table)
+    print()
+    print(mach)
+    with open(os.path.join(a.results, "latest.md"), "w") as f:
+        f.write("# libllmorch benchmarks (bench/run.sh)\n\n")
+        f.write(table + "\n\n" + mach + "\n\n")
+        f.write("![CPU and RSS per request against requests in flight](scale.svg)\n\n")
+        f.write("Raw numbers: [latest.json](latest.json).  How each figure is measured: "
+                "bench/README.md.\n")
+
+
+def read_version(work):
+    for r in read_jsonl(os.path.join(work, "peer.jsonl")):
+        if r.get("client") == "openai_node":
+            return f"{r.get('openai_version')} ({r.get('node_version')})"
+    return ""
+
+
+if __name__ == "__main__":
+    main()
