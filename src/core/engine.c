@@ -566,6 +566,8 @@ static void on_local_done(struct llm__timer *t, void *user)
     pump(e);
 }
 
+static void xfer_on_headers(void *user, int status, const struct llm_http_headers *h);
+
 static void start_attempt(struct ereq *r)
 {
     struct llm_engine *e = r->eng;
@@ -618,7 +620,8 @@ static void start_attempt(struct ereq *r)
         .max_response_bytes = e->max_response_bytes,
         .stream = r->req.stream,
     };
-    static const struct llm__xfer_cbs cbs = {.on_data = xfer_on_data, .on_done = xfer_on_done};
+    static const struct llm__xfer_cbs cbs = {
+        .on_data = xfer_on_data, .on_done = xfer_on_done, .on_headers = xfer_on_headers};
     rc = llm__http_start(e->http, &hreq, &xo, &cbs, r, &r->xfer);
     if (rc != LLM_OK)
         finish(r, rc, "could not start the HTTP transfer", 0, NULL, false);
@@ -688,6 +691,43 @@ static void learn_limit(struct llm_engine *e, struct llm_gate **gate, bool *lear
     }
 }
 
+/* Read the rate-limit headers into *rl and, when adapting, adopt the limits
+ * they announce.  Returns whether any were present. */
+static bool learn_from_headers(struct llm_engine *e, const struct llm_http_headers *h,
+                               struct llm_rate_limit_info *rl)
+{
+    memset(rl, 0xff, sizeof(*rl)); /* every field -1 */
+    bool have = false;
+    if (h && e->provider->vtable->read_rate_limits) {
+        e->provider->vtable->read_rate_limits(e->provider, h, rl);
+        have = rl->limit_requests >= 0 || rl->limit_tokens >= 0 || rl->limit_input_tokens >= 0 ||
+               rl->remaining_requests >= 0 || rl->remaining_tokens >= 0;
+    }
+    if (e->adaptive && have) {
+        learn_limit(e, &e->rpm_gate, &e->rpm_learned, "rpm", rl->limit_requests);
+        learn_limit(e, &e->tpm_gate, &e->tpm_learned, "tpm",
+                    rl->limit_tokens > 0 ? rl->limit_tokens : rl->limit_input_tokens);
+    }
+    return have;
+}
+
+static void on_gate_timer(struct llm__timer *t, void *user);
+
+/* The first response's headers end the adaptive probe: the limits are known
+ * (or known to be absent) long before a streamed reply finishes.  Inside a
+ * curl callback, so admission resumes from a timer, not from here. */
+static void xfer_on_headers(void *user, int status, const struct llm_http_headers *h)
+{
+    struct ereq *r = user;
+    struct llm_engine *e = r->eng;
+    if (!e->probing)
+        return;
+    struct llm_rate_limit_info rl;
+    learn_from_headers(e, h, &rl);
+    e->probing = false;
+    llm__timer_start(e->loop, &e->gate_timer, llm__now_mono_us(), on_gate_timer, e);
+}
+
 /* After every attempt: reconcile gate debits with what the server counted,
  * adopt announced limits, and pause admission when the server says so. */
 static void admission_feedback(struct llm_engine *e, struct ereq *r, int status,
@@ -708,18 +748,7 @@ static void admission_feedback(struct llm_engine *e, struct ereq *r, int status,
     r->rpm_debited = r->tpm_debited = false;
 
     struct llm_rate_limit_info rl;
-    memset(&rl, 0xff, sizeof(rl)); /* every field -1 */
-    bool have = false;
-    if (h && e->provider->vtable->read_rate_limits) {
-        e->provider->vtable->read_rate_limits(e->provider, h, &rl);
-        have = rl.limit_requests >= 0 || rl.limit_tokens >= 0 || rl.limit_input_tokens >= 0 ||
-               rl.remaining_requests >= 0 || rl.remaining_tokens >= 0;
-    }
-    if (e->adaptive && have) {
-        learn_limit(e, &e->rpm_gate, &e->rpm_learned, "rpm", rl.limit_requests);
-        learn_limit(e, &e->tpm_gate, &e->tpm_learned, "tpm",
-                    rl.limit_tokens > 0 ? rl.limit_tokens : rl.limit_input_tokens);
-    }
+    bool have = learn_from_headers(e, h, &rl);
     e->probing = false;
 
     int64_t until = 0;

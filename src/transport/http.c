@@ -248,10 +248,35 @@ static void reset_headers(struct llm__xfer *x)
     x->hdr_buf.len = 0;
 }
 
+/* Point the header views into hdr_buf (which no longer moves once the
+ * headers are complete).  False if memory ran out. */
+static bool make_view(struct llm__xfer *x)
+{
+    if (!x->hdr_view)
+        x->hdr_view = malloc(x->cap_headers * sizeof(*x->hdr_view));
+    if (!x->hdr_view)
+        return false;
+    for (size_t i = 0; i < x->n_headers; i++) {
+        x->hdr_view[i].name = x->hdr_buf.data + x->hdr_refs[i].name;
+        x->hdr_view[i].value = x->hdr_buf.data + x->hdr_refs[i].value;
+    }
+    return true;
+}
+
 static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
 {
     struct llm__xfer *x = userp;
     size_t len = size * n;
+    if (x->cbs.on_headers && (len == 2 || len == 1) && (buf[0] == '\r' || buf[0] == '\n')) {
+        /* The blank line ending a response's headers. */
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code >= 200 && (x->n_headers == 0 || make_view(x))) {
+            struct llm_http_headers h = {x->n_headers ? x->hdr_view : NULL, x->n_headers};
+            x->cbs.on_headers(x->user, (int)code, &h);
+        }
+        return len;
+    }
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after 100-continue or a redirect): start over. */
         reset_headers(x);
@@ -588,14 +613,7 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
         o.transport_message = msg;
     }
     if (x->n_headers) {
-        /* hdr_buf no longer moves: point the views into it. */
-        if (!x->hdr_view)
-            x->hdr_view = malloc(x->cap_headers * sizeof(*x->hdr_view));
-        if (x->hdr_view) {
-            for (size_t i = 0; i < x->n_headers; i++) {
-                x->hdr_view[i].name = x->hdr_buf.data + x->hdr_refs[i].name;
-                x->hdr_view[i].value = x->hdr_buf.data + x->hdr_refs[i].value;
-            }
+        if (make_view(x)) {
         } else if (o.transport_error == LLM_OK) {
             o.transport_error = LLM_ERR_OUT_OF_MEMORY;
             o.transport_message = "out of memory collecting the response headers";

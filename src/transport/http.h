@@ -43,6 +43,11 @@ struct llm__xfer_cbs {
     int (*on_data)(void *user, const char *data, size_t len);
     /* Exactly once, unless the transfer was cancelled with llm__http_cancel. */
     void (*on_done)(void *user, const struct llm__xfer_outcome *o);
+    /* Optional.  The final response's status and headers, as soon as they
+     * are in (before the body).  Runs inside a curl callback: it MUST NOT
+     * start, cancel or finish transfers (arm a timer instead).  `headers`
+     * is borrowed for the call. */
+    void (*on_headers)(void *user, int status, const struct llm_http_headers *headers);
 };
 
 int llm__http_new(struct llm__loop *loop, struct llm__http **out);

@@ -201,6 +201,44 @@ static void deadline_that_would_pass_during_backoff_fails_early(void **state)
     llm_engine_free(e);
 }
 
+
+static void adaptive_probe_ends_when_the_first_headers_arrive(void **state)
+{
+    (void)state;
+    struct mocksrv_options so = {0};
+    so.inter_token_ms = 100; /* a streamed reply takes seconds */
+    so.rpm = 6000;
+    struct mocksrv *s = start_server(&so);
+    struct llm_engine_options o = {0};
+    o.provider = "openai";
+    o.base_url = mocksrv_url(s);
+    o.api_key = "";
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m1, m2;
+    struct llm_request slow = req_for(&m1, "a fairly long prompt so that the streamed reply comes "
+                                           "back in a good number of separate chunks");
+    slow.max_tokens = 0;
+    slow.stream = true;
+    struct llm_request quick = req_for(&m2, "quick");
+    struct llm_future *fa = NULL, *fb = NULL;
+    assert_int_equal(llm_submit(e, &slow, &fa), LLM_OK);
+    assert_int_equal(llm_submit(e, &quick, &fb), LLM_OK);
+    struct llm_result *a = NULL, *b = NULL;
+    assert_int_equal(llm_future_wait(fa, -1, &a), LLM_OK);
+    assert_int_equal(llm_future_wait(fb, -1, &b), LLM_OK);
+    assert_true(a->success);
+    assert_true(b->success);
+    /* The quick request did not wait for the whole streamed reply. */
+    assert_true(b->timestamps[LLM_TS_COMPLETED] < a->timestamps[LLM_TS_COMPLETED]);
+    llm_result_free(a);
+    llm_result_free(b);
+    llm_future_free(fa);
+    llm_future_free(fb);
+    llm_engine_free(e);
+    mocksrv_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +247,7 @@ int main(void)
         cmocka_unit_test(cancel_reaches_a_request_in_flight_over_http),
         cmocka_unit_test(cancel_reaches_a_request_waiting_at_a_gate),
         cmocka_unit_test(deadline_that_would_pass_during_backoff_fails_early),
+        cmocka_unit_test(adaptive_probe_ends_when_the_first_headers_arrive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
