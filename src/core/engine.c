@@ -180,6 +180,11 @@ struct llm_engine {
     llm_token_estimate_fn *estimate;
     void *estimate_user;
     int blocked_by;             /* what holds the FIFO head: 0 none, 1 rpm, 2 tpm, 3 cooldown */
+    unsigned feedback_count;
+    /* Last price looked up (batches mostly use one model). */
+    char *price_model;
+    struct llm_price price;
+    bool price_known;
 
     /* Observability. */
     struct llm__stats_acc *stats; /* has its own lock: snapshots from any thread */
@@ -349,12 +354,13 @@ static void price_result(struct llm_engine *e, struct llm_result *res)
     memset(&res->cost, 0, sizeof(res->cost));
     if (!res->usage.known || !e->pricing)
         return;
-    struct llm_price price;
     const char *model = res->model ? res->model : "";
-    if (llm_pricing_lookup(e->pricing, model, &price) == LLM_OK)
-        llm_cost_compute(&price, &res->usage, &res->cost);
-    else
-        llm_cost_compute(NULL, &res->usage, &res->cost);
+    if (!e->price_model || strcmp(e->price_model, model) != 0) {
+        free(e->price_model);
+        e->price_model = llm__strdup(model);
+        e->price_known = llm_pricing_lookup(e->pricing, model, &e->price) == LLM_OK;
+    }
+    llm_cost_compute(e->price_known ? &e->price : NULL, &res->usage, &res->cost);
 }
 
 /* Fill the result's error and hand the result over.  Frees `r`. */
@@ -747,8 +753,15 @@ static void admission_feedback(struct llm_engine *e, struct ereq *r, int status,
     }
     r->rpm_debited = r->tpm_debited = false;
 
+    /* Limits change rarely: re-read them on every 429, otherwise on one
+     * response in 32 once learned (header lookups are a measurable share
+     * of the per-request cost). */
     struct llm_rate_limit_info rl;
-    bool have = learn_from_headers(e, h, &rl);
+    memset(&rl, 0xff, sizeof(rl));
+    bool have = false;
+    bool learned = e->rpm_learned || e->tpm_learned;
+    if (status == 429 || (e->adaptive && (!learned || (e->feedback_count++ & 31) == 0)))
+        have = learn_from_headers(e, h, &rl);
     e->probing = false;
 
     int64_t until = 0;
@@ -858,8 +871,10 @@ static void attempt_done(struct ereq *r, enum llm_error transport_error, const c
     char *msg = transport_msg ? llm__strdup(transport_msg) : NULL;
     char *code = NULL;
     bool retryable = false;
+    /* A success has no server-directed wait to honour: skip the lookups. */
     int64_t retry_after = local_retry_after_ms >= 0 ? local_retry_after_ms
-                                                    : parse_retry_after(headers);
+                          : (status >= 200 && status < 300) ? -1
+                                                            : parse_retry_after(headers);
 
     if (err == LLM_OK && status >= 200 && status < 300) {
         if (!r->req.stream) {
@@ -1011,6 +1026,9 @@ static int64_t gates_admit(struct llm_engine *e, struct ereq *r, int64_t now_us)
         r->rpm_debited = true;
     }
     if (e->tpm_gate) {
+        if (r->tpm_amount < 0)
+            r->tpm_amount = e->estimate(e->estimate_user, &r->req) +
+                            (r->req.max_tokens > 0 ? r->req.max_tokens : DEFAULT_TPM_OUTPUT_TOKENS);
         int64_t t = llm_gate_try_acquire(e->tpm_gate, now_ms, r->tpm_amount, &r->tpm_ticket);
         if (t > 0) {
             if (r->rpm_debited) {
@@ -1081,8 +1099,7 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
         finish(r, LLM_ERR_QUEUE_FULL, msg, 0, NULL, false);
         return;
     }
-    r->tpm_amount = e->estimate(e->estimate_user, &r->req) +
-                    (r->req.max_tokens > 0 ? r->req.max_tokens : DEFAULT_TPM_OUTPUT_TOKENS);
+    r->tpm_amount = -1; /* estimated when a TPM gate first asks */
     llm__stats_acc_note_submitted(e->stats);
     r->all_prev = NULL;
     r->all_next = e->all_head;
@@ -1229,6 +1246,7 @@ static void engine_destroy(struct llm_engine *e)
     llm_provider_free(e->provider);
     llm__stats_acc_free(e->stats);
     llm_pricing_free(e->pricing);
+    free(e->price_model);
     llm_pipeline_free(e->pipeline);
     free(e->provider_name);
     pthread_mutex_destroy(&e->submit_mu);
