@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/jsonw.h"
 
 static const char *const timestamp_names[] = {
     [LLM_TS_REQUESTED] = "requested",
@@ -138,37 +139,6 @@ void llm_free(void *p)
 
 /* ---- JSON -------------------------------------------------------------------------- */
 
-/* Builds the document and remembers whether any allocation failed, so the
- * serialiser reads straight through instead of checking every call. */
-struct json {
-    bool oom;
-};
-
-/* Keys are string literals or entries of static tables, so cJSON may keep
- * the pointer (the CS variant) instead of copying every key. */
-static cJSON *add(struct json *j, cJSON *obj, const char *key, cJSON *item)
-{
-    if (item == NULL || obj == NULL || !cJSON_AddItemToObjectCS(obj, key, item)) {
-        cJSON_Delete(item);
-        j->oom = true;
-        return NULL;
-    }
-    return item;
-}
-
-static void push(struct json *j, cJSON *arr, cJSON *item)
-{
-    if (item == NULL || arr == NULL || !cJSON_AddItemToArray(arr, item)) {
-        cJSON_Delete(item);
-        j->oom = true;
-    }
-}
-
-static cJSON *str_or_null(const char *s)
-{
-    return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
-}
-
 static cJSON *num(double v)
 {
     return cJSON_CreateNumber(v);
@@ -188,85 +158,85 @@ static cJSON *error_name_or_null(enum llm_error e)
     return e == LLM_OK ? cJSON_CreateNull() : cJSON_CreateString(llm_error_name(e));
 }
 
-static void add_error(struct json *j, cJSON *root, const struct llm_result_error *e)
+static void add_error(struct llm__jw *j, cJSON *root, const struct llm_result_error *e)
 {
-    cJSON *o = add(j, root, "error", cJSON_CreateObject());
-    add(j, o, "type", error_name_or_null(e->type));
-    add(j, o, "message", str_or_null(e->message));
-    add(j, o, "http_status", num(e->http_status));
-    add(j, o, "retryable", cJSON_CreateBool(e->retryable));
-    add(j, o, "provider_code", str_or_null(e->provider_code));
+    cJSON *o = llm__jw_add(j, root, "error", cJSON_CreateObject());
+    llm__jw_add(j, o, "type", error_name_or_null(e->type));
+    llm__jw_add(j, o, "message", llm__jw_str_or_null(e->message));
+    llm__jw_add(j, o, "http_status", num(e->http_status));
+    llm__jw_add(j, o, "retryable", cJSON_CreateBool(e->retryable));
+    llm__jw_add(j, o, "provider_code", llm__jw_str_or_null(e->provider_code));
 }
 
-static void add_timestamps(struct json *j, cJSON *root, const int64_t *ts)
+static void add_timestamps(struct llm__jw *j, cJSON *root, const int64_t *ts)
 {
-    cJSON *o = add(j, root, "timestamps", cJSON_CreateObject());
+    cJSON *o = llm__jw_add(j, root, "timestamps", cJSON_CreateObject());
     for (int i = 0; i < LLM_TS_COUNT_; i++)
-        add(j, o, timestamp_names[i], time_or_null(ts[i]));
+        llm__jw_add(j, o, timestamp_names[i], time_or_null(ts[i]));
 }
 
-static void add_attempts(struct json *j, cJSON *root, const struct llm_result *res)
+static void add_attempts(struct llm__jw *j, cJSON *root, const struct llm_result *res)
 {
-    cJSON *arr = add(j, root, "attempts", cJSON_CreateArray());
+    cJSON *arr = llm__jw_add(j, root, "attempts", cJSON_CreateArray());
     for (size_t i = 0; i < res->n_attempts && arr != NULL; i++) {
         const struct llm_attempt *a = &res->attempts[i];
         cJSON *o = cJSON_CreateObject();
-        add(j, o, "start", time_or_null(a->start_us));
-        add(j, o, "end", time_or_null(a->end_us));
-        add(j, o, "http_status", num(a->http_status));
-        add(j, o, "error", error_name_or_null(a->error));
-        add(j, o, "error_message", str_or_null(a->error_message));
-        add(j, o, "retry_after_ms",
+        llm__jw_add(j, o, "start", time_or_null(a->start_us));
+        llm__jw_add(j, o, "end", time_or_null(a->end_us));
+        llm__jw_add(j, o, "http_status", num(a->http_status));
+        llm__jw_add(j, o, "error", error_name_or_null(a->error));
+        llm__jw_add(j, o, "error_message", llm__jw_str_or_null(a->error_message));
+        llm__jw_add(j, o, "retry_after_ms",
             a->retry_after_ms < 0 ? cJSON_CreateNull() : num((double)a->retry_after_ms));
-        add(j, o, "backoff_ms", num((double)a->backoff_ms));
-        add(j, o, "bytes_sent", num((double)a->bytes_sent));
-        add(j, o, "bytes_received", num((double)a->bytes_received));
-        push(j, arr, o);
+        llm__jw_add(j, o, "backoff_ms", num((double)a->backoff_ms));
+        llm__jw_add(j, o, "bytes_sent", num((double)a->bytes_sent));
+        llm__jw_add(j, o, "bytes_received", num((double)a->bytes_received));
+        llm__jw_push(j, arr, o);
     }
 }
 
-static void add_usage(struct json *j, cJSON *root, const struct llm_usage *u)
+static void add_usage(struct llm__jw *j, cJSON *root, const struct llm_usage *u)
 {
-    cJSON *o = add(j, root, "usage", cJSON_CreateObject());
-    add(j, o, "input_tokens", num((double)u->input_tokens));
-    add(j, o, "output_tokens", num((double)u->output_tokens));
-    add(j, o, "cached_input_tokens", num((double)u->cached_input_tokens));
-    add(j, o, "reasoning_tokens", num((double)u->reasoning_tokens));
-    add(j, o, "cache_write_tokens", num((double)u->cache_write_tokens));
-    add(j, o, "known", cJSON_CreateBool(u->known));
+    cJSON *o = llm__jw_add(j, root, "usage", cJSON_CreateObject());
+    llm__jw_add(j, o, "input_tokens", num((double)u->input_tokens));
+    llm__jw_add(j, o, "output_tokens", num((double)u->output_tokens));
+    llm__jw_add(j, o, "cached_input_tokens", num((double)u->cached_input_tokens));
+    llm__jw_add(j, o, "reasoning_tokens", num((double)u->reasoning_tokens));
+    llm__jw_add(j, o, "cache_write_tokens", num((double)u->cache_write_tokens));
+    llm__jw_add(j, o, "known", cJSON_CreateBool(u->known));
 }
 
-static void add_cost(struct json *j, cJSON *root, const struct llm_cost *c)
+static void add_cost(struct llm__jw *j, cJSON *root, const struct llm_cost *c)
 {
-    cJSON *o = add(j, root, "cost", cJSON_CreateObject());
-    add(j, o, "input_usd", num(c->input_usd));
-    add(j, o, "output_usd", num(c->output_usd));
-    add(j, o, "total_usd", num(c->total_usd));
-    add(j, o, "known", cJSON_CreateBool(c->known));
+    cJSON *o = llm__jw_add(j, root, "cost", cJSON_CreateObject());
+    llm__jw_add(j, o, "input_usd", num(c->input_usd));
+    llm__jw_add(j, o, "output_usd", num(c->output_usd));
+    llm__jw_add(j, o, "total_usd", num(c->total_usd));
+    llm__jw_add(j, o, "known", cJSON_CreateBool(c->known));
 }
 
-static void add_backoff(struct json *j, cJSON *root, const struct llm_wait_stats *w)
+static void add_backoff(struct llm__jw *j, cJSON *root, const struct llm_wait_stats *w)
 {
-    cJSON *o = add(j, root, "backoff", cJSON_CreateObject());
-    add(j, o, "queue_wait_ms", num((double)w->queue_wait_ms));
-    add(j, o, "gate_wait_ms", num((double)w->gate_wait_ms));
-    add(j, o, "server_wait_ms", num((double)w->server_wait_ms));
-    add(j, o, "backoff_ms", num((double)w->backoff_ms));
+    cJSON *o = llm__jw_add(j, root, "backoff", cJSON_CreateObject());
+    llm__jw_add(j, o, "queue_wait_ms", num((double)w->queue_wait_ms));
+    llm__jw_add(j, o, "gate_wait_ms", num((double)w->gate_wait_ms));
+    llm__jw_add(j, o, "server_wait_ms", num((double)w->server_wait_ms));
+    llm__jw_add(j, o, "backoff_ms", num((double)w->backoff_ms));
 }
 
-static void add_pipeline(struct json *j, cJSON *root, const struct llm_result *res)
+static void add_pipeline(struct llm__jw *j, cJSON *root, const struct llm_result *res)
 {
-    cJSON *arr = add(j, root, "pipeline", cJSON_CreateArray());
+    cJSON *arr = llm__jw_add(j, root, "pipeline", cJSON_CreateArray());
     for (size_t i = 0; i < res->n_pipeline && arr != NULL; i++) {
         const struct llm_step_result *s = &res->pipeline[i];
         cJSON *o = cJSON_CreateObject();
-        add(j, o, "name", str_or_null(s->name));
-        add(j, o, "success", cJSON_CreateBool(s->success));
-        add(j, o, "error", str_or_null(s->error));
-        add(j, o, "duration_us", num((double)s->duration_us));
-        add(j, o, "bytes_in", num((double)s->bytes_in));
-        add(j, o, "bytes_out", num((double)s->bytes_out));
-        push(j, arr, o);
+        llm__jw_add(j, o, "name", llm__jw_str_or_null(s->name));
+        llm__jw_add(j, o, "success", cJSON_CreateBool(s->success));
+        llm__jw_add(j, o, "error", llm__jw_str_or_null(s->error));
+        llm__jw_add(j, o, "duration_us", num((double)s->duration_us));
+        llm__jw_add(j, o, "bytes_in", num((double)s->bytes_in));
+        llm__jw_add(j, o, "bytes_out", num((double)s->bytes_out));
+        llm__jw_push(j, arr, o);
     }
 }
 
@@ -296,35 +266,27 @@ char *llm_result_to_json(const struct llm_result *res)
 {
     if (res == NULL)
         return NULL;
-    struct json j = {0};
+    struct llm__jw j = {0};
     cJSON *root = cJSON_CreateObject();
     if (root == NULL)
         return NULL;
 
-    add(&j, root, "success", cJSON_CreateBool(res->success));
-    add(&j, root, "content", str_or_null(res->content));
-    add(&j, root, "finish_reason", str_or_null(res->finish_reason));
+    llm__jw_add(&j, root, "success", cJSON_CreateBool(res->success));
+    llm__jw_add(&j, root, "content", llm__jw_str_or_null(res->content));
+    llm__jw_add(&j, root, "finish_reason", llm__jw_str_or_null(res->finish_reason));
     add_error(&j, root, &res->error);
-    add(&j, root, "trace_id", trace_id_value(res->trace_id));
-    add(&j, root, "request_id", str_or_null(res->request_id));
-    add(&j, root, "response_id", str_or_null(res->response_id));
-    add(&j, root, "provider", str_or_null(res->provider));
-    add(&j, root, "model", str_or_null(res->model));
+    llm__jw_add(&j, root, "trace_id", trace_id_value(res->trace_id));
+    llm__jw_add(&j, root, "request_id", llm__jw_str_or_null(res->request_id));
+    llm__jw_add(&j, root, "response_id", llm__jw_str_or_null(res->response_id));
+    llm__jw_add(&j, root, "provider", llm__jw_str_or_null(res->provider));
+    llm__jw_add(&j, root, "model", llm__jw_str_or_null(res->model));
     add_timestamps(&j, root, res->timestamps);
     add_attempts(&j, root, res);
     add_usage(&j, root, &res->usage);
     add_cost(&j, root, &res->cost);
     add_backoff(&j, root, &res->backoff);
     add_pipeline(&j, root, res);
-    add(&j, root, "metadata", metadata_value(res->metadata_json));
+    llm__jw_add(&j, root, "metadata", metadata_value(res->metadata_json));
 
-    char *printed = j.oom ? NULL : cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (printed == NULL)
-        return NULL;
-    /* Hand back memory from our own malloc so that llm_free() stays plain
-     * free() even if the host installed cJSON allocation hooks. */
-    char *out = strdup(printed);
-    cJSON_free(printed);
-    return out;
+    return llm__jw_finish(&j, root);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/jsonw.h"
 #include "llmorch/result.h"
 
 void llm_stats_free(struct llm_stats *s)
@@ -34,32 +35,9 @@ struct json {
     bool oom;
 };
 
-static cJSON *add(struct json *j, cJSON *obj, const char *key, cJSON *item)
-{
-    if (item == NULL || obj == NULL || !cJSON_AddItemToObjectCS(obj, key, item)) {
-        cJSON_Delete(item);
-        j->oom = true;
-        return NULL;
-    }
-    return item;
-}
-
-static void push(struct json *j, cJSON *arr, cJSON *item)
-{
-    if (item == NULL || arr == NULL || !cJSON_AddItemToArray(arr, item)) {
-        cJSON_Delete(item);
-        j->oom = true;
-    }
-}
-
 static cJSON *num(double v)
 {
     return cJSON_CreateNumber(v);
-}
-
-static cJSON *str_or_null(const char *s)
-{
-    return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
 }
 
 static cJSON *ms_or_null(const struct llm_stats_latency *l, double v)
@@ -67,98 +45,90 @@ static cJSON *ms_or_null(const struct llm_stats_latency *l, double v)
     return l->count > 0 ? num(v) : cJSON_CreateNull();
 }
 
-static void add_latency(struct json *j, cJSON *parent, const char *key,
+static void add_latency(struct llm__jw *j, cJSON *parent, const char *key,
                         const struct llm_stats_latency *l)
 {
-    cJSON *o = add(j, parent, key, cJSON_CreateObject());
-    add(j, o, "count", num((double)l->count));
-    add(j, o, "p50_ms", ms_or_null(l, l->p50_ms));
-    add(j, o, "p90_ms", ms_or_null(l, l->p90_ms));
-    add(j, o, "p99_ms", ms_or_null(l, l->p99_ms));
-    add(j, o, "min_ms", ms_or_null(l, l->min_ms));
-    add(j, o, "max_ms", ms_or_null(l, l->max_ms));
-    add(j, o, "mean_ms", ms_or_null(l, l->count > 0 ? l->sum_ms / (double)l->count : 0));
+    cJSON *o = llm__jw_add(j, parent, key, cJSON_CreateObject());
+    llm__jw_add(j, o, "count", num((double)l->count));
+    llm__jw_add(j, o, "p50_ms", ms_or_null(l, l->p50_ms));
+    llm__jw_add(j, o, "p90_ms", ms_or_null(l, l->p90_ms));
+    llm__jw_add(j, o, "p99_ms", ms_or_null(l, l->p99_ms));
+    llm__jw_add(j, o, "min_ms", ms_or_null(l, l->min_ms));
+    llm__jw_add(j, o, "max_ms", ms_or_null(l, l->max_ms));
+    llm__jw_add(j, o, "mean_ms", ms_or_null(l, l->count > 0 ? l->sum_ms / (double)l->count : 0));
 }
 
 char *llm_stats_to_json(const struct llm_stats *s)
 {
     if (s == NULL)
         return NULL;
-    struct json j = {0};
+    struct llm__jw j = {0};
     cJSON *root = cJSON_CreateObject();
     if (root == NULL)
         return NULL;
-    add(&j, root, "provider", str_or_null(s->provider));
-    add(&j, root, "snapshot_unix_ms", num((double)s->snapshot_unix_ms));
-    add(&j, root, "uptime_ms", num((double)s->uptime_ms));
+    llm__jw_add(&j, root, "provider", llm__jw_str_or_null(s->provider));
+    llm__jw_add(&j, root, "snapshot_unix_ms", num((double)s->snapshot_unix_ms));
+    llm__jw_add(&j, root, "uptime_ms", num((double)s->uptime_ms));
 
-    cJSON *o = add(&j, root, "requests", cJSON_CreateObject());
-    add(&j, o, "submitted", num((double)s->requests_submitted));
-    add(&j, o, "completed", num((double)s->requests_completed));
-    add(&j, o, "succeeded", num((double)s->requests_succeeded));
-    add(&j, o, "failed", num((double)s->requests_failed));
+    cJSON *o = llm__jw_add(&j, root, "requests", cJSON_CreateObject());
+    llm__jw_add(&j, o, "submitted", num((double)s->requests_submitted));
+    llm__jw_add(&j, o, "completed", num((double)s->requests_completed));
+    llm__jw_add(&j, o, "succeeded", num((double)s->requests_succeeded));
+    llm__jw_add(&j, o, "failed", num((double)s->requests_failed));
 
-    o = add(&j, root, "failures", cJSON_CreateObject());
+    o = llm__jw_add(&j, root, "failures", cJSON_CreateObject());
     for (int e = 1; e < LLM_ERROR_COUNT; e++)
-        add(&j, o, llm_error_name((enum llm_error)e), num((double)s->failures_by_error[e]));
+        llm__jw_add(&j, o, llm_error_name((enum llm_error)e), num((double)s->failures_by_error[e]));
 
-    add(&j, root, "retries", num((double)s->retries));
-    add(&j, root, "rate_limited", num((double)s->rate_limited));
-    add(&j, root, "in_flight", num((double)s->in_flight));
-    add(&j, root, "queue_depth", num((double)s->queue_depth));
+    llm__jw_add(&j, root, "retries", num((double)s->retries));
+    llm__jw_add(&j, root, "rate_limited", num((double)s->rate_limited));
+    llm__jw_add(&j, root, "in_flight", num((double)s->in_flight));
+    llm__jw_add(&j, root, "queue_depth", num((double)s->queue_depth));
 
-    cJSON *arr = add(&j, root, "gates", cJSON_CreateArray());
+    cJSON *arr = llm__jw_add(&j, root, "gates", cJSON_CreateArray());
     for (size_t i = 0; i < s->n_gates && arr != NULL; i++) {
         cJSON *g = cJSON_CreateObject();
-        add(&j, g, "name", str_or_null(s->gates[i].name));
-        add(&j, g, "waiting", num((double)s->gates[i].waiting));
-        add(&j, g, "used", num((double)s->gates[i].used));
-        add(&j, g, "limit", num((double)s->gates[i].limit));
-        push(&j, arr, g);
+        llm__jw_add(&j, g, "name", llm__jw_str_or_null(s->gates[i].name));
+        llm__jw_add(&j, g, "waiting", num((double)s->gates[i].waiting));
+        llm__jw_add(&j, g, "used", num((double)s->gates[i].used));
+        llm__jw_add(&j, g, "limit", num((double)s->gates[i].limit));
+        llm__jw_push(&j, arr, g);
     }
 
-    o = add(&j, root, "window", cJSON_CreateObject());
-    add(&j, o, "window_ms", num((double)s->window_ms));
-    add(&j, o, "requests", num((double)s->window_requests));
-    add(&j, o, "input_tokens", num((double)s->window_input_tokens));
-    add(&j, o, "output_tokens", num((double)s->window_output_tokens));
+    o = llm__jw_add(&j, root, "window", cJSON_CreateObject());
+    llm__jw_add(&j, o, "window_ms", num((double)s->window_ms));
+    llm__jw_add(&j, o, "requests", num((double)s->window_requests));
+    llm__jw_add(&j, o, "input_tokens", num((double)s->window_input_tokens));
+    llm__jw_add(&j, o, "output_tokens", num((double)s->window_output_tokens));
 
-    o = add(&j, root, "latency", cJSON_CreateObject());
+    o = llm__jw_add(&j, root, "latency", cJSON_CreateObject());
     add_latency(&j, o, "total", &s->latency_total);
     add_latency(&j, o, "ttfb", &s->latency_ttfb);
     add_latency(&j, o, "ttft", &s->latency_ttft);
 
-    o = add(&j, root, "tokens", cJSON_CreateObject());
-    add(&j, o, "input", num((double)s->tokens_input));
-    add(&j, o, "output", num((double)s->tokens_output));
-    add(&j, o, "cached_input", num((double)s->tokens_cached_input));
+    o = llm__jw_add(&j, root, "tokens", cJSON_CreateObject());
+    llm__jw_add(&j, o, "input", num((double)s->tokens_input));
+    llm__jw_add(&j, o, "output", num((double)s->tokens_output));
+    llm__jw_add(&j, o, "cached_input", num((double)s->tokens_cached_input));
 
-    o = add(&j, root, "cost", cJSON_CreateObject());
-    add(&j, o, "usd", num(s->cost_usd));
-    add(&j, o, "known_requests", num((double)s->cost_known_requests));
-    add(&j, o, "unknown_requests", num((double)s->cost_unknown_requests));
+    o = llm__jw_add(&j, root, "cost", cJSON_CreateObject());
+    llm__jw_add(&j, o, "usd", num(s->cost_usd));
+    llm__jw_add(&j, o, "known_requests", num((double)s->cost_known_requests));
+    llm__jw_add(&j, o, "unknown_requests", num((double)s->cost_unknown_requests));
 
-    arr = add(&j, root, "models", cJSON_CreateArray());
+    arr = llm__jw_add(&j, root, "models", cJSON_CreateArray());
     for (size_t i = 0; i < s->n_models && arr != NULL; i++) {
         const struct llm_stats_model *m = &s->models[i];
         cJSON *mo = cJSON_CreateObject();
-        add(&j, mo, "model", str_or_null(m->model));
-        add(&j, mo, "requests", num((double)m->requests));
-        add(&j, mo, "input_tokens", num((double)m->input_tokens));
-        add(&j, mo, "output_tokens", num((double)m->output_tokens));
-        add(&j, mo, "cost_usd", num(m->cost_usd));
-        push(&j, arr, mo);
+        llm__jw_add(&j, mo, "model", llm__jw_str_or_null(m->model));
+        llm__jw_add(&j, mo, "requests", num((double)m->requests));
+        llm__jw_add(&j, mo, "input_tokens", num((double)m->input_tokens));
+        llm__jw_add(&j, mo, "output_tokens", num((double)m->output_tokens));
+        llm__jw_add(&j, mo, "cost_usd", num(m->cost_usd));
+        llm__jw_push(&j, arr, mo);
     }
 
-    char *printed = j.oom ? NULL : cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (printed == NULL)
-        return NULL;
-    /* Our own malloc, so llm_free() stays plain free() whatever hooks the
-     * host gave cJSON. */
-    char *out = strdup(printed);
-    cJSON_free(printed);
-    return out;
+    return llm__jw_finish(&j, root);
 }
 
 /* ---- Prometheus text format 0.0.4 ---------------------------------------------------- */
