@@ -34,7 +34,9 @@ enum llm_error {
     LLM_ERR_INTERNAL = 20,
     LLM_ERR_RESPONSE_TOO_LARGE = 21,  /* body over max_response_bytes */
     LLM_ERR_INVALID_ARGUMENT = 22,    /* API misuse: bad option, NULL pointer */
-    LLM_ERR_SERVER_WAIT_TOO_LONG = 23 /* server asked to wait longer than the cap */
+    LLM_ERR_SERVER_WAIT_TOO_LONG = 23 /* a wait longer than the cap (ext/retry.h verdict); the
+                                         engine itself reports the server's own error type with
+                                         the asked wait in the message */
     /* Append new values here; never renumber. */
 };
 
