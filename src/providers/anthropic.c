@@ -18,10 +18,8 @@
 #define DEFAULT_MAX_TOKENS 1024
 
 struct anthropic_impl {
-    char *url;
-    char *api_key;        /* NULL: send no x-api-key (a proxy adds it) */
+    struct llm__endpoint ep; /* no key: send no x-api-key (a proxy adds it) */
     char *version;        /* anthropic-version */
-    char *trace_header;   /* NULL: do not send the trace id */
 };
 
 static const struct anthropic_impl *impl_of(const struct llm_provider *p)
@@ -168,16 +166,14 @@ static enum llm_error anthropic_build_request(const struct llm_provider *p,
         return err;
     err = llm__json_set_body(body, out);
     cJSON_Delete(body);
-    if (err == LLM_OK && (out->url = llm__strdup(m->url)) == NULL)
-        err = LLM_ERR_OUT_OF_MEMORY;
-    if (err == LLM_OK && m->api_key != NULL)
-        err = llm_http_request_add_header(out, "x-api-key", m->api_key);
+    if (err == LLM_OK)
+        err = llm__endpoint_begin(&m->ep, trace_id, out);
+    if (err == LLM_OK && m->ep.api_key != NULL)
+        err = llm_http_request_add_header(out, "x-api-key", m->ep.api_key);
     if (err == LLM_OK)
         err = llm_http_request_add_header(out, "anthropic-version", m->version);
     if (err == LLM_OK)
         err = llm_http_request_add_header(out, "content-type", "application/json");
-    if (err == LLM_OK && m->trace_header != NULL && trace_id != NULL && trace_id[0] != '\0')
-        err = llm_http_request_add_header(out, m->trace_header, trace_id);
     if (err != LLM_OK) {
         llm_http_request_clear(out);
         return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
@@ -421,12 +417,8 @@ static void anthropic_destroy(struct llm_provider *p)
     struct anthropic_impl *m = p->impl;
     if (m == NULL)
         return;
-    if (m->api_key != NULL)
-        explicit_bzero(m->api_key, strlen(m->api_key));
-    free(m->api_key);
-    free(m->url);
+    llm__endpoint_clear(&m->ep);
     free(m->version);
-    free(m->trace_header);
     free(m);
     p->impl = NULL;
 }
@@ -458,7 +450,7 @@ enum llm_error llm_provider_new_anthropic(const struct llm_provider_options *opt
     const char *version = opts->anthropic_version != NULL && opts->anthropic_version[0] != '\0'
                               ? opts->anthropic_version
                               : DEFAULT_VERSION;
-    if ((trace[0] != '\0' && !llm__header_name_ok(trace)) || !llm__option_value_ok(version))
+    if (!llm__option_value_ok(version))
         return LLM_ERR_INVALID_ARGUMENT;
 
     struct llm_provider *p = calloc(1, sizeof(*p));
@@ -471,13 +463,9 @@ enum llm_error llm_provider_new_anthropic(const struct llm_provider_options *opt
     p->vtable = &anthropic_vtable;
     p->impl = m;
 
-    enum llm_error err = llm__endpoint_url(opts->base_url, DEFAULT_BASE_URL, "messages", &m->url);
-    if (err == LLM_OK)
-        err = llm__resolve_api_key(opts->api_key, opts->api_key_env, DEFAULT_KEY_ENV,
-                                   &m->api_key);
+    enum llm_error err = llm__endpoint_init(&m->ep, opts, DEFAULT_BASE_URL, "messages",
+                                            DEFAULT_KEY_ENV, trace);
     if (err == LLM_OK && (m->version = llm__strdup(version)) == NULL)
-        err = LLM_ERR_OUT_OF_MEMORY;
-    if (err == LLM_OK && trace[0] != '\0' && (m->trace_header = llm__strdup(trace)) == NULL)
         err = LLM_ERR_OUT_OF_MEMORY;
     if (err != LLM_OK) {
         llm_provider_free(p);

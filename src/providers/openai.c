@@ -16,9 +16,7 @@
 #define DEFAULT_TRACE_HEADER "X-Client-Request-Id"
 
 struct openai_impl {
-    char *url;            /* full endpoint */
-    char *api_key;        /* NULL: send no Authorization (local servers) */
-    char *trace_header;   /* NULL: do not send the trace id */
+    struct llm__endpoint ep; /* no key: send no Authorization (local servers) */
 };
 
 static const struct openai_impl *impl_of(const struct llm_provider *p)
@@ -132,12 +130,12 @@ static enum llm_error openai_build_request(const struct llm_provider *p,
         return err;
     err = llm__json_set_body(body, out);
     cJSON_Delete(body);
-    if (err == LLM_OK && (out->url = llm__strdup(m->url)) == NULL)
-        err = LLM_ERR_OUT_OF_MEMORY;
+    if (err == LLM_OK)
+        err = llm__endpoint_begin(&m->ep, trace_id, out);
     if (err == LLM_OK)
         err = llm_http_request_add_header(out, "Content-Type", "application/json");
-    if (err == LLM_OK && m->api_key != NULL) {
-        char *auth = llm__asprintf("Bearer %s", m->api_key);
+    if (err == LLM_OK && m->ep.api_key != NULL) {
+        char *auth = llm__asprintf("Bearer %s", m->ep.api_key);
         err = auth != NULL ? llm_http_request_add_header(out, "Authorization", auth)
                            : LLM_ERR_OUT_OF_MEMORY;
         if (auth != NULL) {
@@ -145,8 +143,6 @@ static enum llm_error openai_build_request(const struct llm_provider *p,
             free(auth);
         }
     }
-    if (err == LLM_OK && m->trace_header != NULL && trace_id != NULL && trace_id[0] != '\0')
-        err = llm_http_request_add_header(out, m->trace_header, trace_id);
     if (err != LLM_OK) {
         /* A trace id with CR/LF is the caller's bad argument, not ours. */
         llm_http_request_clear(out);
@@ -411,11 +407,7 @@ static void openai_destroy(struct llm_provider *p)
     struct openai_impl *m = p->impl;
     if (m == NULL)
         return;
-    if (m->api_key != NULL)
-        explicit_bzero(m->api_key, strlen(m->api_key));
-    free(m->api_key);
-    free(m->url);
-    free(m->trace_header);
+    llm__endpoint_clear(&m->ep);
     free(m);
     p->impl = NULL;
 }
@@ -443,8 +435,6 @@ enum llm_error llm_provider_new_openai(const struct llm_provider_options *opts,
         opts = &zero;
 
     const char *trace = opts->trace_header != NULL ? opts->trace_header : DEFAULT_TRACE_HEADER;
-    if (trace[0] != '\0' && !llm__header_name_ok(trace))
-        return LLM_ERR_INVALID_ARGUMENT;
 
     struct llm_provider *p = calloc(1, sizeof(*p));
     struct openai_impl *m = calloc(1, sizeof(*m));
@@ -456,13 +446,8 @@ enum llm_error llm_provider_new_openai(const struct llm_provider_options *opts,
     p->vtable = &openai_vtable;
     p->impl = m;
 
-    enum llm_error err = llm__endpoint_url(opts->base_url, DEFAULT_BASE_URL, "chat/completions",
-                                           &m->url);
-    if (err == LLM_OK)
-        err = llm__resolve_api_key(opts->api_key, opts->api_key_env, DEFAULT_KEY_ENV,
-                                   &m->api_key);
-    if (err == LLM_OK && trace[0] != '\0' && (m->trace_header = llm__strdup(trace)) == NULL)
-        err = LLM_ERR_OUT_OF_MEMORY;
+    enum llm_error err = llm__endpoint_init(&m->ep, opts, DEFAULT_BASE_URL, "chat/completions",
+                                            DEFAULT_KEY_ENV, trace);
     if (err != LLM_OK) {
         llm_provider_free(p);
         return err;

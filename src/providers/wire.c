@@ -339,3 +339,40 @@ enum llm_error llm__parsed_set_wire_error(struct llm_parsed *out,
     llm_error_info_clear(&info);
     return err;
 }
+
+/* ---- endpoint ------------------------------------------------------------------ */
+
+enum llm_error llm__endpoint_init(struct llm__endpoint *ep, const struct llm_provider_options *opts,
+                                  const char *default_base, const char *path,
+                                  const char *default_key_env, const char *trace)
+{
+    if (trace[0] != '\0' && !llm__header_name_ok(trace))
+        return LLM_ERR_INVALID_ARGUMENT;
+    enum llm_error err = llm__endpoint_url(opts->base_url, default_base, path, &ep->url);
+    if (err == LLM_OK)
+        err = llm__resolve_api_key(opts->api_key, opts->api_key_env, default_key_env,
+                                   &ep->api_key);
+    if (err == LLM_OK && trace[0] != '\0' && (ep->trace_header = llm__strdup(trace)) == NULL)
+        err = LLM_ERR_OUT_OF_MEMORY;
+    return err;
+}
+
+void llm__endpoint_clear(struct llm__endpoint *ep)
+{
+    if (ep->api_key != NULL)
+        explicit_bzero(ep->api_key, strlen(ep->api_key));
+    free(ep->api_key);
+    free(ep->url);
+    free(ep->trace_header);
+    memset(ep, 0, sizeof(*ep));
+}
+
+enum llm_error llm__endpoint_begin(const struct llm__endpoint *ep, const char *trace_id,
+                                   struct llm_http_request *out)
+{
+    if ((out->url = llm__strdup(ep->url)) == NULL)
+        return LLM_ERR_OUT_OF_MEMORY;
+    if (ep->trace_header != NULL && trace_id != NULL && trace_id[0] != '\0')
+        return llm_http_request_add_header(out, ep->trace_header, trace_id);
+    return LLM_OK;
+}

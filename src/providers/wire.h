@@ -43,6 +43,30 @@ enum llm_error llm__endpoint_url(const char *base, const char *default_base,
 enum llm_error llm__resolve_api_key(const char *key, const char *env, const char *default_env,
                                     char **out);
 
+/* What every HTTP provider keeps from its options: the endpoint URL, the
+ * API key (NULL: send none) and the trace header name (NULL: send none). */
+struct llm__endpoint {
+    char *url;
+    char *api_key;
+    char *trace_header;
+};
+
+/* Fill `ep` from `opts`: URL from base_url (see llm__endpoint_url), key
+ * (see llm__resolve_api_key), and a copy of `trace` unless it is "".
+ * Returns LLM_OK, LLM_ERR_INVALID_ARGUMENT (bad URL, key or trace header
+ * name) or LLM_ERR_OUT_OF_MEMORY; on error call llm__endpoint_clear. */
+enum llm_error llm__endpoint_init(struct llm__endpoint *ep, const struct llm_provider_options *opts,
+                                  const char *default_base, const char *path,
+                                  const char *default_key_env, const char *trace);
+
+/* Free what `ep` holds, wiping the key first.  Safe on a zeroed `ep`. */
+void llm__endpoint_clear(struct llm__endpoint *ep);
+
+/* Start `out`: a copy of the URL, then the trace header when configured
+ * and a trace id is given.  Returns LLM_OK or an llm_http_request error. */
+enum llm_error llm__endpoint_begin(const struct llm__endpoint *ep, const char *trace_id,
+                                   struct llm_http_request *out);
+
 /* ---- JSON ---------------------------------------------------------------------- */
 
 /* Parse s[0..len) (not NUL-terminated) as exactly one JSON value, allowing
