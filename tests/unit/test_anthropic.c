@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "llmorch/ext/provider.h"
+#include "provider_helpers.h"
 
 #define FAKE_KEY "test-key-not-real"
 
@@ -28,43 +29,6 @@ static struct llm_provider *new_anthropic(const struct llm_provider_options *opt
     return p;
 }
 
-static const char *header(const struct llm_http_request *r, const char *name)
-{
-    const char *found = NULL;
-    int count = 0;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        if (strcasecmp(r->headers[i].name, name) == 0) {
-            found = r->headers[i].value;
-            count++;
-        }
-    }
-    assert_true(count <= 1);
-    return found;
-}
-
-static void assert_json_equal(const char *got, const char *want)
-{
-    cJSON *g = cJSON_Parse(got);
-    cJSON *w = cJSON_Parse(want);
-    assert_non_null(g);
-    assert_non_null(w);
-    if (!cJSON_Compare(g, w, 1)) {
-        print_error("JSON differs\n got: %s\nwant: %s\n", got, want);
-        fail();
-    }
-    cJSON_Delete(g);
-    cJSON_Delete(w);
-}
-
-static void build(struct llm_provider *p, const struct llm_request *req,
-                  struct llm_http_request *out)
-{
-    assert_int_equal(p->vtable->build_request(p, req, "0190a5b2-0000-7000-8000-000000000001", out),
-                     LLM_OK);
-    assert_non_null(out->body);
-    assert_int_equal(out->body_len, strlen(out->body));
-}
-
 static const struct llm_message hello_msg[] = {{"user", "Hello"}};
 
 static struct llm_request minimal_request(void)
@@ -74,23 +38,6 @@ static struct llm_request minimal_request(void)
     req.messages = hello_msg;
     req.n_messages = 1;
     return req;
-}
-
-static enum llm_error parse(struct llm_provider *p, const char *body, struct llm_parsed *out)
-{
-    return p->vtable->parse_response(p, body, body != NULL ? strlen(body) : 0, out);
-}
-
-static enum llm_error feed(struct llm_provider *p, const char *event, const char *data,
-                           struct llm_parsed *acc)
-{
-    return p->vtable->parse_stream_event(p, event, data, strlen(data), acc);
-}
-
-static void classify(struct llm_provider *p, int status, const struct llm_http_headers *h,
-                     const char *body, struct llm_error_info *info)
-{
-    p->vtable->classify_error(p, status, h, body, body != NULL ? strlen(body) : 0, info);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -120,7 +67,7 @@ static void anthropic_request_body_matches_golden(void **state)
     req.stop = stop;
     req.n_stop = 2;
     struct llm_http_request out = {0};
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body,
                       "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":300,"
                       "\"system\":\"You are a calculator.\\n\\nAnswer in French.\\n\\nBe terse.\","
@@ -142,7 +89,7 @@ static void anthropic_max_tokens_is_always_sent_and_system_only_when_present(voi
     struct llm_request req = minimal_request();
     req.temperature = 1; /* not sent: has_temperature is false */
     struct llm_http_request out = {0};
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
                                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
     llm_http_request_clear(&out);
@@ -152,7 +99,7 @@ static void anthropic_max_tokens_is_always_sent_and_system_only_when_present(voi
     req.messages = msgs;
     req.n_messages = 2;
     req.max_tokens = 7;
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":7,"
                                 "\"system\":\"Be brief.\","
                                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}");
@@ -167,7 +114,7 @@ static void anthropic_streaming_request_sets_stream(void **state)
     struct llm_request req = minimal_request();
     req.stream = true;
     struct llm_http_request out = {0};
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
                                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
                                 "\"stream\":true}");
@@ -183,7 +130,7 @@ static void anthropic_extra_json_is_merged_and_non_objects_rejected(void **state
     req.extra_json = "{\"max_tokens\": 64000, \"thinking\": {\"type\": \"enabled\", "
                      "\"budget_tokens\": 2048}, \"metadata\": {\"user_id\": \"u-1\"}}";
     struct llm_http_request out = {0};
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64000,"
                                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
                                 "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048},"
@@ -216,7 +163,7 @@ static void anthropic_url_is_built_for_each_base_url_form(void **state)
         struct llm_provider *p = new_anthropic(&o);
         struct llm_request req = minimal_request();
         struct llm_http_request out = {0};
-        build(p, &req, &out);
+        prov_build(p, &req, &out);
         assert_string_equal(out.url, cases[i][1]);
         llm_http_request_clear(&out);
         llm_provider_free(p);
@@ -231,13 +178,13 @@ static void anthropic_headers_carry_key_version_and_content_type(void **state)
 
     struct llm_provider_options o = {.api_key = FAKE_KEY};
     struct llm_provider *p = new_anthropic(&o);
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_int_equal(out.n_headers, 3);
-    assert_string_equal(header(&out, "x-api-key"), FAKE_KEY);
-    assert_string_equal(header(&out, "anthropic-version"), "2023-06-01");
-    assert_string_equal(header(&out, "content-type"), "application/json");
-    assert_null(header(&out, "Authorization"));
-    assert_null(header(&out, "X-Client-Request-Id")); /* no trace header by default */
+    assert_string_equal(prov_header(&out, "x-api-key"), FAKE_KEY);
+    assert_string_equal(prov_header(&out, "anthropic-version"), "2023-06-01");
+    assert_string_equal(prov_header(&out, "content-type"), "application/json");
+    assert_null(prov_header(&out, "Authorization"));
+    assert_null(prov_header(&out, "X-Client-Request-Id")); /* no trace header by default */
     assert_null(strstr(out.body, FAKE_KEY));
     llm_http_request_clear(&out);
     llm_provider_free(p);
@@ -246,8 +193,8 @@ static void anthropic_headers_carry_key_version_and_content_type(void **state)
     o.trace_header = "X-Trace-Id";
     p = new_anthropic(&o);
     assert_int_equal(p->vtable->build_request(p, &req, "trace-7", &out), LLM_OK);
-    assert_string_equal(header(&out, "anthropic-version"), "2024-01-01");
-    assert_string_equal(header(&out, "X-Trace-Id"), "trace-7");
+    assert_string_equal(prov_header(&out, "anthropic-version"), "2024-01-01");
+    assert_string_equal(prov_header(&out, "X-Trace-Id"), "trace-7");
     llm_http_request_clear(&out);
     llm_provider_free(p);
 }
@@ -260,31 +207,31 @@ static void anthropic_key_comes_from_the_environment_or_is_omitted(void **state)
 
     unsetenv("ANTHROPIC_API_KEY");
     struct llm_provider *p = new_anthropic(NULL);
-    build(p, &req, &out);
-    assert_null(header(&out, "x-api-key"));
+    prov_build(p, &req, &out);
+    assert_null(prov_header(&out, "x-api-key"));
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
     setenv("ANTHROPIC_API_KEY", FAKE_KEY "-default-env", 1);
     p = new_anthropic(NULL);
-    build(p, &req, &out);
-    assert_string_equal(header(&out, "x-api-key"), FAKE_KEY "-default-env");
+    prov_build(p, &req, &out);
+    assert_string_equal(prov_header(&out, "x-api-key"), FAKE_KEY "-default-env");
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
     /* An empty api_key means "no key", whatever the environment holds. */
     struct llm_provider_options empty = {.api_key = ""};
     p = new_anthropic(&empty);
-    build(p, &req, &out);
-    assert_null(header(&out, "x-api-key"));
+    prov_build(p, &req, &out);
+    assert_null(prov_header(&out, "x-api-key"));
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
     setenv("LLM_TEST_ANTHROPIC_KEY", FAKE_KEY "-named-env", 1);
     struct llm_provider_options o = {.api_key_env = "LLM_TEST_ANTHROPIC_KEY"};
     p = new_anthropic(&o);
-    build(p, &req, &out);
-    assert_string_equal(header(&out, "x-api-key"), FAKE_KEY "-named-env");
+    prov_build(p, &req, &out);
+    assert_string_equal(prov_header(&out, "x-api-key"), FAKE_KEY "-named-env");
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
@@ -334,7 +281,7 @@ static void anthropic_response_joins_text_blocks_and_maps_usage_to_total_input(v
         "\"usage\":{\"input_tokens\":100,\"cache_creation_input_tokens\":300,"
         "\"cache_read_input_tokens\":2000,\"output_tokens\":50,\"service_tier\":\"standard\"}}";
     struct llm_parsed out = {0};
-    assert_int_equal(parse(p, body, &out), LLM_OK);
+    assert_int_equal(prov_parse(p, body, &out), LLM_OK);
     assert_int_equal(out.error, LLM_OK);
     assert_string_equal(out.content, "Hi! My name is Claude.");
     assert_string_equal(out.finish_reason, "end_turn");
@@ -350,7 +297,7 @@ static void anthropic_response_joins_text_blocks_and_maps_usage_to_total_input(v
     llm_parsed_clear(&out);
 
     /* No cache fields: input is input_tokens. */
-    assert_int_equal(parse(p, "{\"content\":[],\"stop_reason\":\"max_tokens\","
+    assert_int_equal(prov_parse(p, "{\"content\":[],\"stop_reason\":\"max_tokens\","
                               "\"usage\":{\"input_tokens\":12,\"output_tokens\":0}}", &out),
                      LLM_OK);
     assert_non_null(out.content);
@@ -376,7 +323,7 @@ static void anthropic_malformed_responses_are_parse_errors_with_an_excerpt(void 
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct llm_parsed out = {0};
-        assert_int_equal(parse(p, cases[i][0], &out), LLM_ERR_PARSE);
+        assert_int_equal(prov_parse(p, cases[i][0], &out), LLM_ERR_PARSE);
         assert_int_equal(out.error, LLM_ERR_PARSE);
         if (strncmp(out.error_message, cases[i][1], strlen(cases[i][1])) != 0) {
             print_error("body '%s'\n got '%s'\nwant prefix '%s'\n", cases[i][0],
@@ -386,7 +333,7 @@ static void anthropic_malformed_responses_are_parse_errors_with_an_excerpt(void 
         llm_parsed_clear(&out);
     }
     struct llm_parsed out = {0};
-    assert_int_equal(parse(p, NULL, &out), LLM_ERR_PARSE);
+    assert_int_equal(prov_parse(p, NULL, &out), LLM_ERR_PARSE);
     assert_string_equal(out.error_message, "empty response body");
     llm_parsed_clear(&out);
     llm_provider_free(p);
@@ -455,7 +402,7 @@ static void anthropic_classification_table_maps_every_row(void **state)
     struct llm_provider *p = new_anthropic(NULL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct llm_error_info info = {0};
-        classify(p, cases[i].status, NULL, cases[i].body, &info);
+        prov_classify(p, cases[i].status, NULL, cases[i].body, &info);
         if (info.type != cases[i].type || info.retryable != cases[i].retryable ||
             info.provider_code == NULL || strcmp(info.provider_code, cases[i].provider_code) != 0) {
             print_error("row %zu (%d %s): got %s retryable=%d code=%s\n", i, cases[i].status,
@@ -474,7 +421,7 @@ static void anthropic_unreadable_error_body_falls_back_on_status(void **state)
     (void)state;
     struct llm_provider *p = new_anthropic(NULL);
     struct llm_error_info info = {0};
-    classify(p, 529, NULL, "upstream connect error", &info);
+    prov_classify(p, 529, NULL, "upstream connect error", &info);
     assert_int_equal(info.type, LLM_ERR_OVERLOADED);
     assert_true(info.retryable);
     assert_null(info.provider_code);
@@ -483,7 +430,7 @@ static void anthropic_unreadable_error_body_falls_back_on_status(void **state)
 
     struct llm_header h[] = {{"x-should-retry", "false"}};
     struct llm_http_headers hh = {h, 1};
-    classify(p, 529, &hh, ANT_ERR("overloaded_error", "Overloaded"), &info);
+    prov_classify(p, 529, &hh, ANT_ERR("overloaded_error", "Overloaded"), &info);
     assert_int_equal(info.type, LLM_ERR_OVERLOADED);
     assert_false(info.retryable);
     llm_error_info_clear(&info);
@@ -542,7 +489,7 @@ static void anthropic_stream_events_accumulate_text_stop_reason_and_usage(void *
     };
     struct llm_parsed acc = {0};
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-        assert_int_equal(feed(p, events[i].event, events[i].data, &acc), LLM_OK);
+        assert_int_equal(prov_feed(p, events[i].event, events[i].data, &acc), LLM_OK);
         assert_false(acc.done);
         assert_int_equal(acc.error, LLM_OK);
         if (i == 0) {
@@ -551,7 +498,7 @@ static void anthropic_stream_events_accumulate_text_stop_reason_and_usage(void *
             assert_null(acc.finish_reason);
         }
     }
-    assert_int_equal(feed(p, "message_stop", "{\"type\":\"message_stop\"}", &acc), LLM_OK);
+    assert_int_equal(prov_feed(p, "message_stop", "{\"type\":\"message_stop\"}", &acc), LLM_OK);
     assert_true(acc.done);
     assert_string_equal(acc.content, "Hello, w\xC3\xB6rld!");
     assert_string_equal(acc.finish_reason, "end_turn");
@@ -571,14 +518,14 @@ static void anthropic_message_delta_may_update_input_usage(void **state)
     (void)state;
     struct llm_provider *p = new_anthropic(NULL);
     struct llm_parsed acc = {0};
-    assert_int_equal(feed(p, "message_start",
+    assert_int_equal(prov_feed(p, "message_start",
                           "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\","
                           "\"model\":\"m\",\"usage\":{\"input_tokens\":5,"
                           "\"cache_read_input_tokens\":100,\"output_tokens\":1}}}", &acc),
                      LLM_OK);
     assert_int_equal(acc.usage.input_tokens, 105);
     /* Newer API versions repeat the cumulative input counts here. */
-    assert_int_equal(feed(p, "message_delta",
+    assert_int_equal(prov_feed(p, "message_delta",
                           "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},"
                           "\"usage\":{\"input_tokens\":6,\"cache_read_input_tokens\":100,"
                           "\"cache_creation_input_tokens\":0,\"output_tokens\":42}}", &acc),
@@ -596,12 +543,12 @@ static void anthropic_stream_events_without_names_use_the_payload_type(void **st
     (void)state;
     struct llm_provider *p = new_anthropic(NULL);
     struct llm_parsed acc = {0};
-    assert_int_equal(feed(p, NULL, "{\"type\":\"content_block_delta\",\"index\":0,"
+    assert_int_equal(prov_feed(p, NULL, "{\"type\":\"content_block_delta\",\"index\":0,"
                                    "\"delta\":{\"type\":\"text_delta\",\"text\":\"ok\"}}", &acc),
                      LLM_OK);
-    assert_int_equal(feed(p, "", "{\"type\":\"future_event\",\"x\":1}", &acc), LLM_OK);
+    assert_int_equal(prov_feed(p, "", "{\"type\":\"future_event\",\"x\":1}", &acc), LLM_OK);
     assert_false(acc.done);
-    assert_int_equal(feed(p, NULL, "{\"type\":\"message_stop\"}", &acc), LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "{\"type\":\"message_stop\"}", &acc), LLM_OK);
     assert_true(acc.done);
     assert_string_equal(acc.content, "ok");
     llm_parsed_clear(&acc);
@@ -613,11 +560,11 @@ static void anthropic_stream_error_event_is_classified_by_type(void **state)
     (void)state;
     struct llm_provider *p = new_anthropic(NULL);
     struct llm_parsed acc = {0};
-    assert_int_equal(feed(p, "content_block_delta",
+    assert_int_equal(prov_feed(p, "content_block_delta",
                           "{\"type\":\"content_block_delta\",\"index\":0,"
                           "\"delta\":{\"type\":\"text_delta\",\"text\":\"partial\"}}", &acc),
                      LLM_OK);
-    assert_int_equal(feed(p, "error",
+    assert_int_equal(prov_feed(p, "error",
                           "{\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", "
                           "\"message\": \"Overloaded\"}}", &acc),
                      LLM_OK);
@@ -628,13 +575,13 @@ static void anthropic_stream_error_event_is_classified_by_type(void **state)
     assert_false(acc.done);
     llm_parsed_clear(&acc);
 
-    assert_int_equal(feed(p, "error", "{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+    assert_int_equal(prov_feed(p, "error", "{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
                                       "\"message\":\"Internal server error\"}}", &acc),
                      LLM_OK);
     assert_int_equal(acc.error, LLM_ERR_SERVER_ERROR);
     llm_parsed_clear(&acc);
 
-    assert_int_equal(feed(p, "error", "{\"type\":\"error\"}", &acc), LLM_OK);
+    assert_int_equal(prov_feed(p, "error", "{\"type\":\"error\"}", &acc), LLM_OK);
     assert_int_equal(acc.error, LLM_ERR_SERVER_ERROR);
     llm_parsed_clear(&acc);
     llm_provider_free(p);
@@ -645,17 +592,17 @@ static void anthropic_malformed_stream_event_is_a_parse_error(void **state)
     (void)state;
     struct llm_provider *p = new_anthropic(NULL);
     struct llm_parsed acc = {0};
-    assert_int_equal(feed(p, "content_block_delta", "{\"type\":\"content_block_delta\",\"del",
+    assert_int_equal(prov_feed(p, "content_block_delta", "{\"type\":\"content_block_delta\",\"del",
                           &acc),
                      LLM_ERR_PARSE);
     assert_int_equal(acc.error, LLM_ERR_PARSE);
     assert_string_equal(acc.error_message,
                         "invalid JSON in stream event: {\"type\":\"content_block_delta\",\"del");
     llm_parsed_clear(&acc);
-    assert_int_equal(feed(p, "ping", "[]", &acc), LLM_ERR_PARSE);
+    assert_int_equal(prov_feed(p, "ping", "[]", &acc), LLM_ERR_PARSE);
     llm_parsed_clear(&acc);
     /* An empty payload is tolerated. */
-    assert_int_equal(feed(p, "ping", "", &acc), LLM_OK);
+    assert_int_equal(prov_feed(p, "ping", "", &acc), LLM_OK);
     assert_int_equal(acc.error, LLM_OK);
     llm_parsed_clear(&acc);
     llm_provider_free(p);

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "llmorch/ext/provider.h"
+#include "provider_helpers.h"
 
 #define FAKE_KEY "test-key-not-real"
 
@@ -27,44 +28,6 @@ static struct llm_provider *new_openai(const struct llm_provider_options *opts)
     return p;
 }
 
-static const char *header(const struct llm_http_request *r, const char *name)
-{
-    const char *found = NULL;
-    int count = 0;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        if (strcasecmp(r->headers[i].name, name) == 0) {
-            found = r->headers[i].value;
-            count++;
-        }
-    }
-    assert_true(count <= 1);
-    return found;
-}
-
-/* Compare two JSON texts structurally (member order does not matter). */
-static void assert_json_equal(const char *got, const char *want)
-{
-    cJSON *g = cJSON_Parse(got);
-    cJSON *w = cJSON_Parse(want);
-    assert_non_null(g);
-    assert_non_null(w);
-    if (!cJSON_Compare(g, w, 1)) {
-        print_error("JSON differs\n got: %s\nwant: %s\n", got, want);
-        fail();
-    }
-    cJSON_Delete(g);
-    cJSON_Delete(w);
-}
-
-static void build(struct llm_provider *p, const struct llm_request *req,
-                  struct llm_http_request *out)
-{
-    assert_int_equal(p->vtable->build_request(p, req, "0190a5b2-0000-7000-8000-000000000001", out),
-                     LLM_OK);
-    assert_non_null(out->body);
-    assert_int_equal(out->body_len, strlen(out->body));
-}
-
 static const struct llm_message hello_msg[] = {{"user", "Hello"}};
 
 static struct llm_request minimal_request(void)
@@ -74,23 +37,6 @@ static struct llm_request minimal_request(void)
     req.messages = hello_msg;
     req.n_messages = 1;
     return req;
-}
-
-static enum llm_error parse(struct llm_provider *p, const char *body, struct llm_parsed *out)
-{
-    return p->vtable->parse_response(p, body, body != NULL ? strlen(body) : 0, out);
-}
-
-static enum llm_error feed(struct llm_provider *p, const char *event, const char *data,
-                           struct llm_parsed *acc)
-{
-    return p->vtable->parse_stream_event(p, event, data, strlen(data), acc);
-}
-
-static void classify(struct llm_provider *p, int status, const struct llm_http_headers *h,
-                     const char *body, struct llm_error_info *info)
-{
-    p->vtable->classify_error(p, status, h, body, body != NULL ? strlen(body) : 0, info);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -120,7 +66,7 @@ static void openai_request_body_matches_golden(void **state)
     req.n_stop = 2;
     req.metadata_json = "{\"custom_id\": \"never-sent\"}";
     struct llm_http_request out = {0};
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body,
                       "{\"model\":\"gpt-4o-mini\","
                       "\"messages\":["
@@ -146,7 +92,7 @@ static void openai_minimal_request_sends_only_model_and_messages(void **state)
     req.temperature = 0.5; /* ignored: has_temperature is false */
     req.top_p = 0.5;
     struct llm_http_request out = {0};
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body, "{\"model\":\"gpt-4o-mini\","
                                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
     llm_http_request_clear(&out);
@@ -154,7 +100,7 @@ static void openai_minimal_request_sends_only_model_and_messages(void **state)
     /* A temperature of exactly 0 is sent when asked for. */
     req.has_temperature = true;
     req.temperature = 0;
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body, "{\"model\":\"gpt-4o-mini\","
                                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
                                 "\"temperature\":0}");
@@ -170,7 +116,7 @@ static void openai_streaming_request_asks_for_usage(void **state)
     req.stream = true;
     req.max_tokens = 5;
     struct llm_http_request out = {0};
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body, "{\"model\":\"gpt-4o-mini\","
                                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
                                 "\"max_tokens\":5,\"stream\":true,"
@@ -190,7 +136,7 @@ static void openai_extra_json_members_are_merged_and_override(void **state)
                      "\"response_format\": {\"type\": \"json_object\"}, "
                      "\"stream_options\": {\"include_usage\": false}} ";
     struct llm_http_request out = {0};
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     assert_json_equal(out.body, "{\"model\":\"gpt-4o-mini\","
                                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
                                 "\"max_tokens\":50,\"stream\":true,"
@@ -199,7 +145,7 @@ static void openai_extra_json_members_are_merged_and_override(void **state)
     llm_http_request_clear(&out);
 
     req.extra_json = "{}";
-    build(p, &req, &out);
+    prov_build(p, &req, &out);
     cJSON *b = cJSON_Parse(out.body);
     assert_int_equal(cJSON_GetObjectItem(b, "max_tokens")->valueint, 100);
     cJSON_Delete(b);
@@ -249,7 +195,7 @@ static void openai_url_is_built_for_each_base_url_form(void **state)
         struct llm_provider *p = new_openai(&o);
         struct llm_request req = minimal_request();
         struct llm_http_request out = {0};
-        build(p, &req, &out);
+        prov_build(p, &req, &out);
         assert_string_equal(out.url, cases[i][1]);
         llm_http_request_clear(&out);
         llm_provider_free(p);
@@ -295,9 +241,9 @@ static void openai_headers_carry_bearer_key_content_type_and_trace_id(void **sta
     struct llm_http_request out = {0};
     assert_int_equal(p->vtable->build_request(p, &req, "trace-123", &out), LLM_OK);
     assert_int_equal(out.n_headers, 3);
-    assert_string_equal(header(&out, "Authorization"), "Bearer " FAKE_KEY);
-    assert_string_equal(header(&out, "Content-Type"), "application/json");
-    assert_string_equal(header(&out, "X-Client-Request-Id"), "trace-123");
+    assert_string_equal(prov_header(&out, "Authorization"), "Bearer " FAKE_KEY);
+    assert_string_equal(prov_header(&out, "Content-Type"), "application/json");
+    assert_string_equal(prov_header(&out, "X-Client-Request-Id"), "trace-123");
     /* The key never ends up in the body or URL. */
     assert_null(strstr(out.body, FAKE_KEY));
     assert_null(strstr(out.url, FAKE_KEY));
@@ -305,7 +251,7 @@ static void openai_headers_carry_bearer_key_content_type_and_trace_id(void **sta
 
     /* Without a trace id there is no trace header. */
     assert_int_equal(p->vtable->build_request(p, &req, NULL, &out), LLM_OK);
-    assert_null(header(&out, "X-Client-Request-Id"));
+    assert_null(prov_header(&out, "X-Client-Request-Id"));
     llm_http_request_clear(&out);
     llm_provider_free(p);
 }
@@ -318,9 +264,9 @@ static void openai_sends_no_authorization_without_a_key(void **state)
     struct llm_provider *p = new_openai(&o);
     struct llm_request req = minimal_request();
     struct llm_http_request out = {0};
-    build(p, &req, &out);
-    assert_null(header(&out, "Authorization"));
-    assert_string_equal(header(&out, "Content-Type"), "application/json");
+    prov_build(p, &req, &out);
+    assert_null(prov_header(&out, "Authorization"));
+    assert_string_equal(prov_header(&out, "Content-Type"), "application/json");
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
@@ -328,16 +274,16 @@ static void openai_sends_no_authorization_without_a_key(void **state)
     setenv("OPENAI_API_KEY", FAKE_KEY "-env", 1);
     struct llm_provider_options none = {.base_url = "http://127.0.0.1:8080", .api_key = ""};
     p = new_openai(&none);
-    build(p, &req, &out);
-    assert_null(header(&out, "Authorization"));
+    prov_build(p, &req, &out);
+    assert_null(prov_header(&out, "Authorization"));
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
     /* An empty variable is no key either. */
     setenv("OPENAI_API_KEY", "", 1);
     p = new_openai(&o);
-    build(p, &req, &out);
-    assert_null(header(&out, "Authorization"));
+    prov_build(p, &req, &out);
+    assert_null(prov_header(&out, "Authorization"));
     llm_http_request_clear(&out);
     llm_provider_free(p);
     unsetenv("OPENAI_API_KEY");
@@ -351,8 +297,8 @@ static void openai_key_comes_from_the_environment(void **state)
 
     setenv("OPENAI_API_KEY", FAKE_KEY "-default-env", 1);
     struct llm_provider *p = new_openai(NULL);
-    build(p, &req, &out);
-    assert_string_equal(header(&out, "Authorization"), "Bearer " FAKE_KEY "-default-env");
+    prov_build(p, &req, &out);
+    assert_string_equal(prov_header(&out, "Authorization"), "Bearer " FAKE_KEY "-default-env");
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
@@ -360,8 +306,8 @@ static void openai_key_comes_from_the_environment(void **state)
     setenv("LLM_TEST_OPENAI_KEY", FAKE_KEY "-named-env", 1);
     struct llm_provider_options o = {.api_key_env = "LLM_TEST_OPENAI_KEY"};
     p = new_openai(&o);
-    build(p, &req, &out);
-    assert_string_equal(header(&out, "Authorization"), "Bearer " FAKE_KEY "-named-env");
+    prov_build(p, &req, &out);
+    assert_string_equal(prov_header(&out, "Authorization"), "Bearer " FAKE_KEY "-named-env");
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
@@ -371,8 +317,8 @@ static void openai_key_comes_from_the_environment(void **state)
     p = new_openai(&o);
     key[0] = 'X';
     setenv("LLM_TEST_OPENAI_KEY", "changed", 1);
-    build(p, &req, &out);
-    assert_string_equal(header(&out, "Authorization"), "Bearer " FAKE_KEY "-explicit");
+    prov_build(p, &req, &out);
+    assert_string_equal(prov_header(&out, "Authorization"), "Bearer " FAKE_KEY "-explicit");
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
@@ -389,8 +335,8 @@ static void openai_trace_header_can_be_renamed_or_disabled(void **state)
     struct llm_provider_options o = {.trace_header = "X-Trace-Id"};
     struct llm_provider *p = new_openai(&o);
     assert_int_equal(p->vtable->build_request(p, &req, "trace-9", &out), LLM_OK);
-    assert_string_equal(header(&out, "X-Trace-Id"), "trace-9");
-    assert_null(header(&out, "X-Client-Request-Id"));
+    assert_string_equal(prov_header(&out, "X-Trace-Id"), "trace-9");
+    assert_null(prov_header(&out, "X-Client-Request-Id"));
     llm_http_request_clear(&out);
     llm_provider_free(p);
 
@@ -427,7 +373,7 @@ static void openai_response_maps_content_finish_reason_model_id_and_usage(void *
         "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}},"
         "\"service_tier\":\"default\"}";
     struct llm_parsed out = {0};
-    assert_int_equal(parse(p, body, &out), LLM_OK);
+    assert_int_equal(prov_parse(p, body, &out), LLM_OK);
     assert_int_equal(out.error, LLM_OK);
     assert_string_equal(out.content, "Hello! How can I assist you today?");
     assert_int_equal(out.content_len, strlen("Hello! How can I assist you today?"));
@@ -443,7 +389,7 @@ static void openai_response_maps_content_finish_reason_model_id_and_usage(void *
     llm_parsed_clear(&out);
 
     /* No usage object: usage unknown, not zero-and-known. */
-    assert_int_equal(parse(p, "{\"choices\":[{\"message\":{\"content\":\"hi\"},"
+    assert_int_equal(prov_parse(p, "{\"choices\":[{\"message\":{\"content\":\"hi\"},"
                               "\"finish_reason\":\"length\"}]}", &out),
                      LLM_OK);
     assert_string_equal(out.content, "hi");
@@ -453,7 +399,7 @@ static void openai_response_maps_content_finish_reason_model_id_and_usage(void *
     llm_parsed_clear(&out);
 
     /* Usage without the detail objects (llama.cpp, Ollama). */
-    assert_int_equal(parse(p, "{\"choices\":[{\"message\":{\"content\":\"x\"}}],"
+    assert_int_equal(prov_parse(p, "{\"choices\":[{\"message\":{\"content\":\"x\"}}],"
                               "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,"
                               "\"prompt_tokens_details\":null}}", &out),
                      LLM_OK);
@@ -479,7 +425,7 @@ static void openai_null_content_parses_as_empty_text(void **state)
     };
     for (size_t i = 0; i < 2; i++) {
         struct llm_parsed out = {0};
-        assert_int_equal(parse(p, bodies[i], &out), LLM_OK);
+        assert_int_equal(prov_parse(p, bodies[i], &out), LLM_OK);
         assert_non_null(out.content);
         assert_string_equal(out.content, "");
         assert_int_equal(out.content_len, 0);
@@ -488,7 +434,7 @@ static void openai_null_content_parses_as_empty_text(void **state)
     }
     /* Content-part arrays (some compatible servers): the text parts. */
     struct llm_parsed out = {0};
-    assert_int_equal(parse(p, "{\"choices\":[{\"message\":{\"content\":["
+    assert_int_equal(prov_parse(p, "{\"choices\":[{\"message\":{\"content\":["
                               "{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"image_url\"},"
                               "{\"type\":\"text\",\"text\":\"b\"}]}}]}", &out),
                      LLM_OK);
@@ -516,7 +462,7 @@ static void openai_malformed_responses_are_parse_errors_with_an_excerpt(void **s
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct llm_parsed out = {0};
-        assert_int_equal(parse(p, cases[i][0], &out), LLM_ERR_PARSE);
+        assert_int_equal(prov_parse(p, cases[i][0], &out), LLM_ERR_PARSE);
         assert_int_equal(out.error, LLM_ERR_PARSE);
         assert_non_null(out.error_message);
         if (strncmp(out.error_message, cases[i][1], strlen(cases[i][1])) != 0) {
@@ -528,7 +474,7 @@ static void openai_malformed_responses_are_parse_errors_with_an_excerpt(void **s
     }
 
     struct llm_parsed out = {0};
-    assert_int_equal(parse(p, "", &out), LLM_ERR_PARSE);
+    assert_int_equal(prov_parse(p, "", &out), LLM_ERR_PARSE);
     assert_string_equal(out.error_message, "empty response body");
     llm_parsed_clear(&out);
 
@@ -543,7 +489,7 @@ static void openai_malformed_responses_are_parse_errors_with_an_excerpt(void **s
     memset(big, 'x', sizeof(big) - 1);
     big[0] = '\x01';
     big[sizeof(big) - 1] = '\0';
-    assert_int_equal(parse(p, big, &out), LLM_ERR_PARSE);
+    assert_int_equal(prov_parse(p, big, &out), LLM_ERR_PARSE);
     assert_true(strlen(out.error_message) < 200);
     assert_null(strchr(out.error_message, '\x01'));
     assert_non_null(strstr(out.error_message, "..."));
@@ -556,7 +502,7 @@ static void openai_error_inside_a_2xx_body_is_classified(void **state)
     (void)state;
     struct llm_provider *p = new_openai(NULL);
     struct llm_parsed out = {0};
-    assert_int_equal(parse(p, "{\"error\":{\"message\":\"You exceeded your current quota.\","
+    assert_int_equal(prov_parse(p, "{\"error\":{\"message\":\"You exceeded your current quota.\","
                               "\"type\":\"insufficient_quota\",\"param\":null,"
                               "\"code\":\"insufficient_quota\"}}", &out),
                      LLM_OK);
@@ -566,7 +512,7 @@ static void openai_error_inside_a_2xx_body_is_classified(void **state)
     llm_parsed_clear(&out);
 
     /* llama.cpp puts the HTTP status in a numeric code. */
-    assert_int_equal(parse(p, "{\"error\":{\"code\":503,\"message\":\"Loading model\","
+    assert_int_equal(prov_parse(p, "{\"error\":{\"code\":503,\"message\":\"Loading model\","
                               "\"type\":\"unavailable_error\"}}", &out),
                      LLM_OK);
     assert_int_equal(out.error, LLM_ERR_OVERLOADED);
@@ -574,7 +520,7 @@ static void openai_error_inside_a_2xx_body_is_classified(void **state)
     llm_parsed_clear(&out);
 
     /* Ollama: "error" is a plain string. */
-    assert_int_equal(parse(p, "{\"error\":\"model 'x' not found\"}", &out), LLM_OK);
+    assert_int_equal(prov_parse(p, "{\"error\":\"model 'x' not found\"}", &out), LLM_OK);
     assert_int_equal(out.error, LLM_ERR_SERVER_ERROR);
     assert_string_equal(out.error_message, "model 'x' not found");
     llm_parsed_clear(&out);
@@ -654,7 +600,7 @@ static void openai_classification_table_maps_every_row(void **state)
     struct llm_provider *p = new_openai(NULL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct llm_error_info info = {0};
-        classify(p, cases[i].status, NULL, cases[i].body, &info);
+        prov_classify(p, cases[i].status, NULL, cases[i].body, &info);
         if (info.type != cases[i].type || info.retryable != cases[i].retryable ||
             info.provider_code == NULL || strcmp(info.provider_code, cases[i].provider_code) != 0) {
             print_error("row %zu (%d %s): got %s retryable=%d code=%s\n", i, cases[i].status,
@@ -674,20 +620,20 @@ static void openai_unreadable_error_body_falls_back_on_status_and_quotes_it(void
     (void)state;
     struct llm_provider *p = new_openai(NULL);
     struct llm_error_info info = {0};
-    classify(p, 502, NULL, "<html><head><title>502 Bad Gateway</title></head></html>", &info);
+    prov_classify(p, 502, NULL, "<html><head><title>502 Bad Gateway</title></head></html>", &info);
     assert_int_equal(info.type, LLM_ERR_SERVER_ERROR);
     assert_true(info.retryable);
     assert_null(info.provider_code);
     assert_string_equal(info.message, "<html><head><title>502 Bad Gateway</title></head></html>");
     llm_error_info_clear(&info);
 
-    classify(p, 429, NULL, "", &info);
+    prov_classify(p, 429, NULL, "", &info);
     assert_int_equal(info.type, LLM_ERR_RATE_LIMITED);
     assert_true(info.retryable);
     assert_null(info.message);
     llm_error_info_clear(&info);
 
-    classify(p, 401, NULL, NULL, &info);
+    prov_classify(p, 401, NULL, NULL, &info);
     assert_int_equal(info.type, LLM_ERR_AUTHENTICATION);
     assert_false(info.retryable);
     llm_error_info_clear(&info);
@@ -705,20 +651,20 @@ static void openai_x_should_retry_header_overrides_retryable(void **state)
     struct llm_http_headers hy = {yes, 1}, hn = {no, 1}, hj = {junk, 1};
     struct llm_error_info info = {0};
 
-    classify(p, 400, &hy, body, &info);
+    prov_classify(p, 400, &hy, body, &info);
     assert_int_equal(info.type, LLM_ERR_INVALID_REQUEST);
     assert_true(info.retryable);
     llm_error_info_clear(&info);
 
-    classify(p, 500, &hn, body, &info);
+    prov_classify(p, 500, &hn, body, &info);
     assert_int_equal(info.type, LLM_ERR_SERVER_ERROR);
     assert_false(info.retryable);
     llm_error_info_clear(&info);
 
-    classify(p, 500, &hj, body, &info);
+    prov_classify(p, 500, &hj, body, &info);
     assert_true(info.retryable);
     llm_error_info_clear(&info);
-    classify(p, 400, &hj, body, &info);
+    prov_classify(p, 400, &hj, body, &info);
     assert_false(info.retryable);
     llm_error_info_clear(&info);
     llm_provider_free(p);
@@ -753,14 +699,14 @@ static void openai_stream_events_accumulate_text_finish_reason_and_usage(void **
     };
     struct llm_parsed acc = {0};
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-        assert_int_equal(feed(p, NULL, events[i], &acc), LLM_OK);
+        assert_int_equal(prov_feed(p, NULL, events[i], &acc), LLM_OK);
         assert_false(acc.done);
         if (i == 3)
             assert_false(acc.usage.known);
     }
-    assert_int_equal(feed(p, NULL, "", &acc), LLM_OK); /* keep-alive */
+    assert_int_equal(prov_feed(p, NULL, "", &acc), LLM_OK); /* keep-alive */
     assert_false(acc.done);
-    assert_int_equal(feed(p, NULL, "[DONE]", &acc), LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "[DONE]", &acc), LLM_OK);
     assert_true(acc.done);
     assert_int_equal(acc.error, LLM_OK);
     assert_string_equal(acc.content, "Hello, w\xC3\xB6rld!\n");
@@ -775,12 +721,12 @@ static void openai_stream_events_accumulate_text_finish_reason_and_usage(void **
     llm_parsed_clear(&acc);
 
     /* vLLM ends with a usage chunk whose choices are null. */
-    assert_int_equal(feed(p, NULL, "{\"choices\":null,\"usage\":{\"prompt_tokens\":1,"
+    assert_int_equal(prov_feed(p, NULL, "{\"choices\":null,\"usage\":{\"prompt_tokens\":1,"
                                    "\"completion_tokens\":2}}", &acc),
                      LLM_OK);
     assert_true(acc.usage.known);
     assert_int_equal(acc.usage.output_tokens, 2);
-    assert_int_equal(feed(p, NULL, " [DONE]\n", &acc), LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, " [DONE]\n", &acc), LLM_OK);
     assert_true(acc.done);
     llm_parsed_clear(&acc);
     llm_provider_free(p);
@@ -791,10 +737,10 @@ static void openai_stream_error_event_is_recorded_as_parsed_error(void **state)
     (void)state;
     struct llm_provider *p = new_openai(NULL);
     struct llm_parsed acc = {0};
-    assert_int_equal(feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
                                    "{\"content\":\"partial\"},\"finish_reason\":null}]}", &acc),
                      LLM_OK);
-    assert_int_equal(feed(p, NULL, "{\"error\":{\"message\":\"The server had an error while "
+    assert_int_equal(prov_feed(p, NULL, "{\"error\":{\"message\":\"The server had an error while "
                                    "processing your request.\",\"type\":\"server_error\","
                                    "\"param\":null,\"code\":null}}", &acc),
                      LLM_OK);
@@ -806,7 +752,7 @@ static void openai_stream_error_event_is_recorded_as_parsed_error(void **state)
     assert_false(acc.done);
     llm_parsed_clear(&acc);
 
-    assert_int_equal(feed(p, NULL, "{\"error\":{\"message\":\"Rate limit\",\"type\":\"tokens\","
+    assert_int_equal(prov_feed(p, NULL, "{\"error\":{\"message\":\"Rate limit\",\"type\":\"tokens\","
                                    "\"code\":\"rate_limit_exceeded\"}}", &acc),
                      LLM_OK);
     assert_int_equal(acc.error, LLM_ERR_RATE_LIMITED);
@@ -823,7 +769,7 @@ static void openai_error_code_beats_error_type_without_a_status(void **state)
     struct llm_provider *p = new_openai(NULL);
     struct llm_parsed acc = {0};
     /* mock-llm's streamed 401, byte for byte. */
-    assert_int_equal(feed(p, NULL, "{\"error\":{\"message\":\"Incorrect API key provided.\","
+    assert_int_equal(prov_feed(p, NULL, "{\"error\":{\"message\":\"Incorrect API key provided.\","
                                    "\"type\":\"invalid_request_error\",\"param\":null,"
                                    "\"code\":\"invalid_api_key\"}}", &acc),
                      LLM_OK);
@@ -833,20 +779,20 @@ static void openai_error_code_beats_error_type_without_a_status(void **state)
     llm_parsed_clear(&acc);
 
     struct llm_parsed out = {0};
-    assert_int_equal(parse(p, OAI_ERR("The model `gpt-9` does not exist",
+    assert_int_equal(prov_parse(p, OAI_ERR("The model `gpt-9` does not exist",
                                       "invalid_request_error", "\"model_not_found\""), &out),
                      LLM_OK);
     assert_int_equal(out.error, LLM_ERR_NOT_FOUND);
     llm_parsed_clear(&out);
 
-    assert_int_equal(parse(p, OAI_ERR("Rate limit reached", "invalid_request_error",
+    assert_int_equal(prov_parse(p, OAI_ERR("Rate limit reached", "invalid_request_error",
                                       "\"rate_limit_exceeded\""), &out),
                      LLM_OK);
     assert_int_equal(out.error, LLM_ERR_RATE_LIMITED);
     llm_parsed_clear(&out);
 
     /* A type alone still decides. */
-    assert_int_equal(parse(p, OAI_ERR("bad", "invalid_request_error", "null"), &out), LLM_OK);
+    assert_int_equal(prov_parse(p, OAI_ERR("bad", "invalid_request_error", "null"), &out), LLM_OK);
     assert_int_equal(out.error, LLM_ERR_INVALID_REQUEST);
     llm_parsed_clear(&out);
     llm_provider_free(p);
@@ -860,7 +806,7 @@ static void openai_string_error_with_a_message_keeps_both(void **state)
     (void)state;
     struct llm_provider *p = new_openai(NULL);
     struct llm_error_info info = {0};
-    classify(p, 500, NULL,
+    prov_classify(p, 500, NULL,
              "{\"error\":\"SyntaxError\",\"message\":\"Expected ',' or '}' after property value "
              "in JSON at position 166\",\"status\":500}",
              &info);
@@ -872,7 +818,7 @@ static void openai_string_error_with_a_message_keeps_both(void **state)
                         "Expected ',' or '}' after property value in JSON at position 166");
     llm_error_info_clear(&info);
 
-    classify(p, 400, NULL,
+    prov_classify(p, 400, NULL,
              "{\"statusCode\":400,\"error\":\"Bad Request\",\"message\":\"body must have "
              "required property 'model'\"}",
              &info);
@@ -885,7 +831,7 @@ static void openai_string_error_with_a_message_keeps_both(void **state)
 
     /* In a stream, a string "error" with a message is still an error. */
     struct llm_parsed acc = {0};
-    assert_int_equal(feed(p, NULL, "{\"error\":\"rate_limit_exceeded\",\"message\":\"slow down\"}",
+    assert_int_equal(prov_feed(p, NULL, "{\"error\":\"rate_limit_exceeded\",\"message\":\"slow down\"}",
                           &acc),
                      LLM_OK);
     assert_int_equal(acc.error, LLM_ERR_RATE_LIMITED);
@@ -894,7 +840,7 @@ static void openai_string_error_with_a_message_keeps_both(void **state)
 
     /* Ollama's bare string is unchanged: the string is the message. */
     struct llm_parsed out = {0};
-    assert_int_equal(parse(p, "{\"error\":\"model 'x' not found\"}", &out), LLM_OK);
+    assert_int_equal(prov_parse(p, "{\"error\":\"model 'x' not found\"}", &out), LLM_OK);
     assert_string_equal(out.error_message, "model 'x' not found");
     assert_null(out.provider_code);
     llm_parsed_clear(&out);
@@ -913,14 +859,14 @@ static void openai_malformed_stream_event_is_a_parse_error(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct llm_parsed acc = {0};
-        assert_int_equal(feed(p, NULL, bad[i], &acc), LLM_ERR_PARSE);
+        assert_int_equal(prov_feed(p, NULL, bad[i], &acc), LLM_ERR_PARSE);
         assert_int_equal(acc.error, LLM_ERR_PARSE);
         assert_non_null(acc.error_message);
         assert_false(acc.done);
         llm_parsed_clear(&acc);
     }
     struct llm_parsed acc = {0};
-    assert_int_equal(feed(p, NULL, "{\"choices\": [{\"delta\": {\"content\": \"tr", &acc),
+    assert_int_equal(prov_feed(p, NULL, "{\"choices\": [{\"delta\": {\"content\": \"tr", &acc),
                      LLM_ERR_PARSE);
     assert_string_equal(acc.error_message,
                         "invalid JSON in stream event: {\"choices\": [{\"delta\": "
