@@ -44,9 +44,13 @@ for p in hello_c hello_cxx hello_c_static hello_cxx_static; do
   "$TMP/cmake-build/$p"
 done
 # The shared programs really use the installed shared library.
-ldd "$TMP/cmake-build/hello_c" | grep -q "$LIBDIR/libllmorch.so" ||
+# (ldd's output is captured first: with pipefail, `ldd | grep -q` fails
+# whenever grep exits before ldd has finished writing.)
+deps=$(ldd "$TMP/cmake-build/hello_c")
+grep -q "$LIBDIR/libllmorch.so" <<<"$deps" ||
   { echo "hello_c does not load $LIBDIR/libllmorch.so"; ldd "$TMP/cmake-build/hello_c"; exit 1; }
-if ldd "$TMP/cmake-build/hello_c_static" | grep -q libllmorch; then
+deps=$(ldd "$TMP/cmake-build/hello_c_static")
+if grep -q libllmorch <<<"$deps"; then
   echo "hello_c_static loads libllmorch.so"; exit 1
 fi
 
