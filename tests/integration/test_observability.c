@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "llmorch/llmorch.h"
+#include "engine_helpers.h"
 #include "mock_server.h"
 
 #define CANARY "sk-canary-7f3a9c1e5b2d4680aa-NEVER-PRINT"
@@ -178,12 +179,7 @@ static void mock_server_result_has_trace_timestamps_usage_and_known_cost(void **
     struct mocksrv_options so = {0};
     struct mocksrv *s = NULL;
     assert_int_equal(mocksrv_start(&so, &s), 0);
-    struct llm_engine_options o = {0};
-    o.provider = "openai";
-    o.base_url = mocksrv_url(s);
-    o.api_key = "";
-    struct llm_engine *e = NULL;
-    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_engine *e = openai_engine_for(mocksrv_url(s), NULL);
     struct llm_result *res = run_one(e, "gpt-4o-mini", true);
     assert_true(res->success);
     char *json = llm_result_to_json(res);
@@ -236,12 +232,7 @@ static void limits_announced_by_the_server_become_gates(void **state)
     so.tpm = 600000;
     struct mocksrv *s = NULL;
     assert_int_equal(mocksrv_start(&so, &s), 0);
-    struct llm_engine_options o = {0};
-    o.provider = "openai";
-    o.base_url = mocksrv_url(s);
-    o.api_key = "";
-    struct llm_engine *e = NULL;
-    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_engine *e = openai_engine_for(mocksrv_url(s), NULL);
     struct llm_result *res = run_one(e, "gpt-4o-mini", false);
     assert_true(res->success);
     llm_result_free(res);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "llmorch/llmorch.h"
+#include "engine_helpers.h"
 #include "mock_server.h"
 
 static struct mocksrv *start_server(const struct mocksrv_options *o)
@@ -67,15 +68,11 @@ static void five_hundred_requests_at_fail_rate_0_2_all_succeed_within_8_attempts
     so.seed = 42;
     struct mocksrv *s = start_server(&so);
     struct llm_engine_options o = {0};
-    o.provider = "openai";
-    o.base_url = mocksrv_url(s);
-    o.api_key = "";
     o.max_attempts = 8;
     o.base_backoff_ms = 1;
     o.max_backoff_ms = 20;
     o.max_in_flight = 64;
-    struct llm_engine *e = NULL;
-    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_engine *e = openai_engine_for(mocksrv_url(s), &o);
     struct tally t = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, {0}};
     struct llm_message m;
     struct llm_request req = req_for(&m, "flaky");
@@ -104,14 +101,10 @@ static void scripted_500_is_retried(void **state)
     so.script = "500,500,ok";
     struct mocksrv *s = start_server(&so);
     struct llm_engine_options o = {0};
-    o.provider = "openai";
-    o.base_url = mocksrv_url(s);
-    o.api_key = "";
     o.max_attempts = 3;
     o.base_backoff_ms = 1;
     o.max_backoff_ms = 2;
-    struct llm_engine *e = NULL;
-    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_engine *e = openai_engine_for(mocksrv_url(s), &o);
     struct llm_message m;
     struct llm_request req = req_for(&m, "x");
     struct llm_result *res = llm_generate(e, &req);
@@ -131,23 +124,10 @@ static void cancel_reaches_a_request_in_flight_over_http(void **state)
     struct mocksrv_options so = {0};
     so.latency_ms = 30000;
     struct mocksrv *s = start_server(&so);
-    struct llm_engine_options o = {0};
-    o.provider = "openai";
-    o.base_url = mocksrv_url(s);
-    o.api_key = "";
-    struct llm_engine *e = NULL;
-    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_engine *e = openai_engine_for(mocksrv_url(s), NULL);
     struct llm_message m;
     struct llm_request req = req_for(&m, "x");
-    struct llm_future *f = NULL;
-    assert_int_equal(llm_submit(e, &req, &f), LLM_OK);
-    struct llm_result *res = NULL;
-    assert_int_equal(llm_future_wait(f, 100, &res), LLM_ERR_TIMEOUT);
-    llm_future_cancel(f);
-    assert_int_equal(llm_future_wait(f, -1, &res), LLM_OK);
-    assert_int_equal(res->error.type, LLM_ERR_CANCELLED);
-    llm_result_free(res);
-    llm_future_free(f);
+    llm_result_free(submit_then_cancel(e, &req, 100));
     llm_engine_free(e);
     mocksrv_stop(s);
 }
@@ -164,18 +144,11 @@ static void cancel_reaches_a_request_waiting_at_a_gate(void **state)
     struct llm_result *first = llm_generate(e, &req);
     assert_true(first->success);
     llm_result_free(first);
-    struct llm_future *f = NULL;
-    assert_int_equal(llm_submit(e, &req, &f), LLM_OK);
-    struct llm_result *res = NULL;
-    assert_int_equal(llm_future_wait(f, 50, &res), LLM_ERR_TIMEOUT);
-    llm_future_cancel(f);
-    assert_int_equal(llm_future_wait(f, -1, &res), LLM_OK);
-    assert_int_equal(res->error.type, LLM_ERR_CANCELLED);
+    struct llm_result *res = submit_then_cancel(e, &req, 50);
     assert_int_equal(res->n_attempts, 0);
     assert_true(res->timestamps[LLM_TS_GATES_ENTERED] != 0);
     assert_int_equal(res->timestamps[LLM_TS_GATES_PASSED], 0);
     llm_result_free(res);
-    llm_future_free(f);
     llm_engine_free(e);
 }
 
@@ -209,12 +182,7 @@ static void adaptive_probe_ends_when_the_first_headers_arrive(void **state)
     so.inter_token_ms = 100; /* a streamed reply takes seconds */
     so.rpm = 6000;
     struct mocksrv *s = start_server(&so);
-    struct llm_engine_options o = {0};
-    o.provider = "openai";
-    o.base_url = mocksrv_url(s);
-    o.api_key = "";
-    struct llm_engine *e = NULL;
-    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_engine *e = openai_engine_for(mocksrv_url(s), NULL);
     struct llm_message m1, m2;
     struct llm_request slow = req_for(&m1, "a fairly long prompt so that the streamed reply comes "
                                            "back in a good number of separate chunks");

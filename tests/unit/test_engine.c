@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_helpers.h"
 #include "llmorch/ext/step.h"
 #include "llmorch/llmorch.h"
 
@@ -516,18 +517,10 @@ static void cancel_reaches_a_request_waiting_for_a_slot_and_one_backing_off(void
     mo2.script = "429";
     mo2.retry_after_ms = 50000;
     e = engine_with(&mo2, 4, 3);
-    struct llm_future *f3 = NULL;
-    assert_int_equal(llm_submit(e, &req, &f3), LLM_OK);
     /* It cannot finish by itself for 50 s; give the first attempt time to
      * fail so the cancel most likely finds it backing off (either way the
      * outcome asserted is the same). */
-    res = NULL;
-    assert_int_equal(llm_future_wait(f3, 100, &res), LLM_ERR_TIMEOUT);
-    llm_future_cancel(f3);
-    assert_int_equal(llm_future_wait(f3, -1, &res), LLM_OK);
-    assert_int_equal(res->error.type, LLM_ERR_CANCELLED);
-    llm_result_free(res);
-    llm_future_free(f3);
+    llm_result_free(submit_then_cancel(e, &req, 100));
     llm_engine_free(e);
 }
 
