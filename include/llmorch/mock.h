@@ -24,7 +24,8 @@ struct llm_mock_options {
      * Status codes produce a provider-format error body that the engine
      * classifies as a real one; "insufficient_quota" and "unsupported_region"
      * produce the matching 429/403 bodies.  Attempts past the end of the list
-     * succeed.  NULL or "" = always succeed.  Copied. */
+     * succeed.  Tokens are case-insensitive.  NULL or "" = always succeed.
+     * Copied. */
     const char *script;
 
     /* Reply text instead of the default echo ("mock reply to: <prompt>").

@@ -117,7 +117,6 @@ struct ereq {
     int64_t attempt_start_mono_us;
     int64_t attempt_start_wall_us;
     int64_t pending_backoff_ms;
-    bool pending_server_wait;
 
     unsigned attempt;
     struct llm_parsed parsed;

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/internal.h"
 #include "llmorch/ext/provider.h"
@@ -36,23 +37,17 @@ static bool parse_token(const char *tok, struct outcome *o)
 {
     static const struct { const char *name; struct outcome o; } names[] = {
         {"ok", {OUT_OK, 200, LLM_OK}},
-        {"OK", {OUT_OK, 200, LLM_OK}},
         {"insufficient_quota", {OUT_QUOTA, 429, LLM_OK}},
-        {"INSUFFICIENT_QUOTA", {OUT_QUOTA, 429, LLM_OK}},
         {"unsupported_region", {OUT_REGION, 403, LLM_OK}},
         {"region", {OUT_REGION, 403, LLM_OK}},
-        {"UNSUPPORTED_REGION", {OUT_REGION, 403, LLM_OK}},
         {"context_length_exceeded", {OUT_CONTEXT, 400, LLM_OK}},
-        {"CONTEXT_LENGTH_EXCEEDED", {OUT_CONTEXT, 400, LLM_OK}},
         {"content_filter", {OUT_FILTER, 400, LLM_OK}},
         {"CONTENT_FILTERED", {OUT_FILTER, 400, LLM_OK}},
         {"malformed_json", {OUT_MALFORMED, 200, LLM_OK}},
         {"PARSE", {OUT_MALFORMED, 200, LLM_OK}},
         {"timeout", {OUT_TRANSPORT, 0, LLM_ERR_TIMEOUT}},
-        {"TIMEOUT", {OUT_TRANSPORT, 0, LLM_ERR_TIMEOUT}},
         {"connection", {OUT_TRANSPORT, 0, LLM_ERR_CONNECTION}},
         {"reset", {OUT_TRANSPORT, 0, LLM_ERR_CONNECTION}},
-        {"CONNECTION", {OUT_TRANSPORT, 0, LLM_ERR_CONNECTION}},
         {"RATE_LIMITED", {OUT_STATUS, 429, LLM_OK}},
         {"AUTHENTICATION", {OUT_STATUS, 401, LLM_OK}},
         {"PERMISSION_DENIED", {OUT_STATUS, 403, LLM_OK}},
@@ -61,8 +56,9 @@ static bool parse_token(const char *tok, struct outcome *o)
         {"OVERLOADED", {OUT_STATUS, 529, LLM_OK}},
         {"SERVER_ERROR", {OUT_STATUS, 500, LLM_OK}},
     };
+    /* Case-insensitive: "ok" and "OK", "timeout" and "TIMEOUT" alike. */
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(tok, names[i].name) == 0) {
+        if (strcasecmp(tok, names[i].name) == 0) {
             *o = names[i].o;
             return true;
         }
