@@ -93,6 +93,7 @@ struct ereq {
     struct cmd submit_cmd;
     struct llm_engine *eng;
     struct llm_request req;     /* deep copy, owned */
+    void *req_block;            /* ... all of it in this one allocation */
     struct llm_result *res;
     enum req_state state;
     enum llm_error prefailed;   /* invalid request: finish at once */
@@ -314,7 +315,7 @@ static void fifo_push(struct llm_engine *e, struct ereq *r, bool front)
 
 static void ereq_free(struct ereq *r)
 {
-    llm__request_free_copy(&r->req);
+    llm__request_free_copy(&r->req, r->req_block);
     llm_result_free(r->res);
     llm_parsed_clear(&r->parsed);
     if (r->sse_init)
@@ -1490,7 +1491,7 @@ static struct ereq *make_ereq(struct llm_engine *e, const struct llm_request *re
     char err[256];
     enum llm_error rc = llm__request_validate(req, err, sizeof(err));
     if (rc == LLM_OK)
-        rc = llm__request_copy(req, &r->req);
+        rc = llm__request_copy(req, &r->req, &r->req_block);
     else
         r->prefailed_msg = llm__strdup(err);
     if (rc == LLM_ERR_OUT_OF_MEMORY)

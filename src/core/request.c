@@ -85,75 +85,75 @@ enum llm_error llm__request_validate(const struct llm_request *in, char *err, si
 #undef BAD
 }
 
-void llm__request_free_copy(struct llm_request *r)
+void llm__request_free_copy(struct llm_request *r, void *block)
 {
-    if (!r)
-        return;
-    free((char *)r->model);
-    if (r->messages) {
-        for (size_t i = 0; i < r->n_messages; i++) {
-            free((char *)r->messages[i].role);
-            free((char *)r->messages[i].content);
-        }
-        free((struct llm_message *)r->messages);
-    }
-    if (r->stop) {
-        for (size_t i = 0; i < r->n_stop; i++)
-            free((char *)r->stop[i]);
-        free((char **)r->stop);
-    }
-    free((char *)r->system);
-    free((char *)r->extra_json);
-    free((char *)r->metadata_json);
-    memset(r, 0, sizeof(*r));
+    free(block);
+    if (r)
+        memset(r, 0, sizeof(*r));
 }
 
-static bool dup_into(const char **dst, const char *src)
+/* Bytes for a copy of `s` (with its NUL), 0 for NULL; false on overflow. */
+static bool add_str(size_t *total, const char *s)
 {
-    *dst = NULL;
-    if (!src)
-        return true;
-    *dst = llm__strdup(src);
-    return *dst != NULL;
+    size_t n = s != NULL ? strlen(s) + 1 : 0;
+    if (n > SIZE_MAX - *total)
+        return false;
+    *total += n;
+    return true;
 }
 
-enum llm_error llm__request_copy(const struct llm_request *in, struct llm_request *out)
+/* Copy `s` to *cursor and advance it; NULL stays NULL. */
+static const char *put_str(char **cursor, const char *s)
 {
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *dst = memcpy(*cursor, s, n);
+    *cursor += n;
+    return dst;
+}
+
+enum llm_error llm__request_copy(const struct llm_request *in, struct llm_request *out,
+                                 void **block)
+{
+    /* One allocation: the messages array, the stop array, then every
+     * string (the arrays first keeps their pointers aligned). */
+    *block = NULL;
     *out = *in;
-    out->model = NULL;
-    out->messages = NULL;
-    out->n_messages = 0;
-    out->stop = NULL;
-    out->n_stop = 0;
-    out->system = out->extra_json = out->metadata_json = NULL;
-
-    if (!dup_into(&out->model, in->model) || !dup_into(&out->system, in->system) ||
-        !dup_into(&out->extra_json, in->extra_json) ||
-        !dup_into(&out->metadata_json, in->metadata_json))
-        goto oom;
-    if (in->n_messages) {
-        struct llm_message *msgs = calloc(in->n_messages, sizeof(*msgs));
-        if (!msgs)
-            goto oom;
-        out->messages = msgs;
-        out->n_messages = in->n_messages;
-        for (size_t i = 0; i < in->n_messages; i++)
-            if (!dup_into(&msgs[i].role, in->messages[i].role) ||
-                !dup_into(&msgs[i].content, in->messages[i].content))
-                goto oom;
+    size_t n_msg = in->messages != NULL ? in->n_messages : 0;
+    size_t n_stop = in->stop != NULL ? in->n_stop : 0;
+    if (n_msg > SIZE_MAX / sizeof(struct llm_message) / 2 || n_stop > SIZE_MAX / sizeof(char *) / 2)
+        return LLM_ERR_OUT_OF_MEMORY;
+    size_t total = n_msg * sizeof(struct llm_message) + n_stop * sizeof(char *);
+    bool ok = add_str(&total, in->model) && add_str(&total, in->system) &&
+              add_str(&total, in->extra_json) && add_str(&total, in->metadata_json);
+    for (size_t i = 0; ok && i < n_msg; i++)
+        ok = add_str(&total, in->messages[i].role) && add_str(&total, in->messages[i].content);
+    for (size_t i = 0; ok && i < n_stop; i++)
+        ok = add_str(&total, in->stop[i]);
+    char *mem = ok ? malloc(total > 0 ? total : 1) : NULL;
+    if (mem == NULL) {
+        memset(out, 0, sizeof(*out));
+        return LLM_ERR_OUT_OF_MEMORY;
     }
-    if (in->n_stop) {
-        const char **stops = calloc(in->n_stop, sizeof(*stops));
-        if (!stops)
-            goto oom;
-        out->stop = stops;
-        out->n_stop = in->n_stop;
-        for (size_t i = 0; i < in->n_stop; i++)
-            if (!dup_into(&stops[i], in->stop[i]))
-                goto oom;
+    struct llm_message *msgs = n_msg > 0 ? (struct llm_message *)(void *)mem : NULL;
+    const char **stops =
+        n_stop > 0 ? (const char **)(void *)(mem + n_msg * sizeof(struct llm_message)) : NULL;
+    char *cursor = mem + n_msg * sizeof(struct llm_message) + n_stop * sizeof(char *);
+    out->model = put_str(&cursor, in->model);
+    out->system = put_str(&cursor, in->system);
+    out->extra_json = put_str(&cursor, in->extra_json);
+    out->metadata_json = put_str(&cursor, in->metadata_json);
+    for (size_t i = 0; i < n_msg; i++) {
+        msgs[i].role = put_str(&cursor, in->messages[i].role);
+        msgs[i].content = put_str(&cursor, in->messages[i].content);
     }
+    for (size_t i = 0; i < n_stop; i++)
+        stops[i] = put_str(&cursor, in->stop[i]);
+    out->messages = msgs;
+    out->n_messages = n_msg;
+    out->stop = stops;
+    out->n_stop = n_stop;
+    *block = mem;
     return LLM_OK;
-oom:
-    llm__request_free_copy(out);
-    return LLM_ERR_OUT_OF_MEMORY;
 }

@@ -11,11 +11,14 @@
  * Returns LLM_OK or LLM_ERR_INVALID_REQUEST. */
 enum llm_error llm__request_validate(const struct llm_request *in, char *err, size_t errlen);
 
-/* Deep-copy `in` into *out (every string and array owned by *out).
- * Returns LLM_OK or LLM_ERR_OUT_OF_MEMORY (nothing leaks). */
-enum llm_error llm__request_copy(const struct llm_request *in, struct llm_request *out);
+/* Deep-copy `in` into *out: every string and array of the copy lives in
+ * one allocation, returned in *block (one malloc per request instead of
+ * one per string).  Returns LLM_OK or LLM_ERR_OUT_OF_MEMORY (then *out is
+ * zeroed and *block NULL). */
+enum llm_error llm__request_copy(const struct llm_request *in, struct llm_request *out,
+                                 void **block);
 
-/* Free what llm__request_copy allocated.  NULL-safe. */
-void llm__request_free_copy(struct llm_request *r);
+/* Free a copy's block and zero *r.  NULL-safe. */
+void llm__request_free_copy(struct llm_request *r, void *block);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "core/internal.h"
 #include "llmorch/ext/provider.h"
+#include "providers/openai_read.h"
 #include "providers/ratelimit.h"
 #include "providers/wire.h"
 
@@ -262,13 +263,8 @@ static enum llm_error read_common(const cJSON *root, struct llm_parsed *out)
     return err;
 }
 
-static enum llm_error openai_parse_response(const struct llm_provider *p, const char *body,
-                                            size_t len, struct llm_parsed *out)
+static enum llm_error read_response_tree(const char *body, size_t len, struct llm_parsed *out)
 {
-    if (body == NULL || len == 0) {
-        enum llm_error err = llm_parsed_set_error(out, LLM_ERR_PARSE, NULL, "empty response body");
-        return err == LLM_OK ? LLM_ERR_PARSE : err;
-    }
     cJSON *root = llm__json_parse(body, len);
     if (root == NULL)
         return llm__parse_failure(out, "invalid JSON in response body", body, len);
@@ -313,16 +309,8 @@ static bool data_is(const char *data, size_t len, const char *word)
     return len == strlen(word) && memcmp(data, word, len) == 0;
 }
 
-static enum llm_error openai_parse_stream_event(const struct llm_provider *p, const char *event,
-                                                const char *data, size_t len,
-                                                struct llm_parsed *acc)
+static enum llm_error read_stream_tree(const char *data, size_t len, struct llm_parsed *acc)
 {
-    if (data == NULL || data_is(data, len, ""))
-        return LLM_OK; /* keep-alive */
-    if (data_is(data, len, "[DONE]")) {
-        acc->done = true;
-        return LLM_OK;
-    }
     cJSON *root = llm__json_parse(data, len);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -353,6 +341,38 @@ static enum llm_error openai_parse_stream_event(const struct llm_provider *p, co
     }
     cJSON_Delete(root);
     return err;
+}
+
+enum llm_error llm__openai_read_tree(const char *body, size_t len, bool stream,
+                                     struct llm_parsed *out)
+{
+    return stream ? read_stream_tree(body, len, out) : read_response_tree(body, len, out);
+}
+
+static enum llm_error openai_parse_response(const struct llm_provider *p, const char *body,
+                                            size_t len, struct llm_parsed *out)
+{
+    if (body == NULL || len == 0) {
+        enum llm_error err = llm_parsed_set_error(out, LLM_ERR_PARSE, NULL, "empty response body");
+        return err == LLM_OK ? LLM_ERR_PARSE : err;
+    }
+    /* The common reply without a tree; anything else through cJSON. */
+    int r = llm__openai_read_fast(body, len, false, out);
+    return r != LLM__READ_DECLINED ? (enum llm_error)r : read_response_tree(body, len, out);
+}
+
+static enum llm_error openai_parse_stream_event(const struct llm_provider *p, const char *event,
+                                                const char *data, size_t len,
+                                                struct llm_parsed *acc)
+{
+    if (data == NULL || data_is(data, len, ""))
+        return LLM_OK; /* keep-alive */
+    if (data_is(data, len, "[DONE]")) {
+        acc->done = true;
+        return LLM_OK;
+    }
+    int r = llm__openai_read_fast(data, len, true, acc);
+    return r != LLM__READ_DECLINED ? (enum llm_error)r : read_stream_tree(data, len, acc);
 }
 
 /* ---- rate limits ------------------------------------------------------------------ */
