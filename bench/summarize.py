@@ -89,6 +89,13 @@ def main():
     r_curl_perform = ratio(med(llm), med(rawp))
     r_curl_user = ratio(med(llm, "cpu_user_us_per_req"), med(raw, "cpu_user_us_per_req"))
     overhead_ok = bool(llm) and llm["ok"] == llm["n"] and raw.get("ok") == raw.get("n")
+    # Each round runs the clients back to back: the per-round ratios show
+    # how much of the spread is the machine (both move together) and how
+    # much is the ratio itself.
+    rows = read_jsonl(os.path.join(a.work, "overhead.jsonl"))
+    pairs = list(zip([r["cpu_us_per_req"] for r in rows if r["client"] == "llmorch"],
+                     [r["cpu_us_per_req"] for r in rows if r["client"] == "raw_curl"]))
+    paired = spread([l / c for l, c in pairs if c])
 
     good = [r for r in scale if r["ok"] == r["n"] and r["all_open_at_once"]]
     max_n = max((r["n"] for r in good), default=0)
@@ -137,6 +144,7 @@ def main():
         "overhead": {"n": int(a.overhead_n or 0), "concurrency": int(a.overhead_conc or 0),
                      "clients": overhead,
                      "ratio_vs_raw_curl_multi_perform": r_curl_perform,
+                     "per_round_ratio_vs_raw_curl": paired,
                      "user_cpu_ratio_vs_raw_curl": r_curl_user},
         "scale": {"hold_ms": int(a.hold_ms or 0), "runs": scale},
         "quota": quota,

@@ -34,124 +34,110 @@ static bool is_system_role(const char *role)
     return strcmp(role, "system") == 0 || strcmp(role, "developer") == 0;
 }
 
+/* True if the top-level `system` string (see put_system) is not empty. */
+static bool has_system(const struct llm_request *req)
+{
+    if (req->system != NULL && req->system[0] != '\0')
+        return true;
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const struct llm_message *m = &req->messages[i];
+        if (is_system_role(m->role) && m->content[0] != '\0')
+            return true;
+    }
+    return false;
+}
+
 /* The top-level `system` string: the request's system prompt and every
  * system/developer message, in order, joined by blank lines (the Messages
- * API has no system role inside `messages`).  *out is NULL when there is
- * none. */
-static enum llm_error join_system(const struct llm_request *req, char **out)
+ * API has no system role inside `messages`).  Written in pieces: no joined
+ * copy. */
+static void put_system(struct llm__jo *w, const struct llm_request *req)
 {
-    *out = NULL;
-    struct llm__buf b = {0};
-    enum llm_error err = LLM_OK;
-    if (req->system != NULL && req->system[0] != '\0')
-        err = llm__buf_append(&b, req->system, strlen(req->system));
-    for (size_t i = 0; i < req->n_messages && err == LLM_OK; i++) {
+    bool any = false;
+    llm__jo_string_begin(w);
+    if (req->system != NULL && req->system[0] != '\0') {
+        llm__jo_string_part(w, req->system);
+        any = true;
+    }
+    for (size_t i = 0; i < req->n_messages; i++) {
         const struct llm_message *m = &req->messages[i];
         if (!is_system_role(m->role) || m->content[0] == '\0')
             continue;
-        if (b.len > 0)
-            err = llm__buf_append(&b, "\n\n", 2);
-        if (err == LLM_OK)
-            err = llm__buf_append(&b, m->content, strlen(m->content));
+        if (any)
+            llm__jo_string_part(w, "\n\n");
+        llm__jo_string_part(w, m->content);
+        any = true;
     }
-    if (err != LLM_OK) {
-        llm__buf_free(&b);
-        return err;
-    }
-    if (b.len > 0 && (*out = llm__buf_steal(&b)) == NULL)
-        return LLM_ERR_OUT_OF_MEMORY;
-    llm__buf_free(&b);
-    return LLM_OK;
+    llm__jo_string_end(w);
 }
 
-static bool add_message(cJSON *messages, const char *role, const char *content)
+/* The request body into out->body / out->body_len (malloc'd, as
+ * llm_http_request_clear expects); on error nothing is allocated.
+ *
+ * Written straight into one buffer (core/jsonout.h), not built as a cJSON
+ * tree: that cost an allocation per node and a second pass to print, on
+ * every request.  The bytes MUST stay the ones the tree printed (hosts may
+ * key caches on them); tests/unit/test_jsonout.c compares them with a copy
+ * of the cJSON builder. */
+static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
 {
-    cJSON *m = cJSON_CreateObject();
-    if (m == NULL)
-        return false;
-    if (cJSON_AddStringToObject(m, "role", role) == NULL ||
-        cJSON_AddStringToObject(m, "content", content) == NULL ||
-        !cJSON_AddItemToArray(messages, m)) {
-        cJSON_Delete(m);
-        return false;
-    }
-    return true;
-}
-
-static cJSON *build_body(const struct llm_request *req, enum llm_error *err)
-{
-    *err = LLM_ERR_OUT_OF_MEMORY;
     /* The engine validates requests; these checks keep the provider safe
      * when called directly. */
     if (req->model == NULL || (req->n_messages > 0 && req->messages == NULL) ||
         (req->n_stop > 0 && req->stop == NULL) || req->max_tokens < 0 ||
         (req->has_temperature && !isfinite(req->temperature)) ||
-        (req->has_top_p && !isfinite(req->top_p))) {
-        *err = LLM_ERR_INVALID_REQUEST;
-        return NULL;
-    }
+        (req->has_top_p && !isfinite(req->top_p)))
+        return LLM_ERR_INVALID_REQUEST;
     for (size_t i = 0; i < req->n_messages; i++) {
-        if (req->messages[i].role == NULL || req->messages[i].content == NULL) {
-            *err = LLM_ERR_INVALID_REQUEST;
-            return NULL;
-        }
+        if (req->messages[i].role == NULL || req->messages[i].content == NULL)
+            return LLM_ERR_INVALID_REQUEST;
     }
     for (size_t i = 0; i < req->n_stop; i++) {
-        if (req->stop[i] == NULL) {
-            *err = LLM_ERR_INVALID_REQUEST;
-            return NULL;
+        if (req->stop[i] == NULL)
+            return LLM_ERR_INVALID_REQUEST;
+    }
+    struct llm__extra x;
+    enum llm_error err = llm__extra_init(&x, req->extra_json);
+    if (err != LLM_OK)
+        return err;
+
+    /* Every member goes through llm__extra_member, which writes
+     * extra_json's value instead when it has one. */
+    struct llm__jo w = {0};
+    llm__jo_reserve(&w, llm__body_size_hint(req));
+    llm__jo_object_begin(&w);
+    if (llm__extra_member(&x, &w, "model"))
+        llm__jo_string(&w, req->model);
+    if (llm__extra_member(&x, &w, "max_tokens"))
+        llm__jo_int(&w, req->max_tokens > 0 ? req->max_tokens : DEFAULT_MAX_TOKENS);
+    if (has_system(req) && llm__extra_member(&x, &w, "system"))
+        put_system(&w, req);
+    if (llm__extra_member(&x, &w, "messages")) {
+        llm__jo_array_begin(&w);
+        for (size_t i = 0; i < req->n_messages; i++) {
+            const struct llm_message *m = &req->messages[i];
+            if (!is_system_role(m->role))
+                llm__put_message(&w, m->role, m->content);
         }
+        llm__jo_array_end(&w);
     }
-
-    char *system = NULL;
-    *err = join_system(req, &system);
-    if (*err != LLM_OK)
-        return NULL;
-    *err = LLM_ERR_OUT_OF_MEMORY;
-
-    cJSON *body = cJSON_CreateObject();
-    cJSON *messages;
-    if (body == NULL || cJSON_AddStringToObject(body, "model", req->model) == NULL ||
-        cJSON_AddNumberToObject(body, "max_tokens",
-                                req->max_tokens > 0 ? req->max_tokens : DEFAULT_MAX_TOKENS) ==
-            NULL ||
-        (system != NULL && cJSON_AddStringToObject(body, "system", system) == NULL) ||
-        (messages = cJSON_AddArrayToObject(body, "messages")) == NULL)
-        goto fail;
-    for (size_t i = 0; i < req->n_messages; i++) {
-        const struct llm_message *m = &req->messages[i];
-        if (!is_system_role(m->role) && !add_message(messages, m->role, m->content))
-            goto fail;
+    if (req->has_temperature && llm__extra_member(&x, &w, "temperature"))
+        llm__jo_double(&w, req->temperature);
+    if (req->has_top_p && llm__extra_member(&x, &w, "top_p"))
+        llm__jo_double(&w, req->top_p);
+    if (req->n_stop > 0 && llm__extra_member(&x, &w, "stop_sequences")) {
+        llm__jo_array_begin(&w);
+        for (size_t i = 0; i < req->n_stop; i++)
+            llm__jo_string(&w, req->stop[i]);
+        llm__jo_array_end(&w);
     }
-    if (req->has_temperature &&
-        cJSON_AddNumberToObject(body, "temperature", req->temperature) == NULL)
-        goto fail;
-    if (req->has_top_p && cJSON_AddNumberToObject(body, "top_p", req->top_p) == NULL)
-        goto fail;
-    if (req->n_stop > 0) {
-        cJSON *stop = cJSON_AddArrayToObject(body, "stop_sequences");
-        if (stop == NULL)
-            goto fail;
-        for (size_t i = 0; i < req->n_stop; i++) {
-            cJSON *s = cJSON_CreateString(req->stop[i]);
-            if (s == NULL || !cJSON_AddItemToArray(stop, s)) {
-                cJSON_Delete(s);
-                goto fail;
-            }
-        }
-    }
-    if (req->stream && cJSON_AddTrueToObject(body, "stream") == NULL)
-        goto fail;
-    *err = llm__json_merge_extra(body, req->extra_json);
-    if (*err != LLM_OK)
-        goto fail;
-    free(system);
-    return body;
-
-fail:
-    free(system);
-    cJSON_Delete(body);
-    return NULL;
+    if (req->stream && llm__extra_member(&x, &w, "stream"))
+        llm__jo_bool(&w, true);
+    llm__extra_finish(&x, &w);
+    llm__jo_object_end(&w);
+    llm__extra_clear(&x);
+    out->body = llm__jo_finish(&w, &out->body_len);
+    return out->body != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
 }
 
 static enum llm_error anthropic_build_request(const struct llm_provider *p,
@@ -160,14 +146,10 @@ static enum llm_error anthropic_build_request(const struct llm_provider *p,
 {
     const struct anthropic_impl *m = impl_of(p);
     memset(out, 0, sizeof(*out));
-    enum llm_error err;
-    cJSON *body = build_body(req, &err);
-    if (body == NULL)
+    enum llm_error err = build_body(req, out);
+    if (err != LLM_OK)
         return err;
-    err = llm__json_set_body(body, out);
-    cJSON_Delete(body);
-    if (err == LLM_OK)
-        err = llm__endpoint_begin(&m->ep, trace_id, out);
+    err = llm__endpoint_begin(&m->ep, trace_id, out);
     if (err == LLM_OK && m->ep.api_key != NULL)
         err = llm_http_request_add_header(out, "x-api-key", m->ep.api_key);
     if (err == LLM_OK)

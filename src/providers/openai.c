@@ -27,96 +27,80 @@ static const struct openai_impl *impl_of(const struct llm_provider *p)
 
 /* ---- request ------------------------------------------------------------------ */
 
-static bool add_message(cJSON *messages, const char *role, const char *content)
+/* The request body into out->body / out->body_len (malloc'd, as
+ * llm_http_request_clear expects); on error nothing is allocated.
+ *
+ * Written straight into one buffer (core/jsonout.h), not built as a cJSON
+ * tree: that cost an allocation per node and a second pass to print, on
+ * every request.  The bytes MUST stay the ones the tree printed (hosts may
+ * key caches on them); tests/unit/test_jsonout.c compares them with a copy
+ * of the cJSON builder. */
+static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
 {
-    cJSON *m = cJSON_CreateObject();
-    if (m == NULL)
-        return false;
-    if (cJSON_AddStringToObject(m, "role", role) == NULL ||
-        cJSON_AddStringToObject(m, "content", content) == NULL ||
-        !cJSON_AddItemToArray(messages, m)) {
-        cJSON_Delete(m);
-        return false;
-    }
-    return true;
-}
-
-/* The request body, or NULL with *err set. */
-static cJSON *build_body(const struct llm_request *req, enum llm_error *err)
-{
-    *err = LLM_ERR_OUT_OF_MEMORY;
     /* The engine validates requests; these checks keep the provider safe
      * when called directly (tests, other hosts of the vtable). */
     if (req->model == NULL || (req->n_messages > 0 && req->messages == NULL) ||
         (req->n_stop > 0 && req->stop == NULL) ||
         (req->has_temperature && !isfinite(req->temperature)) ||
-        (req->has_top_p && !isfinite(req->top_p))) {
-        *err = LLM_ERR_INVALID_REQUEST;
-        return NULL;
-    }
+        (req->has_top_p && !isfinite(req->top_p)))
+        return LLM_ERR_INVALID_REQUEST;
     for (size_t i = 0; i < req->n_messages; i++) {
-        if (req->messages[i].role == NULL || req->messages[i].content == NULL) {
-            *err = LLM_ERR_INVALID_REQUEST;
-            return NULL;
-        }
+        if (req->messages[i].role == NULL || req->messages[i].content == NULL)
+            return LLM_ERR_INVALID_REQUEST;
     }
     for (size_t i = 0; i < req->n_stop; i++) {
-        if (req->stop[i] == NULL) {
-            *err = LLM_ERR_INVALID_REQUEST;
-            return NULL;
-        }
+        if (req->stop[i] == NULL)
+            return LLM_ERR_INVALID_REQUEST;
     }
+    struct llm__extra x;
+    enum llm_error err = llm__extra_init(&x, req->extra_json);
+    if (err != LLM_OK)
+        return err;
 
-    cJSON *body = cJSON_CreateObject();
-    if (body == NULL || cJSON_AddStringToObject(body, "model", req->model) == NULL)
-        goto fail;
-    cJSON *messages = cJSON_AddArrayToObject(body, "messages");
-    if (messages == NULL)
-        goto fail;
-    if (req->system != NULL && req->system[0] != '\0' &&
-        !add_message(messages, "system", req->system))
-        goto fail;
-    for (size_t i = 0; i < req->n_messages; i++) {
-        if (!add_message(messages, req->messages[i].role, req->messages[i].content))
-            goto fail;
+    /* Every member goes through llm__extra_member, which writes
+     * extra_json's value instead when it has one. */
+    struct llm__jo w = {0};
+    llm__jo_reserve(&w, llm__body_size_hint(req));
+    llm__jo_object_begin(&w);
+    if (llm__extra_member(&x, &w, "model"))
+        llm__jo_string(&w, req->model);
+    if (llm__extra_member(&x, &w, "messages")) {
+        llm__jo_array_begin(&w);
+        if (req->system != NULL && req->system[0] != '\0')
+            llm__put_message(&w, "system", req->system);
+        for (size_t i = 0; i < req->n_messages; i++)
+            llm__put_message(&w, req->messages[i].role, req->messages[i].content);
+        llm__jo_array_end(&w);
     }
-    if (req->max_tokens > 0 &&
-        cJSON_AddNumberToObject(body, "max_tokens", req->max_tokens) == NULL)
-        goto fail;
-    if (req->has_temperature &&
-        cJSON_AddNumberToObject(body, "temperature", req->temperature) == NULL)
-        goto fail;
-    if (req->has_top_p && cJSON_AddNumberToObject(body, "top_p", req->top_p) == NULL)
-        goto fail;
-    if (req->n_stop > 0) {
-        cJSON *stop = cJSON_AddArrayToObject(body, "stop");
-        if (stop == NULL)
-            goto fail;
-        for (size_t i = 0; i < req->n_stop; i++) {
-            cJSON *s = cJSON_CreateString(req->stop[i]);
-            if (s == NULL || !cJSON_AddItemToArray(stop, s)) {
-                cJSON_Delete(s);
-                goto fail;
-            }
-        }
+    if (req->max_tokens > 0 && llm__extra_member(&x, &w, "max_tokens"))
+        llm__jo_int(&w, req->max_tokens);
+    if (req->has_temperature && llm__extra_member(&x, &w, "temperature"))
+        llm__jo_double(&w, req->temperature);
+    if (req->has_top_p && llm__extra_member(&x, &w, "top_p"))
+        llm__jo_double(&w, req->top_p);
+    if (req->n_stop > 0 && llm__extra_member(&x, &w, "stop")) {
+        llm__jo_array_begin(&w);
+        for (size_t i = 0; i < req->n_stop; i++)
+            llm__jo_string(&w, req->stop[i]);
+        llm__jo_array_end(&w);
     }
     if (req->stream) {
         /* include_usage: without it a streamed reply carries no token
          * counts, and usage feeds the TPM gate and the cost. */
-        cJSON *so;
-        if (cJSON_AddTrueToObject(body, "stream") == NULL ||
-            (so = cJSON_AddObjectToObject(body, "stream_options")) == NULL ||
-            cJSON_AddTrueToObject(so, "include_usage") == NULL)
-            goto fail;
+        if (llm__extra_member(&x, &w, "stream"))
+            llm__jo_bool(&w, true);
+        if (llm__extra_member(&x, &w, "stream_options")) {
+            llm__jo_object_begin(&w);
+            llm__jo_key(&w, "include_usage");
+            llm__jo_bool(&w, true);
+            llm__jo_object_end(&w);
+        }
     }
-    *err = llm__json_merge_extra(body, req->extra_json);
-    if (*err != LLM_OK)
-        goto fail;
-    return body;
-
-fail:
-    cJSON_Delete(body);
-    return NULL;
+    llm__extra_finish(&x, &w);
+    llm__jo_object_end(&w);
+    llm__extra_clear(&x);
+    out->body = llm__jo_finish(&w, &out->body_len);
+    return out->body != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
 }
 
 static enum llm_error openai_build_request(const struct llm_provider *p,
@@ -125,14 +109,10 @@ static enum llm_error openai_build_request(const struct llm_provider *p,
 {
     const struct openai_impl *m = impl_of(p);
     memset(out, 0, sizeof(*out));
-    enum llm_error err;
-    cJSON *body = build_body(req, &err);
-    if (body == NULL)
+    enum llm_error err = build_body(req, out);
+    if (err != LLM_OK)
         return err;
-    err = llm__json_set_body(body, out);
-    cJSON_Delete(body);
-    if (err == LLM_OK)
-        err = llm__endpoint_begin(&m->ep, trace_id, out);
+    err = llm__endpoint_begin(&m->ep, trace_id, out);
     if (err == LLM_OK)
         err = llm_http_request_add_header(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL) {

@@ -119,57 +119,126 @@ bool llm__json_count(const cJSON *obj, const char *key, int64_t *out)
     return true;
 }
 
-enum llm_error llm__json_merge_extra(cJSON *body, const char *extra_json)
-{
-    if (extra_json == NULL)
-        return LLM_OK;
-    cJSON *extra = llm__json_parse(extra_json, strlen(extra_json));
-    if (!cJSON_IsObject(extra)) {
-        cJSON_Delete(extra);
-        return LLM_ERR_INVALID_REQUEST;
-    }
-    enum llm_error err = LLM_OK;
-    while (extra->child != NULL) {
-        cJSON *item = cJSON_DetachItemViaPointer(extra, extra->child);
-        cJSON *old = cJSON_GetObjectItemCaseSensitive(body, item->string);
-        /* Replace in place (the item already carries its key), so that the
-         * body keeps its field order; cJSON_ReplaceItemInObject would
-         * re-copy the key from a string it has just freed when handed
-         * item->string. */
-        bool ok;
-        if (old != NULL) {
-            ok = cJSON_ReplaceItemViaPointer(body, old, item);
-        } else {
-            /* A copy: the key must not alias the string being replaced. */
-            char *key = llm__strdup(item->string);
-            ok = key != NULL && cJSON_AddItemToObject(body, key, item);
-            free(key);
-        }
-        if (!ok) {
-            cJSON_Delete(item);
-            err = LLM_ERR_OUT_OF_MEMORY;
-            break;
-        }
-    }
-    cJSON_Delete(extra);
-    return err;
-}
-
-enum llm_error llm__json_set_body(const cJSON *body, struct llm_http_request *out)
-{
-    char *s = cJSON_PrintUnformatted(body);
-    if (s == NULL)
-        return LLM_ERR_OUT_OF_MEMORY;
-    out->body = s;
-    out->body_len = strlen(s);
-    return LLM_OK;
-}
-
 enum llm_error llm__parsed_update(char **slot, const char *s)
 {
     if (s == NULL || (*slot != NULL && strcmp(*slot, s) == 0))
         return LLM_OK;
     return llm_parsed_set(slot, s);
+}
+
+/* ---- request bodies ------------------------------------------------------------ */
+
+enum llm_error llm__extra_init(struct llm__extra *x, const char *extra_json)
+{
+    x->obj = NULL;
+    if (extra_json == NULL)
+        return LLM_OK;
+    cJSON *obj = llm__json_parse(extra_json, strlen(extra_json));
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        return LLM_ERR_INVALID_REQUEST;
+    }
+    x->obj = obj;
+    return LLM_OK;
+}
+
+/* The last member named `key` (a repeated name's last value wins, as each
+ * member replaced the one before it). */
+static const cJSON *last_named(const cJSON *obj, const char *key)
+{
+    const cJSON *found = NULL;
+    for (const cJSON *c = obj->child; c != NULL; c = c->next) {
+        if (c->string != NULL && strcmp(c->string, key) == 0)
+            found = c;
+    }
+    return found;
+}
+
+/* Write v's value, printed by cJSON itself so that extra_json reads as it
+ * always did (extra_json is rare: this is not the hot path). */
+static void put_extra_value(struct llm__jo *w, const cJSON *v)
+{
+    char *s = cJSON_PrintUnformatted(v);
+    if (s == NULL) {
+        llm__jo_set_oom(w);
+        return;
+    }
+    llm__jo_raw(w, s, strlen(s));
+    cJSON_free(s);
+}
+
+bool llm__extra_member(struct llm__extra *x, struct llm__jo *w, const char *key)
+{
+    llm__jo_key(w, key);
+    const cJSON *v = x->obj != NULL ? last_named(x->obj, key) : NULL;
+    if (v == NULL)
+        return true;
+    put_extra_value(w, v);
+    /* Used up: drop every member of that name, so that what is left for
+     * llm__extra_finish is only what the body does not have. */
+    cJSON *c = x->obj->child;
+    while (c != NULL) {
+        cJSON *next = c->next;
+        if (c->string != NULL && strcmp(c->string, key) == 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(x->obj, c));
+        c = next;
+    }
+    return false;
+}
+
+void llm__extra_finish(struct llm__extra *x, struct llm__jo *w)
+{
+    if (x->obj == NULL)
+        return;
+    for (const cJSON *c = x->obj->child; c != NULL; c = c->next) {
+        if (c->string == NULL)
+            continue;
+        /* A repeated name goes where it first appeared. */
+        const cJSON *first = x->obj->child;
+        while (first != c && (first->string == NULL || strcmp(first->string, c->string) != 0))
+            first = first->next;
+        if (first != c)
+            continue;
+        llm__jo_key(w, c->string);
+        put_extra_value(w, last_named(x->obj, c->string));
+    }
+}
+
+void llm__extra_clear(struct llm__extra *x)
+{
+    cJSON_Delete(x->obj);
+    x->obj = NULL;
+}
+
+void llm__put_message(struct llm__jo *w, const char *role, const char *content)
+{
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "role");
+    llm__jo_string(w, role);
+    llm__jo_key(w, "content");
+    llm__jo_string(w, content);
+    llm__jo_object_end(w);
+}
+
+static size_t add_sat(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+size_t llm__body_size_hint(const struct llm_request *req)
+{
+    /* Only a hint: saturating, and the writer grows past it if escapes
+     * make the body longer. */
+    size_t n = add_sat(192, strlen(req->model));
+    if (req->system != NULL)
+        n = add_sat(n, add_sat(40, strlen(req->system)));
+    for (size_t i = 0; i < req->n_messages; i++) {
+        n = add_sat(n, add_sat(32, strlen(req->messages[i].role)));
+        n = add_sat(n, strlen(req->messages[i].content));
+    }
+    for (size_t i = 0; i < req->n_stop; i++)
+        n = add_sat(n, add_sat(3, strlen(req->stop[i])));
+    return n;
 }
 
 /* ---- parse failures ------------------------------------------------------------ */

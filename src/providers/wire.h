@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/jsonout.h"
 #include "llmorch/ext/provider.h"
 
 /* Characters of untrusted bytes quoted in an error message. */
@@ -85,19 +86,48 @@ const cJSON *llm__json_object(const cJSON *obj, const char *key);
  * false otherwise, *out unchanged. */
 bool llm__json_count(const cJSON *obj, const char *key, int64_t *out);
 
-/* Merge the members of the JSON object `extra_json` into `body`, replacing
- * members of the same name in place.  NULL extra_json is a no-op.  Returns
- * LLM_ERR_INVALID_REQUEST if it is not a JSON object, else LLM_OK or
- * LLM_ERR_OUT_OF_MEMORY (body may then be partly merged; callers discard
- * it). */
-enum llm_error llm__json_merge_extra(cJSON *body, const char *extra_json);
-
-/* Serialise `body` compactly into out->body / out->body_len. */
-enum llm_error llm__json_set_body(const cJSON *body, struct llm_http_request *out);
-
 /* Set *slot to a copy of `s` unless it already holds an equal string (a
  * stream repeats id and model in every chunk).  NULL `s` is a no-op. */
 enum llm_error llm__parsed_update(char **slot, const char *s);
+
+/* ---- request bodies ------------------------------------------------------------ */
+
+/* A request's extra_json, merged into the body while the body is written
+ * with core/jsonout.h.  A member whose name the body also has replaces the
+ * body's value in place (the body keeps its field order); the others come
+ * after the body's own fields, in extra_json's order.  A name repeated in
+ * extra_json takes its last value, at the place of its first.  (This is
+ * what replacing and adding extra_json's members one by one on a cJSON
+ * tree of the body gave.) */
+struct llm__extra {
+    cJSON *obj; /* parsed extra_json; NULL when there is none */
+};
+
+/* Parse `extra_json` (NULL: none) into `x`.  Returns LLM_OK, or
+ * LLM_ERR_INVALID_REQUEST if it is not exactly one JSON object (also when
+ * parsing ran out of memory: cJSON does not tell the two apart); `x` then
+ * holds nothing. */
+enum llm_error llm__extra_init(struct llm__extra *x, const char *extra_json);
+
+/* Write the key of the body's member `key` into `w`.  Returns true if the
+ * caller MUST now write the member's value; false if extra_json has a
+ * member of that name, whose value has then been written instead. */
+bool llm__extra_member(struct llm__extra *x, struct llm__jo *w, const char *key);
+
+/* Write the members of extra_json the body did not have.  Call once, after
+ * the body's last member and before closing the object. */
+void llm__extra_finish(struct llm__extra *x, struct llm__jo *w);
+
+/* Free what `x` holds.  Safe after a failed llm__extra_init. */
+void llm__extra_clear(struct llm__extra *x);
+
+/* Write {"role": role, "content": content}. */
+void llm__put_message(struct llm__jo *w, const char *role, const char *content);
+
+/* Room for a body of `req` when nothing needs escaping, with slack for the
+ * field names, so that writing it takes one allocation.  `req` MUST have
+ * passed the provider's checks (no NULL strings). */
+size_t llm__body_size_hint(const struct llm_request *req);
 
 /* ---- parse failures ------------------------------------------------------------ */
 

@@ -45,8 +45,8 @@ static const char *const replies[] = {
     /* a local server without usage or id */
     "{\"model\":\"llama\",\"choices\":[{\"message\":{\"content\":\"\"},\"finish_reason\":null}]}",
     /* an error body, and content parts: left to cJSON */
-    "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"code\":"
-    "\"rate_limit_exceeded\"}}",
+    ("{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"code\":"
+     "\"rate_limit_exceeded\"}}"),
     "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\"}]}}]}",
 };
 
@@ -162,8 +162,8 @@ static void shapes_cjson_must_judge_are_declined(void **state)
         "{\"error\":null,\"choices\":[{\"message\":{\"content\":\"a\"}}]}",
         "{\"choices\":[{\"message\":{\"content\":\"a\",\"content\":\"b\"}}]}",
         "{\"model\":\"a\",\"model\":\"b\",\"choices\":[{\"message\":{\"content\":\"a\"}}]}",
-        "{\"choices\":[{\"index\":1,\"message\":{\"content\":\"b\"}},"
-        "{\"index\":0,\"message\":{\"content\":\"a\"}}]}",
+        ("{\"choices\":[{\"index\":1,\"message\":{\"content\":\"b\"}},"
+         "{\"index\":0,\"message\":{\"content\":\"a\"}}]}"),
         "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{\"prompt_tokens\":1.5}}",
         "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{\"prompt_tokens\":-1}}",
         "{\"choices\":[{\"message\":{\"content\":\"a\\u0000b\"}}]}",

@@ -1,0 +1,79 @@
+/* An append-only JSON writer into one growable buffer, for documents built
+ * on every request (provider request bodies), where a cJSON tree would cost
+ * an allocation per node and a second pass to print.  Not installed.
+ *
+ * Output is byte-identical to cJSON_PrintUnformatted (cJSON 1.7.15) of the
+ * same values: same string escaping, same number formatting.  The writer
+ * records an allocation failure instead of failing each call: after one,
+ * every call is a no-op and llm__jo_finish returns NULL, so a builder
+ * checks once at the end.
+ *
+ * The writer does not check that calls nest correctly (a key before every
+ * object member, balanced begin/end); builders are straight-line code.
+ * A zeroed struct is an empty writer. */
+#ifndef LLMORCH_JSONOUT_H
+#define LLMORCH_JSONOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct llm__jo {
+    char *data;  /* malloc'd; not NUL-terminated until llm__jo_finish */
+    size_t len;
+    size_t cap;
+    bool oom;    /* an allocation failed: output is lost */
+    bool comma;  /* the next key or value needs a ',' before it */
+};
+
+/* Make room for at least `n` more bytes now, so that a builder that knows
+ * its size roughly allocates once.  Only a hint: writes grow as needed. */
+void llm__jo_reserve(struct llm__jo *w, size_t n);
+
+/* Record an allocation failure made outside the writer (the document is
+ * then lost, as if the writer had failed itself). */
+void llm__jo_set_oom(struct llm__jo *w);
+
+void llm__jo_object_begin(struct llm__jo *w);
+void llm__jo_object_end(struct llm__jo *w);
+void llm__jo_array_begin(struct llm__jo *w);
+void llm__jo_array_end(struct llm__jo *w);
+
+/* An object member's key (escaped as a string); the value comes next. */
+void llm__jo_key(struct llm__jo *w, const char *key);
+
+/* A string value: the bytes of `s` up to its NUL, escaped as cJSON does
+ * (see jsonout.c).  NULL writes `null`. */
+void llm__jo_string(struct llm__jo *w, const char *s);
+
+/* One string value written in pieces: begin, any number of parts (each
+ * escaped up to its NUL), end.  Nothing else may be written in between. */
+void llm__jo_string_begin(struct llm__jo *w);
+void llm__jo_string_part(struct llm__jo *w, const char *s);
+void llm__jo_string_end(struct llm__jo *w);
+
+/* An integer in plain decimal.  Equals cJSON's output for the same value
+ * as a double whenever |v| < 1e15 (so for every int). */
+void llm__jo_int(struct llm__jo *w, int64_t v);
+
+/* A number formatted as cJSON's print_number: `null` if not finite, else
+ * "%1.15g", or "%1.17g" when the former does not read back as (nearly,
+ * see jsonout.c) the same double.  Always '.' as the decimal point,
+ * whatever the locale. */
+void llm__jo_double(struct llm__jo *w, double d);
+
+void llm__jo_bool(struct llm__jo *w, bool v);
+void llm__jo_null(struct llm__jo *w);
+
+/* An already-serialised JSON value, copied as is (json[0..len)). */
+void llm__jo_raw(struct llm__jo *w, const char *json, size_t len);
+
+/* The document: NUL-terminated, malloc'd (free with free()), its length in
+ * *len_out.  NULL (and *len_out 0) after an allocation failure.  Either way
+ * the writer is reset to empty. */
+char *llm__jo_finish(struct llm__jo *w, size_t *len_out);
+
+/* Discard the document.  Safe on a zeroed writer; the writer is reset. */
+void llm__jo_free(struct llm__jo *w);
+
+#endif /* LLMORCH_JSONOUT_H */
