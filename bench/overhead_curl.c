@@ -151,12 +151,13 @@ static int setup_slot(struct slot *s, const char *endpoint, const char *body)
     char hdr[sizeof(UUID_HDR) + 36];
     snprintf(hdr, sizeof(hdr), "%s%036d", UUID_HDR, 0);
     s->easy = curl_easy_init();
-    s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    s->hdrs = curl_slist_append(s->hdrs, hdr);
+    /* The provider's order: the trace header, then Content-Type. */
+    s->hdrs = curl_slist_append(NULL, hdr);
+    s->hdrs = curl_slist_append(s->hdrs, "Content-Type: application/json");
     s->hdrs = curl_slist_append(s->hdrs, "Expect:");
     if (!s->easy || !s->hdrs)
         return -1;
-    s->uuid = s->hdrs->next->data + strlen(UUID_HDR);
+    s->uuid = s->hdrs->data + strlen(UUID_HDR);
     CURL *e = s->easy;
     curl_easy_setopt(e, CURLOPT_URL, endpoint);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -238,8 +239,22 @@ int main(int argc, char **argv)
     if (!body)
         return 1;
     if (dump) {
-        printf("POST %s\nContent-Type: application/json\n" UUID_HDR "<uuid>\n\n%s\n", endpoint,
-               body);
+        /* The headers a slot really sends (minus curl's "Expect:" removal). */
+        struct slot s = {0};
+        if (setup_slot(&s, endpoint, body) != 0)
+            return 1;
+        printf("POST %s\n", endpoint);
+        for (struct curl_slist *h = s.hdrs; h != NULL; h = h->next) {
+            if (strcmp(h->data, "Expect:") == 0)
+                continue;
+            if (strncmp(h->data, UUID_HDR, strlen(UUID_HDR)) == 0)
+                printf("%s<uuid>\n", UUID_HDR);
+            else
+                printf("%s\n", h->data);
+        }
+        printf("\n%s\n", body);
+        curl_easy_cleanup(s.easy);
+        curl_slist_free_all(s.hdrs);
         free(body);
         return 0;
     }

@@ -166,6 +166,9 @@ def main():
              f"(median, min-max of {llm.get('runs', 0)}) | {fmt_spread(llm.get('cpu_us_per_req'))} "
              f"| raw libcurl multi (socket API, epoll): {fmt_spread(raw.get('cpu_us_per_req'))} "
              f"| {fmt_ratio(r_curl)} | <= {GOAL_RATIO_VS_CURL}x | {yes(goals['cpu_per_request_ratio_vs_raw_curl']['met'])} |")
+    if paired:
+        L.append(f"| Overhead, per-round ratio (the two clients back to back in each round) | | | "
+                 f"{paired['median']:.2f}x ({paired['min']:.2f}-{paired['max']:.2f}) | (info) | |")
     L.append(f"| Overhead, other baseline | | raw libcurl multi (curl_multi_perform + poll): "
              f"{fmt_spread(rawp.get('cpu_us_per_req'))} | {fmt_ratio(r_curl_perform)} | (info) | |")
     L.append(f"| Overhead, user CPU only | {fmt_spread(llm.get('cpu_user_us_per_req'))} "
