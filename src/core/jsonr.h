@@ -227,6 +227,21 @@ static inline int llm__jr_hex4(const char *p)
     return v;
 }
 
+/* Nonzero if any of the 8 bytes at p is '"', '\\' or below 0x20 (the
+ * bytes that end a run of plain string bytes).  Word-at-a-time "has a zero
+ * byte" tests: a flagged word always holds such a byte (flags may spill
+ * past the first one, never precede it, and bytes >= 0x80 never flag), so
+ * the caller finishes a flagged word byte by byte. */
+static inline uint64_t llm__jr_special8(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v);
+    return t & highs;
+}
+
 static inline bool llm__jr_string(struct llm__jr *r, struct llm__jr_str *out)
 {
     if (llm__jr_peek(r) != LLM__JR_STRING)
@@ -235,7 +250,10 @@ static inline bool llm__jr_string(struct llm__jr *r, struct llm__jr_str *out)
     const char *start = p;
     bool escaped = false;
     for (;;) {
-        /* Plain bytes first: the common case is a run without escapes. */
+        /* Plain bytes first, eight at a time: the common case is a run
+         * without escapes. */
+        while (r->end - p >= 8 && !llm__jr_special8(p))
+            p += 8;
         while (p < r->end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
             p++;
         if (p >= r->end || (unsigned char)*p < 0x20)

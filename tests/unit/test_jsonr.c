@@ -128,6 +128,58 @@ static void strings_decode_as_cjson_decodes_them(void **state)
     }
 }
 
+/* Strings are scanned eight bytes at a time: a byte that ends the plain
+ * run ('"', '\\', a control byte) is found at every offset, and bytes that
+ * do not (0x20, 0x7F, 0x80-0xFF, '!', '#', '[', ']') are not taken for one. */
+static void every_string_byte_is_classified_at_every_offset(void **state)
+{
+    (void)state;
+    static const unsigned char plain[] = {0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xC3, 0xFF};
+    static const unsigned char control[] = {0x00, 0x01, 0x0A, 0x1F};
+    char buf[64];
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            struct llm__jr r;
+            struct llm__jr_str str;
+            /* "aaa<probe>aaa" */
+            buf[0] = '"';
+            memset(buf + 1, 'a', len);
+            buf[len + 1] = '"';
+            for (size_t i = 0; i < sizeof(plain); i++) {
+                buf[1 + pos] = (char)plain[i];
+                llm__jr_init(&r, buf, len + 2);
+                assert_true(llm__jr_string(&r, &str));
+                assert_int_equal(str.len, len);
+                assert_false(str.escaped);
+                assert_true(llm__jr_finish(&r));
+            }
+            for (size_t i = 0; i < sizeof(control); i++) {
+                buf[1 + pos] = (char)control[i];
+                llm__jr_init(&r, buf, len + 2);
+                assert_false(llm__jr_string(&r, &str));
+            }
+            /* A quote ends the string there. */
+            buf[1 + pos] = '"';
+            llm__jr_init(&r, buf, len + 2);
+            assert_true(llm__jr_string(&r, &str));
+            assert_int_equal(str.len, pos);
+            /* A backslash escapes the next byte ('a': invalid; '"': kept). */
+            buf[1 + pos] = '\\';
+            llm__jr_init(&r, buf, len + 2);
+            if (pos + 1 < len) {
+                assert_false(llm__jr_string(&r, &str));
+                buf[2 + pos] = '"';
+                llm__jr_init(&r, buf, len + 2);
+                assert_true(llm__jr_string(&r, &str));
+                assert_int_equal(str.len, len);
+                assert_true(str.escaped);
+            } else {
+                assert_false(llm__jr_string(&r, &str)); /* escapes the closing quote */
+            }
+        }
+    }
+}
+
 static void objects_arrays_and_counts_are_walked(void **state)
 {
     (void)state;
@@ -233,6 +285,7 @@ int main(void)
         cmocka_unit_test(what_cjson_may_read_otherwise_is_declined),
         cmocka_unit_test(every_truncation_is_refused),
         cmocka_unit_test(strings_decode_as_cjson_decodes_them),
+        cmocka_unit_test(every_string_byte_is_classified_at_every_offset),
         cmocka_unit_test(objects_arrays_and_counts_are_walked),
         cmocka_unit_test(nothing_cjson_refuses_is_accepted),
     };
