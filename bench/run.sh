@@ -2,7 +2,7 @@
 # The [bench] suite in one command: builds what it needs (Release, into
 # build/bench), starts the mock server, and measures
 #   1. overhead  CPU per request, llmorch engine vs a raw libcurl-multi
-#                client (20,000 small requests, 64 in flight), 7 rounds
+#                client (20,000 small requests, 64 in flight), 15 rounds
 #                alternating (more than 3: on 2 shared cores single runs
 #                vary by up to 1.5x);
 #   2. scale     100 / 1,000 / 10,000 streams held open at once: success,
@@ -18,7 +18,7 @@
 # with a note when npm or the registry is unavailable).  Every step has a
 # time limit; the whole run takes about 2 minutes on 2 cores.
 #
-# Environment knobs: OVERHEAD_N (20000), OVERHEAD_CONC (64), OVERHEAD_REPS (7),
+# Environment knobs: OVERHEAD_N (20000), OVERHEAD_CONC (64), OVERHEAD_REPS (15),
 # SCALE_NS ("100 1000 10000"), HOLD_MS (5000), PEER_N (2000), PEER_CONC (20),
 # PEER_REPS (3), SKIP_QUOTA=1, SKIP_PEER=1.
 set -euo pipefail
@@ -28,7 +28,7 @@ B=${B:-build/bench}
 RES=bench/results
 OVERHEAD_N=${OVERHEAD_N:-20000}
 OVERHEAD_CONC=${OVERHEAD_CONC:-64}
-OVERHEAD_REPS=${OVERHEAD_REPS:-7}
+OVERHEAD_REPS=${OVERHEAD_REPS:-15}
 SCALE_NS=${SCALE_NS:-"100 1000 10000"}
 HOLD_MS=${HOLD_MS:-5000}
 PEER_N=${PEER_N:-2000}
