@@ -17,6 +17,16 @@ struct llm__buf {
     size_t cap;
 };
 
+/* The capacity to give a buffer of capacity `cap` so that it holds `need`
+ * bytes: at least 64, doubling (appends stay amortised O(1)), `need`
+ * itself where doubling would overflow. */
+size_t llm__grow_cap(size_t cap, size_t need);
+
+/* Make *data (capacity *cap) hold at least `need` bytes: realloc'd to
+ * llm__grow_cap's capacity, or to exactly `need` when `exact`.  False
+ * (nothing changed) when out of memory. */
+bool llm__grow(char **data, size_t *cap, size_t need, bool exact);
+
 /* Append n bytes; checks size arithmetic.  Returns LLM_OK or OUT_OF_MEMORY. */
 enum llm_error llm__buf_append(struct llm__buf *b, const void *p, size_t n);
 enum llm_error llm__buf_appendf(struct llm__buf *b, const char *fmt, ...)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/internal.h"
+
 /* Room for `n` more bytes plus the NUL that llm__jo_finish adds.  `exact`
  * (a reservation) allocates just that; appends double, so that a document
  * grows in O(log n) reallocations. */
@@ -17,21 +19,7 @@ static bool grow(struct llm__jo *w, size_t n, bool exact)
 {
     if (n > SIZE_MAX - 1 - w->len)
         return false;
-    size_t need = w->len + n + 1;
-    if (need <= w->cap)
-        return true;
-    size_t cap = need;
-    if (!exact) {
-        cap = w->cap < 64 ? 64 : w->cap;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    }
-    char *d = realloc(w->data, cap);
-    if (d == NULL)
-        return false;
-    w->data = d;
-    w->cap = cap;
-    return true;
+    return llm__grow(&w->data, &w->cap, w->len + n + 1, exact);
 }
 
 static void put(struct llm__jo *w, const void *p, size_t n)

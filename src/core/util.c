@@ -15,23 +15,35 @@
 
 /* ---- growable buffer ----------------------------------------------------- */
 
+size_t llm__grow_cap(size_t cap, size_t need)
+{
+    if (cap < 64)
+        cap = 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    return cap;
+}
+
+bool llm__grow(char **data, size_t *cap, size_t need, bool exact)
+{
+    if (*data != NULL && need <= *cap)
+        return true;
+    size_t ncap = exact ? need : llm__grow_cap(*cap, need);
+    char *d = realloc(*data, ncap);
+    if (d == NULL)
+        return false;
+    *data = d;
+    *cap = ncap;
+    return true;
+}
+
 /* Make room for `extra` more bytes plus the NUL. */
 static enum llm_error buf_reserve(struct llm__buf *b, size_t extra)
 {
     if (extra > SIZE_MAX - 1 - b->len)
         return LLM_ERR_OUT_OF_MEMORY;
-    size_t need = b->len + extra + 1;
-    if (b->data != NULL && need <= b->cap)
-        return LLM_OK;
-    size_t cap = b->cap < 64 ? 64 : b->cap;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *d = realloc(b->data, cap);
-    if (d == NULL)
-        return LLM_ERR_OUT_OF_MEMORY;
-    b->data = d;
-    b->cap = cap;
-    return LLM_OK;
+    return llm__grow(&b->data, &b->cap, b->len + extra + 1, false) ? LLM_OK
+                                                                    : LLM_ERR_OUT_OF_MEMORY;
 }
 
 enum llm_error llm__buf_append(struct llm__buf *b, const void *p, size_t n)

@@ -1,7 +1,6 @@
 /* The Anthropic Messages API provider (POST /v1/messages).  Builds and
  * parses; no I/O. */
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,73 +70,36 @@ static void put_system(struct llm__jo *w, const struct llm_request *req)
     llm__jo_string_end(w);
 }
 
-/* The request body into out->body / out->body_len (malloc'd, as
- * llm_http_request_clear expects); on error nothing is allocated.
- *
- * Written straight into one buffer (core/jsonout.h), not built as a cJSON
- * tree: that cost an allocation per node and a second pass to print, on
- * every request.  The bytes MUST stay the ones the tree printed (hosts may
- * key caches on them); tests/unit/test_jsonout.c compares them with a copy
- * of the cJSON builder. */
+/* The Messages body into out->body / out->body_len, written as openai.c
+ * writes its body (wire.h's llm__body_*): max_tokens always (Anthropic
+ * requires it), system and developer messages joined into the top-level
+ * "system", stop strings as "stop_sequences".  Byte-identical to the cJSON
+ * tree it replaced (tests/unit/test_jsonout.c). */
 static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
 {
-    /* The engine validates requests; these checks keep the provider safe
-     * when called directly. */
-    if (req->model == NULL || (req->n_messages > 0 && req->messages == NULL) ||
-        (req->n_stop > 0 && req->stop == NULL) || req->max_tokens < 0 ||
-        (req->has_temperature && !isfinite(req->temperature)) ||
-        (req->has_top_p && !isfinite(req->top_p)))
-        return LLM_ERR_INVALID_REQUEST;
-    for (size_t i = 0; i < req->n_messages; i++) {
-        if (req->messages[i].role == NULL || req->messages[i].content == NULL)
-            return LLM_ERR_INVALID_REQUEST;
-    }
-    for (size_t i = 0; i < req->n_stop; i++) {
-        if (req->stop[i] == NULL)
-            return LLM_ERR_INVALID_REQUEST;
-    }
-    struct llm__extra x;
-    enum llm_error err = llm__extra_init(&x, req->extra_json);
+    struct llm__body b;
+    enum llm_error err = llm__body_begin(&b, req);
     if (err != LLM_OK)
         return err;
-
-    /* Every member goes through llm__extra_member, which writes
-     * extra_json's value instead when it has one. */
-    struct llm__jo w = {0};
-    llm__jo_reserve(&w, llm__body_size_hint(req));
-    llm__jo_object_begin(&w);
-    if (llm__extra_member(&x, &w, "model"))
-        llm__jo_string(&w, req->model);
-    if (llm__extra_member(&x, &w, "max_tokens"))
-        llm__jo_int(&w, req->max_tokens > 0 ? req->max_tokens : DEFAULT_MAX_TOKENS);
-    if (has_system(req) && llm__extra_member(&x, &w, "system"))
-        put_system(&w, req);
-    if (llm__extra_member(&x, &w, "messages")) {
-        llm__jo_array_begin(&w);
+    if (llm__extra_member(&b.x, &b.w, "model"))
+        llm__jo_string(&b.w, req->model);
+    if (llm__extra_member(&b.x, &b.w, "max_tokens"))
+        llm__jo_int(&b.w, req->max_tokens > 0 ? req->max_tokens : DEFAULT_MAX_TOKENS);
+    if (has_system(req) && llm__extra_member(&b.x, &b.w, "system"))
+        put_system(&b.w, req);
+    if (llm__extra_member(&b.x, &b.w, "messages")) {
+        llm__jo_array_begin(&b.w);
         for (size_t i = 0; i < req->n_messages; i++) {
             const struct llm_message *m = &req->messages[i];
             if (!is_system_role(m->role))
-                llm__put_message(&w, m->role, m->content);
+                llm__put_message(&b.w, m->role, m->content);
         }
-        llm__jo_array_end(&w);
+        llm__jo_array_end(&b.w);
     }
-    if (req->has_temperature && llm__extra_member(&x, &w, "temperature"))
-        llm__jo_double(&w, req->temperature);
-    if (req->has_top_p && llm__extra_member(&x, &w, "top_p"))
-        llm__jo_double(&w, req->top_p);
-    if (req->n_stop > 0 && llm__extra_member(&x, &w, "stop_sequences")) {
-        llm__jo_array_begin(&w);
-        for (size_t i = 0; i < req->n_stop; i++)
-            llm__jo_string(&w, req->stop[i]);
-        llm__jo_array_end(&w);
-    }
-    if (req->stream && llm__extra_member(&x, &w, "stream"))
-        llm__jo_bool(&w, true);
-    llm__extra_finish(&x, &w);
-    llm__jo_object_end(&w);
-    llm__extra_clear(&x);
-    out->body = llm__jo_finish(&w, &out->body_len);
-    return out->body != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
+    llm__body_put_sampling(&b, req, "stop_sequences");
+    if (req->stream && llm__extra_member(&b.x, &b.w, "stream"))
+        llm__jo_bool(&b.w, true);
+    return llm__body_end(&b, out);
 }
 
 static enum llm_error anthropic_build_request(const struct llm_provider *p,

@@ -9,6 +9,7 @@
 #include "llmorch/ext/provider.h"
 
 #include "core/internal.h"
+#include "providers/wire.h"
 
 /* A CR or LF in a header would let a caller-supplied value (an API key read
  * from the environment, a trace header) inject extra header lines. */
@@ -73,23 +74,22 @@ const char *llm_http_headers_get(const struct llm_http_headers *h, const char *n
     return NULL;
 }
 
+enum llm_error llm__parsed_reserve(struct llm_parsed *p, size_t n)
+{
+    if (n > SIZE_MAX - 1 - p->content_len)
+        return LLM_ERR_OUT_OF_MEMORY;
+    return llm__grow(&p->content, &p->content_cap, p->content_len + n + 1, false)
+               ? LLM_OK
+               : LLM_ERR_OUT_OF_MEMORY;
+}
+
 enum llm_error llm_parsed_append(struct llm_parsed *p, const char *text, size_t len)
 {
     if (p == NULL || (text == NULL && len > 0))
         return LLM_ERR_INVALID_ARGUMENT;
-    if (len > SIZE_MAX - 1 - p->content_len)
-        return LLM_ERR_OUT_OF_MEMORY;
-    size_t need = p->content_len + len + 1;
-    if (p->content == NULL || need > p->content_cap) {
-        size_t cap = p->content_cap < 64 ? 64 : p->content_cap;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        char *c = realloc(p->content, cap);
-        if (c == NULL)
-            return LLM_ERR_OUT_OF_MEMORY;
-        p->content = c;
-        p->content_cap = cap;
-    }
+    enum llm_error err = llm__parsed_reserve(p, len);
+    if (err != LLM_OK)
+        return err;
     if (len > 0)
         memcpy(p->content + p->content_len, text, len);
     p->content_len += len;

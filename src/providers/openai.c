@@ -2,7 +2,6 @@
  * used for every server that speaks the same wire format: vLLM, llama.cpp,
  * Ollama, LiteLLM, Azure-style proxies.  Builds and parses; no I/O. */
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,70 +36,36 @@ static const struct openai_impl *impl_of(const struct llm_provider *p)
  * of the cJSON builder. */
 static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
 {
-    /* The engine validates requests; these checks keep the provider safe
-     * when called directly (tests, other hosts of the vtable). */
-    if (req->model == NULL || (req->n_messages > 0 && req->messages == NULL) ||
-        (req->n_stop > 0 && req->stop == NULL) ||
-        (req->has_temperature && !isfinite(req->temperature)) ||
-        (req->has_top_p && !isfinite(req->top_p)))
-        return LLM_ERR_INVALID_REQUEST;
-    for (size_t i = 0; i < req->n_messages; i++) {
-        if (req->messages[i].role == NULL || req->messages[i].content == NULL)
-            return LLM_ERR_INVALID_REQUEST;
-    }
-    for (size_t i = 0; i < req->n_stop; i++) {
-        if (req->stop[i] == NULL)
-            return LLM_ERR_INVALID_REQUEST;
-    }
-    struct llm__extra x;
-    enum llm_error err = llm__extra_init(&x, req->extra_json);
+    struct llm__body b;
+    enum llm_error err = llm__body_begin(&b, req);
     if (err != LLM_OK)
         return err;
-
-    /* Every member goes through llm__extra_member, which writes
-     * extra_json's value instead when it has one. */
-    struct llm__jo w = {0};
-    llm__jo_reserve(&w, llm__body_size_hint(req));
-    llm__jo_object_begin(&w);
-    if (llm__extra_member(&x, &w, "model"))
-        llm__jo_string(&w, req->model);
-    if (llm__extra_member(&x, &w, "messages")) {
-        llm__jo_array_begin(&w);
+    if (llm__extra_member(&b.x, &b.w, "model"))
+        llm__jo_string(&b.w, req->model);
+    if (llm__extra_member(&b.x, &b.w, "messages")) {
+        llm__jo_array_begin(&b.w);
         if (req->system != NULL && req->system[0] != '\0')
-            llm__put_message(&w, "system", req->system);
+            llm__put_message(&b.w, "system", req->system);
         for (size_t i = 0; i < req->n_messages; i++)
-            llm__put_message(&w, req->messages[i].role, req->messages[i].content);
-        llm__jo_array_end(&w);
+            llm__put_message(&b.w, req->messages[i].role, req->messages[i].content);
+        llm__jo_array_end(&b.w);
     }
-    if (req->max_tokens > 0 && llm__extra_member(&x, &w, "max_tokens"))
-        llm__jo_int(&w, req->max_tokens);
-    if (req->has_temperature && llm__extra_member(&x, &w, "temperature"))
-        llm__jo_double(&w, req->temperature);
-    if (req->has_top_p && llm__extra_member(&x, &w, "top_p"))
-        llm__jo_double(&w, req->top_p);
-    if (req->n_stop > 0 && llm__extra_member(&x, &w, "stop")) {
-        llm__jo_array_begin(&w);
-        for (size_t i = 0; i < req->n_stop; i++)
-            llm__jo_string(&w, req->stop[i]);
-        llm__jo_array_end(&w);
-    }
+    if (req->max_tokens > 0 && llm__extra_member(&b.x, &b.w, "max_tokens"))
+        llm__jo_int(&b.w, req->max_tokens);
+    llm__body_put_sampling(&b, req, "stop");
     if (req->stream) {
         /* include_usage: without it a streamed reply carries no token
          * counts, and usage feeds the TPM gate and the cost. */
-        if (llm__extra_member(&x, &w, "stream"))
-            llm__jo_bool(&w, true);
-        if (llm__extra_member(&x, &w, "stream_options")) {
-            llm__jo_object_begin(&w);
-            llm__jo_key(&w, "include_usage");
-            llm__jo_bool(&w, true);
-            llm__jo_object_end(&w);
+        if (llm__extra_member(&b.x, &b.w, "stream"))
+            llm__jo_bool(&b.w, true);
+        if (llm__extra_member(&b.x, &b.w, "stream_options")) {
+            llm__jo_object_begin(&b.w);
+            llm__jo_key(&b.w, "include_usage");
+            llm__jo_bool(&b.w, true);
+            llm__jo_object_end(&b.w);
         }
     }
-    llm__extra_finish(&x, &w);
-    llm__jo_object_end(&w);
-    llm__extra_clear(&x);
-    out->body = llm__jo_finish(&w, &out->body_len);
-    return out->body != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
+    return llm__body_end(&b, out);
 }
 
 static enum llm_error openai_build_request(const struct llm_provider *p,

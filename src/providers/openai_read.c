@@ -87,8 +87,8 @@ static void details(struct llm__jr *r, const char *name, int64_t *slot)
     while (llm__jr_next_key(r, &key)) {
         if (key.escaped)
             r->bad = true;
-        else if (!key.escaped && key.len == strlen(name) &&
-                 memcmp(key.raw, name, key.len) == 0 && once(r, &seen, 1))
+        else if (key.len == strlen(name) && memcmp(key.raw, name, key.len) == 0 &&
+                 once(r, &seen, 1))
             count(r, slot);
         else
             llm__jr_skip(r);
@@ -234,26 +234,6 @@ static enum llm_error update(char **slot, const struct llm__jr_str *s)
     return llm__parsed_update(slot, buf);
 }
 
-/* Make room for n more content bytes and a NUL (llm_parsed_append's
- * growth), so the content can be decoded in place. */
-static enum llm_error reserve(struct llm_parsed *p, size_t n)
-{
-    if (n > SIZE_MAX - 1 - p->content_len)
-        return LLM_ERR_OUT_OF_MEMORY;
-    size_t need = p->content_len + n + 1;
-    if (p->content != NULL && need <= p->content_cap)
-        return LLM_OK;
-    size_t cap = p->content_cap < 64 ? 64 : p->content_cap;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *c = realloc(p->content, cap);
-    if (c == NULL)
-        return LLM_ERR_OUT_OF_MEMORY;
-    p->content = c;
-    p->content_cap = cap;
-    return LLM_OK;
-}
-
 int llm__openai_read_fast(const char *body, size_t len, bool stream, struct llm_parsed *out)
 {
     struct found f;
@@ -267,7 +247,7 @@ int llm__openai_read_fast(const char *body, size_t len, bool stream, struct llm_
      * finish_reason, model, id, usage. */
     enum llm_error err = LLM_OK;
     if (!stream || f.has_content) {
-        err = reserve(out, f.has_content ? f.content.len : 0);
+        err = llm__parsed_reserve(out, f.has_content ? f.content.len : 0);
         if (err == LLM_OK && f.has_content)
             out->content_len += llm__jr_decode(&f.content, out->content + out->content_len);
         if (err == LLM_OK)

@@ -225,6 +225,54 @@ static size_t add_sat(size_t a, size_t b)
     return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
+enum llm_error llm__body_begin(struct llm__body *b, const struct llm_request *req)
+{
+    memset(b, 0, sizeof(*b));
+    if (req->model == NULL || (req->n_messages > 0 && req->messages == NULL) ||
+        (req->n_stop > 0 && req->stop == NULL) || req->max_tokens < 0 ||
+        (req->has_temperature && !isfinite(req->temperature)) ||
+        (req->has_top_p && !isfinite(req->top_p)))
+        return LLM_ERR_INVALID_REQUEST;
+    for (size_t i = 0; i < req->n_messages; i++) {
+        if (req->messages[i].role == NULL || req->messages[i].content == NULL)
+            return LLM_ERR_INVALID_REQUEST;
+    }
+    for (size_t i = 0; i < req->n_stop; i++) {
+        if (req->stop[i] == NULL)
+            return LLM_ERR_INVALID_REQUEST;
+    }
+    enum llm_error err = llm__extra_init(&b->x, req->extra_json);
+    if (err != LLM_OK)
+        return err;
+    llm__jo_reserve(&b->w, llm__body_size_hint(req));
+    llm__jo_object_begin(&b->w);
+    return LLM_OK;
+}
+
+enum llm_error llm__body_end(struct llm__body *b, struct llm_http_request *out)
+{
+    llm__extra_finish(&b->x, &b->w);
+    llm__jo_object_end(&b->w);
+    llm__extra_clear(&b->x);
+    out->body = llm__jo_finish(&b->w, &out->body_len);
+    return out->body != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
+}
+
+void llm__body_put_sampling(struct llm__body *b, const struct llm_request *req,
+                            const char *stop_key)
+{
+    if (req->has_temperature && llm__extra_member(&b->x, &b->w, "temperature"))
+        llm__jo_double(&b->w, req->temperature);
+    if (req->has_top_p && llm__extra_member(&b->x, &b->w, "top_p"))
+        llm__jo_double(&b->w, req->top_p);
+    if (req->n_stop > 0 && llm__extra_member(&b->x, &b->w, stop_key)) {
+        llm__jo_array_begin(&b->w);
+        for (size_t i = 0; i < req->n_stop; i++)
+            llm__jo_string(&b->w, req->stop[i]);
+        llm__jo_array_end(&b->w);
+    }
+}
+
 size_t llm__body_size_hint(const struct llm_request *req)
 {
     /* Only a hint: saturating, and the writer grows past it if escapes

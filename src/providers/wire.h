@@ -86,6 +86,11 @@ const cJSON *llm__json_object(const cJSON *obj, const char *key);
  * false otherwise, *out unchanged. */
 bool llm__json_count(const cJSON *obj, const char *key, int64_t *out);
 
+/* Make room in p->content for n more bytes and the NUL (content_len
+ * unchanged), so that a reader can write the content in place.  Returns
+ * LLM_OK or LLM_ERR_OUT_OF_MEMORY.  (llm_parsed_append grows the same way.) */
+enum llm_error llm__parsed_reserve(struct llm_parsed *p, size_t n);
+
 /* Set *slot to a copy of `s` unless it already holds an equal string (a
  * stream repeats id and model in every chunk).  NULL `s` is a no-op. */
 enum llm_error llm__parsed_update(char **slot, const char *s);
@@ -120,6 +125,34 @@ void llm__extra_finish(struct llm__extra *x, struct llm__jo *w);
 
 /* Free what `x` holds.  Safe after a failed llm__extra_init. */
 void llm__extra_clear(struct llm__extra *x);
+
+/* A request body being written: the writer and extra_json's members.
+ * Every member goes through llm__extra_member(&b.x, &b.w, name), which
+ * writes extra_json's value instead when it has one. */
+struct llm__body {
+    struct llm__jo w;
+    struct llm__extra x;
+};
+
+/* Check what every provider needs of `req` -- a model; messages and stop
+ * arrays when counted, without NULL strings; max_tokens >= 0; finite
+ * temperature and top_p -- then parse extra_json and open the body's
+ * object.  (The engine validates requests before; these checks keep a
+ * provider safe when called directly.)  Returns LLM_OK, or
+ * LLM_ERR_INVALID_REQUEST with nothing held. */
+enum llm_error llm__body_begin(struct llm__body *b, const struct llm_request *req);
+
+/* Write extra_json's remaining members, close the object, and hand the
+ * document to out->body / out->body_len (malloc'd, as
+ * llm_http_request_clear expects).  Returns LLM_OK or
+ * LLM_ERR_OUT_OF_MEMORY; `b` holds nothing afterwards either way. */
+enum llm_error llm__body_end(struct llm__body *b, struct llm_http_request *out);
+
+/* Write the members both wire formats share, in this order, each when
+ * set: temperature, top_p, and the stop strings under `stop_key` ("stop",
+ * Anthropic's "stop_sequences"). */
+void llm__body_put_sampling(struct llm__body *b, const struct llm_request *req,
+                            const char *stop_key);
 
 /* Write {"role": role, "content": content}. */
 void llm__put_message(struct llm__jo *w, const char *role, const char *content);

@@ -483,8 +483,10 @@ static bool ref_add_message(cJSON *messages, const char *role, const char *conte
 static cJSON *ref_openai_body(const struct llm_request *req, enum llm_error *err)
 {
     *err = LLM_ERR_OUT_OF_MEMORY;
+    /* Both providers now refuse a negative max_tokens (one shared check,
+     * llm__body_begin); the cJSON builder of the openai provider ignored it. */
     if (req->model == NULL || (req->n_messages > 0 && req->messages == NULL) ||
-        (req->n_stop > 0 && req->stop == NULL) ||
+        (req->n_stop > 0 && req->stop == NULL) || req->max_tokens < 0 ||
         (req->has_temperature && !isfinite(req->temperature)) ||
         (req->has_top_p && !isfinite(req->top_p))) {
         *err = LLM_ERR_INVALID_REQUEST;
@@ -876,7 +878,7 @@ static void bodies_match_reference(struct llm_provider *p, ref_body_fn *ref, con
         case 5: req.stop = null_stop; req.n_stop = 2; break;
         case 6: req.has_temperature = true; req.temperature = NAN; break;
         case 7: req.has_top_p = true; req.top_p = INFINITY; break;
-        case 8: req.max_tokens = -1; break; /* anthropic only */
+        case 8: req.max_tokens = -1; break;
         }
         snprintf(what, sizeof(what), "%s invalid #%d", name, k);
         assert_body_like_reference(p, ref, &req, what);
