@@ -23,32 +23,7 @@
 #include <llmorch/llmorch.h>
 
 #include "bench_common.h"
-
-struct state {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int n, done, ok;
-    enum llm_error first_err;
-    char first_msg[200];
-};
-
-static void on_done(void *user, struct llm_result *res)
-{
-    struct state *st = user;
-    bool ok = res->success && res->content_len > 0;
-    pthread_mutex_lock(&st->mu);
-    if (ok)
-        st->ok++;
-    else if (st->first_err == LLM_OK) {
-        st->first_err = res->error.type;
-        snprintf(st->first_msg, sizeof(st->first_msg), "%s",
-                 res->error.message ? res->error.message : "");
-    }
-    if (++st->done == st->n)
-        pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    llm_result_free(res);
-}
+#include "bench_tally.h"
 
 static int dump_request(const char *url, const struct llm_request *req)
 {
@@ -103,31 +78,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "engine: %s\n", err);
         return 1;
     }
-    struct state st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .n = n};
+    struct bench_tally st;
+    bench_tally_init(&st, n);
 
     double u0, s0, u1, s1;
     bench_cpu_s(&u0, &s0);
     double t0 = bench_now_s();
     for (int i = 0; i < n; i++) {
-        if (llm_generate_async(e, &req, on_done, &st) != LLM_OK) {
+        if (llm_generate_async(e, &req, bench_tally_on_done, &st) != LLM_OK) {
             fprintf(stderr, "submit failed at %d\n", i);
             return 1;
         }
     }
-    pthread_mutex_lock(&st.mu);
-    while (st.done < n)
-        pthread_cond_wait(&st.cv, &st.mu);
-    pthread_mutex_unlock(&st.mu);
+    bench_tally_wait(&st);
     double wall = bench_now_s() - t0;
     bench_cpu_s(&u1, &s1);
     llm_engine_free(e);
 
-    if (st.ok != n)
-        fprintf(stderr, "%d of %d failed; first: %s: %s\n", n - st.ok, n,
-                llm_error_name(st.first_err), st.first_msg);
+    bool all_ok = bench_tally_report(&st);
     double cpu = (u1 - u0) + (s1 - s0);
     printf("{\"client\":\"llmorch\",\"n\":%d,\"concurrency\":%d,\"ok\":%d,\"wall_s\":%.4f,"
            "\"cpu_user_s\":%.4f,\"cpu_sys_s\":%.4f,\"cpu_us_per_req\":%.3f,\"req_per_s\":%.1f}\n",
            n, conc, st.ok, wall, u1 - u0, s1 - s0, cpu * 1e6 / n, n / wall);
-    return st.ok == n ? 0 : 1;
+    return all_ok ? 0 : 1;
 }

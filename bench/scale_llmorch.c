@@ -29,39 +29,16 @@
 #include <llmorch/llmorch.h>
 
 #include "bench_common.h"
+#include "bench_tally.h"
 
 struct state {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int n, ok;
-    atomic_int done;
+    struct bench_tally tally;
     atomic_bool all_open;   /* set once in_flight == N and the sockets are there */
     atomic_bool stop;
     atomic_long rss_held_max_kib;
     atomic_long rss_peak_kib;
     double sampler_cpu_s;
-    enum llm_error first_err;
-    char first_msg[200];
 };
-
-static void on_done(void *user, struct llm_result *res)
-{
-    struct state *st = user;
-    bool ok = res->success && res->content_len > 0;
-    pthread_mutex_lock(&st->mu);
-    if (ok)
-        st->ok++;
-    else if (st->first_err == LLM_OK) {
-        st->first_err = res->error.type;
-        snprintf(st->first_msg, sizeof(st->first_msg), "%s",
-                 res->error.message ? res->error.message : "");
-    }
-    int d = atomic_fetch_add(&st->done, 1) + 1;
-    if (d == st->n)
-        pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    llm_result_free(res);
-}
 
 static void sleep_ms(long ms)
 {
@@ -79,7 +56,7 @@ static void *sampler(void *arg)
         /* Only samples taken while all N are open and none has finished
          * count as "held": the read of done after the RSS keeps a sample
          * that raced with a completion out. */
-        if (atomic_load(&st->all_open) && atomic_load(&st->done) == 0 &&
+        if (atomic_load(&st->all_open) && atomic_load(&st->tally.done) == 0 &&
             rss > atomic_load(&st->rss_held_max_kib))
             atomic_store(&st->rss_held_max_kib, rss);
         sleep_ms(20);
@@ -129,7 +106,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "engine: %s\n", err);
         return 1;
     }
-    struct state st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .n = n};
+    struct state st = {0};
+    bench_tally_init(&st.tally, n);
     struct llm_message m = {.role = "user", .content = BENCH_PROMPT};
     struct llm_request req = {.model = BENCH_MODEL, .messages = &m, .n_messages = 1,
                               .max_tokens = BENCH_MAX_TOKENS, .stream = true};
@@ -144,7 +122,7 @@ int main(int argc, char **argv)
     bench_cpu_s(&u0, &s0);
     double t0 = bench_now_s();
     for (int i = 0; i < n; i++) {
-        if (llm_generate_async(e, &req, on_done, &st) != LLM_OK) {
+        if (llm_generate_async(e, &req, bench_tally_on_done, &st.tally) != LLM_OK) {
             fprintf(stderr, "submit failed at %d\n", i);
             return 1;
         }
@@ -156,13 +134,13 @@ int main(int argc, char **argv)
     int64_t max_in_flight_seen = 0;
     long sockets = 0;
     double t_all_open = -1;
-    while (atomic_load(&st.done) == 0) {
+    while (atomic_load(&st.tally.done) == 0) {
         int64_t inf = engine_in_flight(e);
         if (inf > max_in_flight_seen)
             max_in_flight_seen = inf;
         if (inf >= n) {
             sockets = bench_count_sockets();
-            if (sockets >= n && atomic_load(&st.done) == 0) {
+            if (sockets >= n && atomic_load(&st.tally.done) == 0) {
                 t_all_open = bench_now_s() - t0;
                 atomic_store(&st.all_open, true);
                 break;
@@ -172,19 +150,14 @@ int main(int argc, char **argv)
     }
     double watch_cpu = bench_thread_cpu_s() - watch_cpu0;
 
-    pthread_mutex_lock(&st.mu);
-    while (atomic_load(&st.done) < n)
-        pthread_cond_wait(&st.cv, &st.mu);
-    pthread_mutex_unlock(&st.mu);
+    bench_tally_wait(&st.tally);
     double wall = bench_now_s() - t0;
     bench_cpu_s(&u1, &s1);
     atomic_store(&st.stop, true);
     pthread_join(th, NULL);
     llm_engine_free(e);
 
-    if (st.ok != n)
-        fprintf(stderr, "%d of %d failed; first: %s: %s\n", n - st.ok, n,
-                llm_error_name(st.first_err), st.first_msg);
+    bool all_ok = bench_tally_report(&st.tally);
     long held = atomic_load(&st.rss_held_max_kib);
     bool all_open = atomic_load(&st.all_open) && held > 0;
     double per = all_open ? (double)(held - rss_before) / n : -1;
@@ -194,8 +167,8 @@ int main(int argc, char **argv)
            "\"rss_before_kib\":%ld,\"rss_held_kib\":%ld,\"rss_peak_kib\":%ld,"
            "\"rss_kib_per_in_flight\":%.2f,\"cpu_user_s\":%.4f,\"cpu_sys_s\":%.4f,"
            "\"watch_cpu_s\":%.4f,\"cpu_us_per_req\":%.2f}\n",
-           n, st.ok, all_open ? "true" : "false", (long long)max_in_flight_seen, sockets,
+           n, st.tally.ok, all_open ? "true" : "false", (long long)max_in_flight_seen, sockets,
            t_submitted, t_all_open, wall, rss_before, held, atomic_load(&st.rss_peak_kib), per,
            u1 - u0, s1 - s0, st.sampler_cpu_s + watch_cpu, cpu * 1e6 / n);
-    return st.ok == n && all_open ? 0 : 1;
+    return all_ok && all_open ? 0 : 1;
 }

@@ -51,6 +51,12 @@ char *llm__excerpt(const char *s, size_t len, size_t max_chars);
 int64_t llm__now_mono_us(void);   /* CLOCK_MONOTONIC */
 int64_t llm__now_wall_us(void);   /* CLOCK_REALTIME, µs since epoch */
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12), by
+ * H. Hinnant's days_from_civil: HTTP dates and RFC 3339 stamps become
+ * epoch times without timegm(), which is neither C11 nor independent of
+ * the process's time zone. */
+int64_t llm__days_from_civil(int64_t y, int m, int d);
+
 /* UUIDv7 (RFC 9562) into out[37], time-ordered, from wall ms + random. */
 void llm__uuid_v7(char out[37]);
 

@@ -2,6 +2,7 @@
  * parses; no I/O. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,9 +18,11 @@
 #define DEFAULT_MAX_TOKENS 1024
 
 struct anthropic_impl {
-    struct llm__endpoint ep; /* no key: send no x-api-key (a proxy adds it) */
+    struct llm__endpoint ep; /* first (llm__http_provider_new); no key: send no
+                                x-api-key (a proxy adds it) */
     char *version;        /* anthropic-version */
 };
+_Static_assert(offsetof(struct anthropic_impl, ep) == 0, "llm__http_provider_new fills the first member");
 
 static const struct anthropic_impl *impl_of(const struct llm_provider *p)
 {
@@ -397,23 +400,16 @@ enum llm_error llm_provider_new_anthropic(const struct llm_provider_options *opt
     if (!llm__option_value_ok(version))
         return LLM_ERR_INVALID_ARGUMENT;
 
-    struct llm_provider *p = calloc(1, sizeof(*p));
-    struct anthropic_impl *m = calloc(1, sizeof(*m));
-    if (p == NULL || m == NULL) {
-        free(p);
-        free(m);
-        return LLM_ERR_OUT_OF_MEMORY;
-    }
-    p->vtable = &anthropic_vtable;
-    p->impl = m;
-
-    enum llm_error err = llm__endpoint_init(&m->ep, opts, DEFAULT_BASE_URL, "messages",
-                                            DEFAULT_KEY_ENV, trace);
-    if (err == LLM_OK && (m->version = llm__strdup(version)) == NULL)
-        err = LLM_ERR_OUT_OF_MEMORY;
-    if (err != LLM_OK) {
-        llm_provider_free(p);
+    struct llm_provider *p;
+    enum llm_error err = llm__http_provider_new(&anthropic_vtable, sizeof(struct anthropic_impl),
+                                                opts, DEFAULT_BASE_URL, "messages",
+                                                DEFAULT_KEY_ENV, trace, &p);
+    if (err != LLM_OK)
         return err;
+    struct anthropic_impl *m = p->impl;
+    if ((m->version = llm__strdup(version)) == NULL) {
+        llm_provider_free(p);
+        return LLM_ERR_OUT_OF_MEMORY;
     }
     *out = p;
     return LLM_OK;

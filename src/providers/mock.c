@@ -133,6 +133,13 @@ static void mock_classify(const struct llm_provider *p, int status,
 
 static int64_t tokens_of(size_t bytes) { return (int64_t)((bytes + 3) / 4); }
 
+static char *print_and_delete(cJSON *root)
+{
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
 static char *error_body(const struct outcome *o)
 {
     const char *msg = "mock error", *type = "server_error", *code = NULL;
@@ -176,9 +183,7 @@ static char *error_body(const struct outcome *o)
         cJSON_AddStringToObject(err, "code", code);
     else
         cJSON_AddNullToObject(err, "code");
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return s;
+    return print_and_delete(root);
 }
 
 static char *make_reply(const struct mock_impl *m, const struct llm_request *req)
@@ -208,29 +213,46 @@ static void add_usage(cJSON *obj, int64_t in, int64_t out)
                             "reasoning_tokens", 0);
 }
 
-static char *chunk_json(const char *model, const char *text, size_t len, const char *finish)
+/* {"id":"chatcmpl-mock","object":object,"model":model,"choices":[]}, the
+ * choices array in *choices. */
+static cJSON *completion_root(const char *object, const char *model, cJSON **choices)
 {
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "id", "chatcmpl-mock");
-    cJSON_AddStringToObject(c, "object", "chat.completion.chunk");
-    cJSON_AddStringToObject(c, "model", model);
-    cJSON *choices = cJSON_AddArrayToObject(c, "choices");
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "id", "chatcmpl-mock");
+    cJSON_AddStringToObject(root, "object", object);
+    cJSON_AddStringToObject(root, "model", model);
+    *choices = cJSON_AddArrayToObject(root, "choices");
+    return root;
+}
+
+/* Append {"index":0, key: {["role":role,] ["content": text[0..len)]},
+ * "finish_reason": finish or null} to `choices`. */
+static void add_choice(cJSON *choices, const char *key, const char *role, const char *text,
+                       size_t len, const char *finish)
+{
     cJSON *ch = cJSON_CreateObject();
     cJSON_AddItemToArray(choices, ch);
     cJSON_AddNumberToObject(ch, "index", 0);
-    cJSON *delta = cJSON_AddObjectToObject(ch, "delta");
+    cJSON *inner = cJSON_AddObjectToObject(ch, key);
+    if (role)
+        cJSON_AddStringToObject(inner, "role", role);
     if (text) {
         char *t = llm__strndup(text, len);
-        cJSON_AddStringToObject(delta, "content", t ? t : "");
+        cJSON_AddStringToObject(inner, "content", t ? t : "");
         free(t);
     }
     if (finish)
         cJSON_AddStringToObject(ch, "finish_reason", finish);
     else
         cJSON_AddNullToObject(ch, "finish_reason");
-    char *s = cJSON_PrintUnformatted(c);
-    cJSON_Delete(c);
-    return s;
+}
+
+static char *chunk_json(const char *model, const char *text, size_t len, const char *finish)
+{
+    cJSON *choices;
+    cJSON *c = completion_root("chat.completion.chunk", model, &choices);
+    add_choice(choices, "delta", NULL, text, len, finish);
+    return print_and_delete(c);
 }
 
 static enum llm_error build_success(const struct llm_request *req, const char *reply,
@@ -249,23 +271,11 @@ static enum llm_error build_success(const struct llm_request *req, const char *r
     struct llm__buf b = {0};
     enum llm_error rc = LLM_OK;
     if (!req->stream) {
-        cJSON *root = cJSON_CreateObject();
-        cJSON_AddStringToObject(root, "id", "chatcmpl-mock");
-        cJSON_AddStringToObject(root, "object", "chat.completion");
-        cJSON_AddStringToObject(root, "model", req->model);
-        cJSON *choices = cJSON_AddArrayToObject(root, "choices");
-        cJSON *ch = cJSON_CreateObject();
-        cJSON_AddItemToArray(choices, ch);
-        cJSON_AddNumberToObject(ch, "index", 0);
-        cJSON *msg = cJSON_AddObjectToObject(ch, "message");
-        cJSON_AddStringToObject(msg, "role", "assistant");
-        char *t = llm__strndup(reply, rlen);
-        cJSON_AddStringToObject(msg, "content", t ? t : "");
-        free(t);
-        cJSON_AddStringToObject(ch, "finish_reason", finish);
+        cJSON *choices;
+        cJSON *root = completion_root("chat.completion", req->model, &choices);
+        add_choice(choices, "message", "assistant", reply, rlen, finish);
         add_usage(root, in_tok, out_tok);
-        char *s = cJSON_PrintUnformatted(root);
-        cJSON_Delete(root);
+        char *s = print_and_delete(root);
         if (!s)
             return LLM_ERR_OUT_OF_MEMORY;
         out->body = s;
@@ -289,14 +299,10 @@ static enum llm_error build_success(const struct llm_request *req, const char *r
     if (rc == LLM_OK)
         rc = c ? llm__buf_appendf(&b, "data: %s\n\n", c) : LLM_ERR_OUT_OF_MEMORY;
     free(c);
-    cJSON *u = cJSON_CreateObject();
-    cJSON_AddStringToObject(u, "id", "chatcmpl-mock");
-    cJSON_AddStringToObject(u, "object", "chat.completion.chunk");
-    cJSON_AddStringToObject(u, "model", req->model);
-    cJSON_AddArrayToObject(u, "choices");
+    cJSON *no_choices;
+    cJSON *u = completion_root("chat.completion.chunk", req->model, &no_choices);
     add_usage(u, in_tok, out_tok);
-    char *us = cJSON_PrintUnformatted(u);
-    cJSON_Delete(u);
+    char *us = print_and_delete(u);
     if (rc == LLM_OK)
         rc = us ? llm__buf_appendf(&b, "data: %s\n\ndata: [DONE]\n\n", us) : LLM_ERR_OUT_OF_MEMORY;
     free(us);

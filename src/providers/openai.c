@@ -2,6 +2,7 @@
  * used for every server that speaks the same wire format: vLLM, llama.cpp,
  * Ollama, LiteLLM, Azure-style proxies.  Builds and parses; no I/O. */
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,10 @@
 #define DEFAULT_TRACE_HEADER "X-Client-Request-Id"
 
 struct openai_impl {
-    struct llm__endpoint ep; /* no key: send no Authorization (local servers) */
+    struct llm__endpoint ep; /* first (llm__http_provider_new); no key: send no
+                                Authorization (local servers) */
 };
+_Static_assert(offsetof(struct openai_impl, ep) == 0, "llm__http_provider_new fills the first member");
 
 static const struct openai_impl *impl_of(const struct llm_provider *p)
 {
@@ -401,22 +404,7 @@ enum llm_error llm_provider_new_openai(const struct llm_provider_options *opts,
 
     const char *trace = opts->trace_header != NULL ? opts->trace_header : DEFAULT_TRACE_HEADER;
 
-    struct llm_provider *p = calloc(1, sizeof(*p));
-    struct openai_impl *m = calloc(1, sizeof(*m));
-    if (p == NULL || m == NULL) {
-        free(p);
-        free(m);
-        return LLM_ERR_OUT_OF_MEMORY;
-    }
-    p->vtable = &openai_vtable;
-    p->impl = m;
-
-    enum llm_error err = llm__endpoint_init(&m->ep, opts, DEFAULT_BASE_URL, "chat/completions",
-                                            DEFAULT_KEY_ENV, trace);
-    if (err != LLM_OK) {
-        llm_provider_free(p);
-        return err;
-    }
-    *out = p;
-    return LLM_OK;
+    return llm__http_provider_new(&openai_vtable, sizeof(struct openai_impl), opts,
+                                  DEFAULT_BASE_URL, "chat/completions", DEFAULT_KEY_ENV, trace,
+                                  out);
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/internal.h"
+
 #define NS_PER_MS INT64_C(1000000)
 
 static bool is_digit(char c)
@@ -169,19 +171,6 @@ static int days_in_month(int y, int m)
     return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil), without timegm(), which is neither C11 nor
- * independent of the process's time zone handling. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int64_t llm__parse_rfc3339_ms(const char *s)
 {
     if (s == NULL)
@@ -246,7 +235,7 @@ int64_t llm__parse_rfc3339_ms(const char *s)
     if (p != end)
         return -1;
 
-    int64_t secs = days_from_civil(year, month, day) * 86400 + (int64_t)hour * 3600 +
+    int64_t secs = llm__days_from_civil(year, month, day) * 86400 + (int64_t)hour * 3600 +
                    (int64_t)minute * 60 + second - (int64_t)offset_min * 60;
     if (secs < 0)
         return -1;

@@ -484,6 +484,32 @@ void llm__endpoint_clear(struct llm__endpoint *ep)
     memset(ep, 0, sizeof(*ep));
 }
 
+enum llm_error llm__http_provider_new(const struct llm_provider_vtable *vtable, size_t impl_size,
+                                      const struct llm_provider_options *opts,
+                                      const char *default_base, const char *path,
+                                      const char *default_key_env, const char *trace,
+                                      struct llm_provider **out)
+{
+    *out = NULL;
+    struct llm_provider *p = calloc(1, sizeof(*p));
+    void *impl = calloc(1, impl_size);
+    if (p == NULL || impl == NULL) {
+        free(p);
+        free(impl);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    p->vtable = vtable;
+    p->impl = impl;
+    enum llm_error err =
+        llm__endpoint_init(impl, opts, default_base, path, default_key_env, trace);
+    if (err != LLM_OK) {
+        llm_provider_free(p);
+        return err;
+    }
+    *out = p;
+    return LLM_OK;
+}
+
 enum llm_error llm__endpoint_begin(const struct llm__endpoint *ep, const char *trace_id,
                                    struct llm_http_request *out)
 {

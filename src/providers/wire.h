@@ -63,6 +63,16 @@ enum llm_error llm__endpoint_init(struct llm__endpoint *ep, const struct llm_pro
 /* Free what `ep` holds, wiping the key first.  Safe on a zeroed `ep`. */
 void llm__endpoint_clear(struct llm__endpoint *ep);
 
+/* Allocate an HTTP provider: `vtable`, and a zeroed impl of impl_size
+ * bytes whose FIRST member is a struct llm__endpoint, filled as
+ * llm__endpoint_init does.  On error nothing is left allocated (the
+ * vtable's destroy is called on the half-made impl) and *out is NULL. */
+enum llm_error llm__http_provider_new(const struct llm_provider_vtable *vtable, size_t impl_size,
+                                      const struct llm_provider_options *opts,
+                                      const char *default_base, const char *path,
+                                      const char *default_key_env, const char *trace,
+                                      struct llm_provider **out);
+
 /* Start `out`: a copy of the URL, then the trace header when configured
  * and a trace id is given.  Returns LLM_OK or an llm_http_request error. */
 enum llm_error llm__endpoint_begin(const struct llm__endpoint *ep, const char *trace_id,

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/internal.h"
+
 /* ---- retry budget ---------------------------------------------------------- */
 
 #define DEFAULT_CAPACITY 500
@@ -216,18 +218,6 @@ static bool clock_time(struct cur *c, int *h, int *m, int *sec)
     return num(c, 2, h) && lit(c, ":") && num(c, 2, m) && lit(c, ":") && num(c, 2, sec);
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
- * (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static bool leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -277,7 +267,7 @@ static bool parse_http_date(const char *s, size_t n, int64_t *out_ms)
     int dim = mdays[mon] + (mon == 1 && leap(year));
     if (day < 1 || day > dim || h > 23 || m > 59 || sec > 60)
         return false;
-    int64_t days = days_from_civil(year, mon + 1, day);
+    int64_t days = llm__days_from_civil(year, mon + 1, day);
     *out_ms = ((days * 24 + h) * 60 + m) * 60 * 1000 + (int64_t)sec * 1000;
     return true;
 }
