@@ -63,3 +63,23 @@ void prov_classify(struct llm_provider *p, int status, const struct llm_http_hea
 {
     p->vtable->classify_error(p, status, h, body, body != NULL ? strlen(body) : 0, info);
 }
+
+struct llm_provider *prov_new(enum llm_error (*ctor)(const struct llm_provider_options *,
+                                                     struct llm_provider **),
+                              const struct llm_provider_options *opts)
+{
+    struct llm_provider *p = NULL;
+    assert_int_equal(ctor(opts, &p), LLM_OK);
+    assert_non_null(p);
+    return p;
+}
+
+struct llm_request prov_minimal_request(const char *model)
+{
+    static const struct llm_message hello_msg[] = {{"user", "Hello"}};
+    struct llm_request req = {0};
+    req.model = model;
+    req.messages = hello_msg;
+    req.n_messages = 1;
+    return req;
+}

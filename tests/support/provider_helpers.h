@@ -8,6 +8,14 @@
 /* Trace id every build_request call in the tests receives. */
 #define TEST_TRACE_ID "0190a5b2-0000-7000-8000-000000000001"
 
+/* A provider made by `ctor` from `opts`; fails the test unless it is made. */
+struct llm_provider *prov_new(enum llm_error (*ctor)(const struct llm_provider_options *,
+                                                     struct llm_provider **),
+                              const struct llm_provider_options *opts);
+
+/* The smallest valid request: `model`, one user message "Hello". */
+struct llm_request prov_minimal_request(const char *model);
+
 /* Value of the one header named `name` (case-insensitive), NULL if absent;
  * fails the test if it appears twice. */
 const char *prov_header(const struct llm_http_request *r, const char *name);

@@ -23,21 +23,12 @@
 
 static struct llm_provider *new_anthropic(const struct llm_provider_options *opts)
 {
-    struct llm_provider *p = NULL;
-    assert_int_equal(llm_provider_new_anthropic(opts, &p), LLM_OK);
-    assert_non_null(p);
-    return p;
+    return prov_new(llm_provider_new_anthropic, opts);
 }
-
-static const struct llm_message hello_msg[] = {{"user", "Hello"}};
 
 static struct llm_request minimal_request(void)
 {
-    struct llm_request req = {0};
-    req.model = "claude-sonnet-4-5";
-    req.messages = hello_msg;
-    req.n_messages = 1;
-    return req;
+    return prov_minimal_request("claude-sonnet-4-5");
 }
 
 /* ---- requests ------------------------------------------------------------------ */

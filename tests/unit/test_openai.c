@@ -22,21 +22,12 @@
 
 static struct llm_provider *new_openai(const struct llm_provider_options *opts)
 {
-    struct llm_provider *p = NULL;
-    assert_int_equal(llm_provider_new_openai(opts, &p), LLM_OK);
-    assert_non_null(p);
-    return p;
+    return prov_new(llm_provider_new_openai, opts);
 }
-
-static const struct llm_message hello_msg[] = {{"user", "Hello"}};
 
 static struct llm_request minimal_request(void)
 {
-    struct llm_request req = {0};
-    req.model = "gpt-4o-mini";
-    req.messages = hello_msg;
-    req.n_messages = 1;
-    return req;
+    return prov_minimal_request("gpt-4o-mini");
 }
 
 /* ---- requests ------------------------------------------------------------------ */
