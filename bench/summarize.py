@@ -98,7 +98,7 @@ def main():
     paired = spread([l / c for l, c in pairs if c])
     # The headline: the median of the per-round ratios.  Each round runs the
     # clients back to back, so a ratio compares two runs under the same
-    # machine conditions.  In six runs on the 2-core VM it read 0.97-1.13,
+    # machine conditions.  In seven runs on the 2-core VM it read 0.97-1.13,
     # the ratio of the two medians 0.86-1.12: not much steadier, but it
     # never pairs a quiet moment of one client with a busy one of the other.
     r_medians = r_curl
