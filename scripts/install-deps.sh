@@ -3,7 +3,8 @@
 # nothing when everything is already there).
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config libcurl4-openssl-dev libcjson-dev
-      libcmocka-dev libmicrohttpd-dev curl clang)
+      libcmocka-dev libmicrohttpd-dev curl clang libssl-dev libhiredis-dev redis-server
+      nghttp2-proxy openssl libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
