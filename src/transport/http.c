@@ -1,5 +1,9 @@
-/* libcurl multi transport.  See http.h. */
-#include "transport/http.h"
+/* The curl transport: a libcurl multi handle driven by the engine's loop
+ * through curl's socket API (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION), so
+ * thousands of transfers cost O(active sockets) per event, not
+ * O(transfers).  The only code in the library that includes curl.  Loop
+ * thread only.  See transport.h for the interface it implements. */
+#include "transport/transport.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -51,7 +55,7 @@ struct llm__xfer {
     int status;
     bool status_read;
     bool too_large;
-    enum llm_error fail_err;         /* set by on_data via llm__xfer_fail */
+    enum llm_error fail_err;         /* set by on_data via xfer_fail */
     char *fail_msg;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -82,6 +86,7 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
 static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static void check_done(struct llm__http *h);
+static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message);
 
 static void on_socket_event(int fd, uint32_t events, void *user)
 {
@@ -192,7 +197,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-int llm__http_new(struct llm__loop *loop, struct llm__http **out)
+static int http_new(struct llm__loop *loop, struct llm__http **out)
 {
     *out = NULL;
     pthread_once(&global_once, global_init);
@@ -224,7 +229,7 @@ int llm__http_new(struct llm__loop *loop, struct llm__http **out)
 
 static void xfer_destroy(struct llm__xfer *x);
 
-void llm__http_free(struct llm__http *h)
+static void http_free(struct llm__http *h)
 {
     if (!h)
         return;
@@ -238,8 +243,6 @@ void llm__http_free(struct llm__http *h)
     free(h->conn_fd);
     free(h);
 }
-
-size_t llm__http_active(const struct llm__http *h) { return h->active; }
 
 static void reset_headers(struct llm__xfer *x)
 {
@@ -335,13 +338,13 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
         return 0;
     }
     if (llm__buf_append(&x->body, data, len) != LLM_OK) {
-        llm__xfer_fail(x, LLM_ERR_OUT_OF_MEMORY, "out of memory buffering the response");
+        xfer_fail(x, LLM_ERR_OUT_OF_MEMORY, "out of memory buffering the response");
         return 0;
     }
     return len;
 }
 
-void llm__xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message)
+static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message)
 {
     if (x->fail_err != LLM_OK)
         return;
@@ -489,9 +492,9 @@ static enum llm_error build_slist(struct llm__xfer *x)
     return LLM_OK;
 }
 
-enum llm_error llm__http_start(struct llm__http *h, struct llm_http_request *req,
-                               const struct llm__xfer_opts *o, const struct llm__xfer_cbs *cbs,
-                               void *user, struct llm__xfer **out)
+static enum llm_error http_start(struct llm__http *h, struct llm_http_request *req,
+                                 const struct llm__xfer_opts *o, const struct llm__xfer_cbs *cbs,
+                                 void *user, struct llm__xfer **out)
 {
     *out = NULL;
     struct llm__xfer *x = xfer_get(h);
@@ -558,7 +561,7 @@ enum llm_error llm__http_start(struct llm__http *h, struct llm_http_request *req
     return LLM_OK;
 }
 
-void llm__http_cancel(struct llm__http *h, struct llm__xfer *x)
+static void http_cancel(struct llm__http *h, struct llm__xfer *x)
 {
     if (!x)
         return;
@@ -655,4 +658,43 @@ static void check_done(struct llm__http *h)
         if (x)
             finish(h, x, m->data.result);
     }
+}
+
+/* ---- the transport interface ------------------------------------------------ */
+
+static enum llm_error curl_start(void *impl, struct llm_http_request *req,
+                                 const struct llm__xfer_opts *o, const struct llm__xfer_cbs *cbs,
+                                 void *user, struct llm__xfer **out)
+{
+    return http_start(impl, req, o, cbs, user, out);
+}
+
+static void curl_cancel(void *impl, struct llm__xfer *x) { http_cancel(impl, x); }
+
+static void curl_destroy(void *impl) { http_free(impl); }
+
+static const struct llm__transport_vtable curl_vtable = {
+    .name = "curl",
+    .start_failure = "could not start the HTTP transfer",
+    .start = curl_start,
+    .cancel = curl_cancel,
+    .fail = xfer_fail,
+    .destroy = curl_destroy,
+};
+
+enum llm_error llm__transport_new_curl(struct llm__loop *loop, struct llm__transport **out)
+{
+    *out = NULL;
+    struct llm__transport *t = calloc(1, sizeof(*t));
+    if (!t)
+        return LLM_ERR_OUT_OF_MEMORY;
+    struct llm__http *h = NULL;
+    if (http_new(loop, &h) != 0) {
+        free(t);
+        return LLM_ERR_INTERNAL;
+    }
+    t->vt = &curl_vtable;
+    t->impl = h;
+    *out = t;
+    return LLM_OK;
 }

@@ -1,0 +1,158 @@
+/* Attempts: take a concurrency slot, have the provider build the HTTP
+ * request, start it on the engine's transport (curl, or local for the
+ * mock), feed streamed bytes to the provider's event parser, and hand the
+ * finished transfer to outcome.c.  Every transport completes through the
+ * same three callbacks below.  Engine thread. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "engine/engine_internal.h"
+
+/* ---- streamed replies ------------------------------------------------------------ */
+
+static int deliver_event(void *user, const char *event, const char *data, size_t len)
+{
+    struct ereq *r = user;
+    struct llm_engine *e = r->eng;
+    size_t before = r->parsed.content_len;
+    enum llm_error rc = e->provider->vtable->parse_stream_event(e->provider, event, data, len,
+                                                                &r->parsed);
+    if (rc != LLM_OK) {
+        if (!r->parsed.error_message) {
+            char *ex = llm__excerpt(data, len, 120);
+            char *m = llm__asprintf("malformed stream event: %s", ex ? ex : "");
+            llm_parsed_set_error(&r->parsed, rc, NULL, m);
+            free(m);
+            free(ex);
+        }
+        return 1;
+    }
+    if (r->parsed.content_len > before) {
+        int64_t now = llm__eng_now_wall();
+        ts_set_once(r, LLM_TS_FIRST_TOKEN, now);
+        ts_set(r, LLM_TS_LAST_TOKEN, now);
+        if (r->req.on_delta) {
+            r->delivered_delta = true;
+            r->req.on_delta(r->req.delta_user, r->parsed.content + before,
+                            r->parsed.content_len - before);
+        }
+    }
+    return 0;
+}
+
+/* Feed streamed bytes; returns 0 or non-zero to abort. */
+static int feed_stream(struct ereq *r, const char *data, size_t len)
+{
+    if (!r->sse_init) {
+        llm__sse_init(&r->sse, MAX_SSE_EVENT_BYTES);
+        r->sse_init = true;
+    }
+    int rc = llm__sse_feed(&r->sse, data, len, deliver_event, r);
+    if (rc == LLM__SSE_TOO_LARGE && r->parsed.error == LLM_OK)
+        llm_parsed_set_error(&r->parsed, LLM_ERR_RESPONSE_TOO_LARGE, NULL,
+                             "a stream event exceeds the 1 MiB limit");
+    else if (rc == LLM__SSE_NOMEM && r->parsed.error == LLM_OK)
+        llm_parsed_set_error(&r->parsed, LLM_ERR_OUT_OF_MEMORY, NULL,
+                             "out of memory parsing the stream");
+    return rc;
+}
+
+/* ---- transport callbacks ------------------------------------------------------------ */
+
+static int xfer_on_data(void *user, const char *data, size_t len)
+{
+    struct ereq *r = user;
+    if (feed_stream(r, data, len) != 0) {
+        llm__transport_fail(r->eng->transport, r->xfer,
+                            r->parsed.error != LLM_OK ? r->parsed.error : LLM_ERR_PARSE,
+                            r->parsed.error_message ? r->parsed.error_message : "stream aborted");
+        return 1;
+    }
+    return 0;
+}
+
+static void xfer_on_headers(void *user, int status, const struct llm_http_headers *h)
+{
+    struct ereq *r = user;
+    llm__adm_on_headers(r->eng, h);
+}
+
+/* The one completion path of every attempt, whichever transport ran it. */
+static void xfer_on_done(void *user, const struct llm__xfer_outcome *o)
+{
+    struct ereq *r = user;
+    r->xfer = NULL; /* the transport frees it after this call */
+    int64_t start = r->attempt_start_wall_us;
+    if (o->dns_us >= 0)
+        ts_set(r, LLM_TS_DNS_DONE, start + o->dns_us);
+    if (o->connect_us >= 0)
+        ts_set(r, LLM_TS_CONNECTED, start + o->connect_us);
+    if (o->tls_us >= 0)
+        ts_set(r, LLM_TS_TLS_DONE, start + o->tls_us);
+    if (o->pretransfer_us >= 0)
+        ts_set(r, LLM_TS_REQUEST_SENT, start + o->pretransfer_us);
+    if (o->first_byte_us >= 0)
+        ts_set(r, LLM_TS_FIRST_BYTE, start + o->first_byte_us);
+    const char *rid_hdr = r->eng->provider->vtable->request_id_header;
+    const char *rid = rid_hdr ? llm_http_headers_get(&o->headers, rid_hdr) : NULL;
+    if (rid) {
+        free(r->res->request_id);
+        r->res->request_id = llm__strdup(rid);
+    }
+    llm__eng_attempt_done(r, o);
+}
+
+/* ---- starting ------------------------------------------------------------------------ */
+
+/* Take the slot and reset the per-attempt state: only the final attempt's
+ * text counts. */
+static void begin(struct llm_engine *e, struct ereq *r, int64_t now_mono)
+{
+    int64_t now = llm__eng_wall_at(now_mono);
+    r->state = ST_ATTEMPT;
+    r->holds_slot = true;
+    e->in_flight++;
+    r->attempt++;
+    r->attempt_start_mono_us = now_mono;
+    r->attempt_start_wall_us = now;
+    ts_set_once(r, LLM_TS_SLOT_ACQUIRED, now);
+    ts_set_once(r, LLM_TS_FIRST_ATTEMPT_STARTED, now);
+    ts_set(r, LLM_TS_LAST_ATTEMPT_STARTED, now);
+    llm_parsed_clear(&r->parsed);
+    if (r->sse_init) {
+        llm__sse_free(&r->sse);
+        r->sse_init = false;
+    }
+}
+
+void llm__eng_start_attempt(struct ereq *r)
+{
+    struct llm_engine *e = r->eng;
+    begin(e, r, llm__now_mono_us());
+
+    const struct llm_provider_vtable *vt = e->provider->vtable;
+    struct llm_http_request hreq = {0};
+    enum llm_error rc = vt->build_request(e->provider, &r->req, r->res->trace_id, &hreq);
+    if (rc != LLM_OK) {
+        llm_http_request_clear(&hreq);
+        llm__eng_finish(r, rc,
+                        rc == LLM_ERR_INVALID_REQUEST ? "provider rejected the request (extra_json?)"
+                                                      : llm_strerror(rc),
+                        0, NULL, false);
+        return;
+    }
+    struct llm__xfer_opts xo = {
+        .timeout_ms = e->attempt_timeout_ms,
+        .connect_timeout_ms = e->connect_timeout_ms,
+        .max_response_bytes = e->max_response_bytes,
+        .stream = r->req.stream,
+        .origin = &r->req,
+        .attempt = r->attempt,
+    };
+    static const struct llm__xfer_cbs cbs = {
+        .on_data = xfer_on_data, .on_done = xfer_on_done, .on_headers = xfer_on_headers};
+    rc = llm__transport_start(e->transport, &hreq, &xo, &cbs, r, &r->xfer);
+    if (rc != LLM_OK)
+        llm__eng_finish(r, rc, e->transport->vt->start_failure, 0, NULL, false);
+}

@@ -1,0 +1,346 @@
+/* The engine's lifecycle and state machine: the thread, the command queue
+ * from host threads, the admission FIFO, pump and finish.  See
+ * engine_internal.h for the whole picture. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/request.h"
+#include "core/result_internal.h"
+#include "engine/engine_internal.h"
+#include "llmorch/ext/backoff.h"
+#include "llmorch/pipeline.h"
+#include "metrics/stats_acc.h"
+
+/* ---- clock ---------------------------------------------------------------- */
+
+static int64_t wall_offset_us;
+static pthread_once_t wall_once = PTHREAD_ONCE_INIT;
+static void wall_init(void) { wall_offset_us = llm__now_wall_us() - llm__now_mono_us(); }
+
+/* One offset per process keeps every engine-made timestamp ordered like the
+ * monotonic clock, whatever steps the wall clock takes meanwhile. */
+int64_t llm__eng_wall_at(int64_t mono_us)
+{
+    pthread_once(&wall_once, wall_init);
+    return mono_us + wall_offset_us;
+}
+
+int64_t llm__eng_now_wall(void) { return llm__eng_wall_at(llm__now_mono_us()); }
+
+/* ---- command queue --------------------------------------------------------- */
+
+enum llm_error llm__cmdq_push(struct llm_engine *e, struct cmd *c)
+{
+    c->next = NULL;
+    pthread_mutex_lock(&e->submit_mu);
+    if (e->stopping) {
+        pthread_mutex_unlock(&e->submit_mu);
+        return LLM_ERR_CANCELLED;
+    }
+    if (e->cmd_tail)
+        e->cmd_tail->next = c;
+    else
+        e->cmd_head = c;
+    e->cmd_tail = c;
+    pthread_mutex_unlock(&e->submit_mu);
+    llm__loop_wake(e->loop);
+    return LLM_OK;
+}
+
+/* ---- request lifetime ------------------------------------------------------ */
+
+static void fifo_remove(struct llm_engine *e, struct ereq *r)
+{
+    if (r->state != ST_WAITING)
+        return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        e->wait_head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        e->wait_tail = r->prev;
+    r->prev = r->next = NULL;
+    e->n_waiting--;
+}
+
+void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front)
+{
+    r->state = ST_WAITING;
+    r->wait_since_us = llm__now_mono_us();
+    if (front) {
+        r->prev = NULL;
+        r->next = e->wait_head;
+        if (e->wait_head)
+            e->wait_head->prev = r;
+        else
+            e->wait_tail = r;
+        e->wait_head = r;
+    } else {
+        r->next = NULL;
+        r->prev = e->wait_tail;
+        if (e->wait_tail)
+            e->wait_tail->next = r;
+        else
+            e->wait_head = r;
+        e->wait_tail = r;
+    }
+    e->n_waiting++;
+}
+
+void llm__ereq_free(struct ereq *r)
+{
+    llm__request_free_copy(&r->req, r->req_block);
+    llm_result_free(r->res);
+    llm_parsed_clear(&r->parsed);
+    if (r->sse_init)
+        llm__sse_free(&r->sse);
+    free(r->prefailed_msg);
+    free(r);
+}
+
+void llm__eng_release_slot(struct llm_engine *e, struct ereq *r)
+{
+    if (!r->holds_slot)
+        return;
+    r->holds_slot = false;
+    e->in_flight--;
+    ts_set(r, LLM_TS_SLOT_RELEASED, llm__eng_now_wall());
+}
+
+/* Take `r` out of every structure of the engine. */
+static void unlink_request(struct llm_engine *e, struct ereq *r)
+{
+    llm__timer_stop(e->loop, &r->timer);
+    llm__timer_stop(e->loop, &r->deadline);
+    if (r->xfer) {
+        llm__transport_cancel(e->transport, r->xfer);
+        r->xfer = NULL;
+    }
+    fifo_remove(e, r);
+    llm__eng_release_slot(e, r);
+    if (r->state != ST_NEW) {
+        if (r->all_prev)
+            r->all_prev->all_next = r->all_next;
+        else
+            e->all_head = r->all_next;
+        if (r->all_next)
+            r->all_next->all_prev = r->all_prev;
+    }
+    r->state = ST_DONE;
+}
+
+void llm__eng_finish(struct ereq *r, enum llm_error err, const char *msg, int http_status,
+                     const char *provider_code, bool retryable)
+{
+    struct llm_engine *e = r->eng;
+    struct llm_result *res = r->res;
+    unlink_request(e, r);
+    res->success = err == LLM_OK;
+    res->error.type = err;
+    res->error.retryable = err != LLM_OK && retryable;
+    if (err != LLM_OK) {
+        free(res->error.message);
+        res->error.message = llm__strdup(msg ? msg : llm_strerror(err));
+        if (http_status)
+            res->error.http_status = http_status;
+        if (provider_code && !res->error.provider_code)
+            res->error.provider_code = llm__strdup(provider_code);
+    }
+    ts_set(r, LLM_TS_COMPLETED, llm__eng_now_wall());
+    llm__eng_observe_done(e, res, err);
+
+    r->res = NULL;
+    if (r->fut)
+        llm__future_resolve(r->fut, res);
+    else if (r->cb)
+        r->cb(r->cb_user, res);
+    else
+        llm_result_free(res);
+    llm__ereq_free(r);
+}
+
+static void on_deadline(struct llm__timer *t, void *user)
+{
+    struct ereq *r = user;
+    struct llm_engine *e = r->eng; /* r is freed by finish() */
+    char msg[160];
+    snprintf(msg, sizeof(msg), "request deadline of %" PRId64 " ms passed%s",
+             r->req.deadline_ms ? r->req.deadline_ms : r->eng->default_deadline_ms,
+             r->state == ST_WAITING ? " while queued" : r->state == ST_BACKOFF ? " while backing off"
+                                                                               : " during an attempt");
+    llm__eng_finish(r, LLM_ERR_DEADLINE_EXCEEDED, msg, 0, NULL, false);
+    llm__eng_pump(e);
+}
+
+/* ---- pump --------------------------------------------------------------------- */
+
+/* Start attempts while slots are free and admission lets the head through.
+ * The FIFO head blocks the line: rate gates are fair only if nobody
+ * overtakes. */
+void llm__eng_pump(struct llm_engine *e)
+{
+    size_t max = e->adm.probing ? 1 : (size_t)e->max_in_flight;
+    while (e->wait_head && e->in_flight < max) {
+        struct ereq *r = e->wait_head;
+        int64_t now = llm__now_mono_us();
+        if (!r->gate_since_us) {
+            r->res->backoff.queue_wait_ms += (now - r->wait_since_us) / 1000;
+            r->gate_since_us = now;
+            ts_set_once(r, LLM_TS_GATES_ENTERED, llm__eng_wall_at(now));
+        }
+        if (llm__adm_admit(e, r, now) != 0)
+            return;
+        int64_t waited_ms = (now - r->gate_since_us) / 1000;
+        if (r->gate_by_cooldown)
+            r->res->backoff.server_wait_ms += waited_ms;
+        else
+            r->res->backoff.gate_wait_ms += waited_ms;
+        r->gate_since_us = 0;
+        r->gate_by_cooldown = false;
+        ts_set(r, LLM_TS_GATES_PASSED, llm__eng_wall_at(now));
+        fifo_remove(e, r);
+        llm__eng_start_attempt(r);
+    }
+}
+
+/* ---- engine thread ------------------------------------------------------------ */
+
+static void accept_request(struct llm_engine *e, struct ereq *r)
+{
+    int64_t now_mono = llm__now_mono_us();
+    ts_set(r, LLM_TS_DEQUEUED, llm__eng_wall_at(now_mono));
+    if (r->prefailed != LLM_OK) {
+        llm__eng_finish(r, r->prefailed, r->prefailed_msg, 0, NULL, false);
+        return;
+    }
+    if (e->n_waiting >= e->max_queue) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "admission queue is full (%zu requests waiting, max_queue %zu)",
+                 e->n_waiting, e->max_queue);
+        llm__eng_finish(r, LLM_ERR_QUEUE_FULL, msg, 0, NULL, false);
+        return;
+    }
+    r->ticket.tpm_amount = -1; /* estimated when a TPM gate first asks */
+    llm__stats_acc_note_submitted(e->stats);
+    r->all_prev = NULL;
+    r->all_next = e->all_head;
+    if (e->all_head)
+        e->all_head->all_prev = r;
+    e->all_head = r;
+    int64_t dl = r->req.deadline_ms ? r->req.deadline_ms : e->default_deadline_ms;
+    if (dl > 0) {
+        /* The deadline counts from submission, not from dequeue. */
+        int64_t requested_mono = r->res->timestamps[LLM_TS_REQUESTED] -
+                                 (llm__eng_wall_at(now_mono) - now_mono);
+        r->deadline_mono_us = requested_mono + dl * 1000;
+        if (llm__timer_start(e->loop, &r->deadline, r->deadline_mono_us, on_deadline, r) != 0) {
+            llm__eng_fifo_push(e, r, false); /* so finish() unlinks it everywhere */
+            llm__eng_finish(r, LLM_ERR_OUT_OF_MEMORY, "out of memory arming the deadline", 0,
+                            NULL, false);
+            return;
+        }
+    }
+    llm__eng_fifo_push(e, r, false);
+}
+
+static void answer_stats(struct llm_engine *e, struct stats_req *sr)
+{
+    sr->rc = llm__eng_snapshot(e, &sr->out);
+    pthread_mutex_lock(&sr->mu);
+    sr->done = true;
+    pthread_cond_signal(&sr->cv);
+    pthread_mutex_unlock(&sr->mu);
+}
+
+static void process_commands(struct llm_engine *e, bool *stop)
+{
+    pthread_mutex_lock(&e->submit_mu);
+    struct cmd *c = e->cmd_head;
+    e->cmd_head = e->cmd_tail = NULL;
+    *stop = e->stopping;
+    pthread_mutex_unlock(&e->submit_mu);
+    while (c) {
+        struct cmd *next = c->next;
+        if (c->type == CMD_SUBMIT) {
+            accept_request(e, c->req); /* embedded in the request: not freed here */
+        } else if (c->type == CMD_STATS) {
+            answer_stats(e, c->sr);
+            free(c);
+        } else {
+            struct llm_future *f = c->fut;
+            if (f->req)
+                llm__eng_finish(f->req, LLM_ERR_CANCELLED, "cancelled by the caller", 0, NULL,
+                                false);
+            llm__future_release(f);
+            free(c);
+        }
+        c = next;
+    }
+}
+
+static void *engine_main(void *arg)
+{
+    struct llm_engine *e = arg;
+    bool stop = false;
+    llm__eng_metrics_start(e);
+    for (;;) {
+        process_commands(e, &stop);
+        if (stop)
+            break;
+        llm__eng_pump(e);
+        llm__loop_run_once(e->loop, -1);
+    }
+    /* Shutdown: everything still alive completes as CANCELLED, once. */
+    process_commands(e, &stop);
+    while (e->all_head)
+        llm__eng_finish(e->all_head, LLM_ERR_CANCELLED,
+                        "engine shut down before the request completed", 0, NULL, false);
+    llm__eng_metrics_stop(e);
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+enum llm_error llm__eng_start(struct llm_engine *e)
+{
+    if (pthread_create(&e->thread, NULL, engine_main, e) != 0)
+        return LLM_ERR_INTERNAL;
+    e->thread_started = true;
+    return LLM_OK;
+}
+
+void llm__eng_destroy(struct llm_engine *e)
+{
+    llm__transport_free(e->transport);
+    llm__adm_clear(e);
+    llm__loop_free(e->loop);
+    llm_retry_budget_free(e->budget);
+    llm_backoff_free(e->backoff);
+    llm_provider_free(e->provider);
+    llm__stats_acc_free(e->stats);
+    llm_pricing_free(e->pricing);
+    free(e->price_model);
+    llm_pipeline_free(e->pipeline);
+    free(e->provider_name);
+    pthread_mutex_destroy(&e->submit_mu);
+    free(e);
+}
+
+void llm_engine_free(struct llm_engine *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->submit_mu);
+    e->stopping = true;
+    pthread_mutex_unlock(&e->submit_mu);
+    llm__loop_wake(e->loop);
+    if (e->thread_started)
+        pthread_join(e->thread, NULL);
+    llm__eng_destroy(e);
+}

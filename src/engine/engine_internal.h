@@ -1,0 +1,308 @@
+/* The engine's insides, shared by the files of src/engine/ (not installed).
+ *
+ * One event-loop thread owns every request's state.  Host threads only
+ * allocate a request (validated and deep-copied), push it onto the command
+ * queue and wake the loop; from then on the request is touched by the
+ * engine thread alone until its result is handed back (to a callback, or
+ * through a future).  Crossing threads is a hand-off of ownership, never
+ * sharing.
+ *
+ * A request moves through: WAITING (admission FIFO, for the gates and a
+ * concurrency slot) -> ATTEMPT (a transfer on the curl or the local
+ * transport) -> either DONE, or BACKOFF (timer) -> WAITING again at the head
+ * of the FIFO.  A deadline timer runs beside all of this.  Every transition
+ * is O(1) or O(log n) (timer heap): nothing scans the set of requests per
+ * event.
+ *
+ * Who does what:
+ *   engine.c     lifecycle, the thread, the command queue, FIFO, pump, finish
+ *   options.c    llm_engine_new_ex: options -> engine
+ *   submit.c     llm_generate*, llm_submit, futures (host threads)
+ *   admission.c  gates, server cooldown, learned limits: one admission object
+ *   attempt.c    start an attempt, transport callbacks, stream feed
+ *   outcome.c    attempt done -> retry (backoff) or the final result
+ *   observe.c    logging, price, event and metric lines, stats snapshots */
+#ifndef LLMORCH_ENGINE_INTERNAL_H
+#define LLMORCH_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/loop.h"
+#include "llmorch/engine.h"
+#include "llmorch/ext/provider.h"
+#include "llmorch/ext/retry.h"
+#include "llmorch/ext/tokens.h"
+#include "llmorch/pricing.h"
+#include "transport/sse.h"
+#include "transport/transport.h"
+
+#define DEFAULT_MAX_IN_FLIGHT 64
+#define DEFAULT_MAX_QUEUE 100000
+#define DEFAULT_MAX_ATTEMPTS 3
+#define DEFAULT_BASE_BACKOFF_MS 500
+#define DEFAULT_MAX_BACKOFF_MS 30000
+#define DEFAULT_MAX_SERVER_WAIT_MS 60000
+#define DEFAULT_ATTEMPT_TIMEOUT_MS 600000
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_MAX_RESPONSE_BYTES ((size_t)16 * 1024 * 1024)
+#define DEFAULT_WINDOW_MS 60000
+#define MAX_SSE_EVENT_BYTES ((size_t)1024 * 1024)
+
+struct llm_gate;
+struct llm_backoff;
+struct llm_retry_budget;
+struct llm_pipeline;
+struct llm__stats_acc;
+
+enum req_state { ST_NEW, ST_WAITING, ST_ATTEMPT, ST_BACKOFF, ST_DONE };
+
+enum cmd_type { CMD_SUBMIT, CMD_CANCEL, CMD_STATS };
+
+/* A host thread waiting for a stats snapshot taken on the engine thread. */
+struct stats_req {
+    pthread_mutex_t mu;         /* guards done */
+    pthread_cond_t cv;
+    bool done;
+    enum llm_error rc;
+    struct llm_stats *out;
+};
+
+struct cmd {
+    struct cmd *next;
+    enum cmd_type type;
+    struct ereq *req;           /* SUBMIT */
+    struct llm_future *fut;     /* CANCEL (holds a reference) */
+    struct stats_req *sr;       /* STATS */
+};
+
+struct llm_future {
+    pthread_mutex_t mu;         /* guards done, res, taken, detached */
+    pthread_cond_t cv;
+    atomic_int refs;            /* host + engine */
+    bool done;
+    bool taken;
+    bool detached;              /* host freed it before the result came */
+    struct llm_result *res;
+    struct ereq *req;           /* engine thread only: live request or NULL */
+    struct llm_engine *eng;     /* immutable after creation */
+};
+
+/* What holds the FIFO head at admission. */
+enum llm__adm_block {
+    LLM__ADM_OPEN = 0,          /* nothing: the head was admitted (or no head) */
+    LLM__ADM_RPM,               /* the requests-per-minute gate */
+    LLM__ADM_TPM,               /* the tokens-per-minute gate */
+    LLM__ADM_COOLDOWN           /* a pause the server asked for (429) */
+};
+
+/* A request's debits at the gates (engine thread only). */
+struct llm__adm_ticket {
+    int64_t tpm_amount;         /* tokens debited per attempt; -1 = not estimated yet */
+    int64_t rpm_ticket, tpm_ticket;
+    bool rpm_debited, tpm_debited;
+};
+
+/* Admission control: the rate gates (configured or learned from response
+ * headers), the server-directed cooldown and the adaptive probe, in one
+ * object (admission.c).  Engine thread only. */
+struct llm__admission {
+    struct llm_gate *rpm_gate;  /* configured or learned; NULL = none */
+    struct llm_gate *tpm_gate;
+    bool rpm_learned, tpm_learned; /* gate made from server headers */
+    bool adaptive;              /* learn limits from headers */
+    bool probing;               /* adaptive and nothing learned yet: one at a time */
+    int64_t window_ms;
+    int64_t cooldown_until_us;  /* mono; server-directed pause of admission */
+    int64_t max_server_wait_ms; /* a longer pause is not honoured */
+    enum llm__adm_block blocked;
+    unsigned feedback_count;
+    llm_token_estimate_fn *estimate;
+    void *estimate_user;
+    struct llm__timer timer;    /* asks the gates again */
+};
+
+struct ereq {
+    struct cmd submit_cmd;
+    struct llm_engine *eng;
+    struct llm_request req;     /* deep copy, owned */
+    void *req_block;            /* ... all of it in this one allocation */
+    struct llm_result *res;
+    enum req_state state;
+    enum llm_error prefailed;   /* invalid request: finish at once */
+    char *prefailed_msg;
+
+    struct ereq *prev, *next;   /* admission FIFO */
+    struct ereq *all_prev, *all_next; /* every live request (for shutdown) */
+
+    struct llm__timer timer;    /* backoff */
+    struct llm__timer deadline;
+    int64_t deadline_mono_us;   /* 0 = none */
+    struct llm__xfer *xfer;
+    bool holds_slot;
+    int64_t wait_since_us;      /* mono time it (re)entered the FIFO */
+    int64_t gate_since_us;      /* mono time it reached the gates; 0 = not there */
+    bool gate_by_cooldown;      /* the wait at the gates is a server cooldown */
+    struct llm__adm_ticket ticket;
+    int64_t attempt_start_mono_us;
+    int64_t attempt_start_wall_us;
+    int64_t pending_backoff_ms;
+
+    unsigned attempt;
+    struct llm_parsed parsed;
+    struct llm__sse sse;
+    bool sse_init;
+    bool delivered_delta;       /* a retry would repeat deltas: never retry */
+
+    llm_done_fn *cb;
+    void *cb_user;
+    struct llm_future *fut;
+};
+
+struct llm_engine {
+    struct llm_provider *provider;
+    char *provider_name;
+    int max_in_flight;
+    size_t max_queue;
+    int max_attempts;
+    int64_t base_backoff_ms;
+    int64_t max_backoff_ms;
+    int64_t max_server_wait_ms;
+    int64_t attempt_timeout_ms;
+    int64_t connect_timeout_ms;
+    int64_t default_deadline_ms;
+    size_t max_response_bytes;
+    bool keep_raw;
+    llm_log_fn *log;
+    void *log_user;
+    enum llm_log_level log_level;
+
+    struct llm__loop *loop;
+    struct llm__transport *transport; /* curl, or local for the mock */
+    pthread_t thread;
+    bool thread_started;
+
+    pthread_mutex_t submit_mu;  /* guards cmd_head/cmd_tail/stopping */
+    struct cmd *cmd_head, *cmd_tail;
+    bool stopping;
+
+    /* Engine thread only. */
+    struct ereq *wait_head, *wait_tail;
+    size_t n_waiting;
+    size_t in_flight;
+    struct ereq *all_head;
+    uint64_t rng;
+
+    struct llm__admission adm;
+    struct llm_retry_budget *budget;
+    struct llm_backoff *backoff;
+    struct llm_retry_policy policy;
+    /* Last price looked up (batches mostly use one model). */
+    char *price_model;
+    struct llm_price price;
+    bool price_known;
+
+    /* Observability. */
+    struct llm__stats_acc *stats; /* has its own lock: snapshots from any thread */
+    struct llm_pricing *pricing;
+    struct llm_pipeline *pipeline;
+    FILE *metrics_file;
+    llm_line_fn *metrics_cb;
+    void *metrics_user;
+    int64_t metrics_interval_ms;
+    struct llm__timer metrics_timer;
+    FILE *events_file;
+    llm_line_fn *events_cb;
+    void *events_user;
+};
+
+/* ---- clock and stamps ------------------------------------------------------ */
+
+/* Wall time of a monotonic instant (one offset per process, so stamps keep
+ * the monotonic order), and of now. */
+int64_t llm__eng_wall_at(int64_t mono_us);
+int64_t llm__eng_now_wall(void);
+
+static inline void ts_set(struct ereq *r, enum llm_timestamp ts, int64_t wall_us)
+{
+    r->res->timestamps[ts] = wall_us;
+}
+
+static inline void ts_set_once(struct ereq *r, enum llm_timestamp ts, int64_t wall_us)
+{
+    if (!r->res->timestamps[ts])
+        r->res->timestamps[ts] = wall_us;
+}
+
+/* ---- engine.c ------------------------------------------------------------- */
+
+/* Queue a command for the engine thread and wake it.  LLM_ERR_CANCELLED
+ * (nothing queued) once the engine is stopping.  Any thread. */
+enum llm_error llm__cmdq_push(struct llm_engine *e, struct cmd *c);
+/* Start the engine thread. */
+enum llm_error llm__eng_start(struct llm_engine *e);
+/* Free everything the engine owns (thread not running). */
+void llm__eng_destroy(struct llm_engine *e);
+void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front);
+void llm__eng_release_slot(struct llm_engine *e, struct ereq *r);
+/* Start attempts while slots are free and admission allows. */
+void llm__eng_pump(struct llm_engine *e);
+/* Fill the result's error and hand the result over.  Frees `r`. */
+void llm__eng_finish(struct ereq *r, enum llm_error err, const char *msg, int http_status,
+                     const char *provider_code, bool retryable);
+void llm__ereq_free(struct ereq *r);
+
+/* ---- options.c ------------------------------------------------------------ */
+
+void llm__eng_log_stderr(void *user, enum llm_log_level level, const char *msg);
+
+/* ---- submit.c ------------------------------------------------------------- */
+
+/* Hand `res` to the future's owner and drop the engine's reference. */
+void llm__future_resolve(struct llm_future *f, struct llm_result *res);
+void llm__future_release(struct llm_future *f);
+
+/* ---- admission.c ---------------------------------------------------------- */
+
+/* Configured gates; zero rates mean none.  LLM_ERR_OUT_OF_MEMORY. */
+enum llm_error llm__adm_init(struct llm__admission *a, double rpm, double tpm);
+void llm__adm_clear(struct llm_engine *e);
+/* Ask admission for `r` (all gates or none).  0 = admitted; else the
+ * monotonic µs at which to ask again (a timer is armed for it). */
+int64_t llm__adm_admit(struct llm_engine *e, struct ereq *r, int64_t now_us);
+/* The first response headers of the adaptive probe. */
+void llm__adm_on_headers(struct llm_engine *e, const struct llm_http_headers *h);
+/* After every attempt: reconcile debits, learn limits, maybe pause. */
+void llm__adm_feedback(struct llm_engine *e, struct ereq *r, int status,
+                       const struct llm_http_headers *h, int64_t retry_after_ms);
+/* Gate rows of a stats snapshot. */
+enum llm_error llm__adm_report(struct llm_engine *e, struct llm_stats *s, int64_t now_us);
+
+/* ---- attempt.c ------------------------------------------------------------ */
+
+void llm__eng_start_attempt(struct ereq *r);
+
+/* ---- outcome.c ------------------------------------------------------------ */
+
+/* An attempt's transfer completed (or failed): succeed, retry or fail. */
+void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o);
+
+/* ---- observe.c ------------------------------------------------------------ */
+
+void llm__eng_log(struct llm_engine *e, enum llm_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Price, stats, event line and debug log of a finished result. */
+void llm__eng_observe_done(struct llm_engine *e, struct llm_result *res, enum llm_error err);
+enum llm_error llm__eng_snapshot(struct llm_engine *e, struct llm_stats **out);
+enum llm_error llm__eng_observe_init(struct llm_engine *e, const struct llm_engine_options *o,
+                                     char *errbuf, size_t errlen);
+void llm__eng_metrics_start(struct llm_engine *e);
+/* A last metrics line with the final totals; stops the timer. */
+void llm__eng_metrics_stop(struct llm_engine *e);
+void llm__eng_set_err(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* LLMORCH_ENGINE_INTERNAL_H */

@@ -1,0 +1,184 @@
+/* llm_engine_new_ex: engine options (zero means default) -> a running
+ * engine.  Ownership of the provider instance, backoff and pipeline passes
+ * to the engine on success only; every failure goes through one path. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "engine/engine_internal.h"
+#include "llmorch/ext/backoff.h"
+#include "llmorch/mock.h"
+
+static enum llm_error check_timeouts(const struct llm_engine_options *o, char *errbuf,
+                                     size_t errlen)
+{
+    if (o->max_in_flight < 0 || o->max_attempts < 0 || o->base_backoff_ms < 0 ||
+        o->max_backoff_ms < 0 || o->max_server_wait_ms < 0 || o->attempt_timeout_ms < 0 ||
+        o->connect_timeout_ms < 0 || o->default_deadline_ms < 0) {
+        llm__eng_set_err(errbuf, errlen, "engine options: negative limit or timeout");
+        return LLM_ERR_INVALID_ARGUMENT;
+    }
+    return LLM_OK;
+}
+
+static enum llm_error check_rates(const struct llm_engine_options *o, char *errbuf, size_t errlen)
+{
+    if (o->rpm < 0 || o->tpm < 0 || o->window_ms < 0 || o->retry_budget < -1) {
+        llm__eng_set_err(errbuf, errlen,
+                         "engine options: negative rpm, tpm, window_ms or retry_budget");
+        return LLM_ERR_INVALID_ARGUMENT;
+    }
+    return LLM_OK;
+}
+
+static enum llm_error make_provider(const struct llm_engine_options *o, struct llm_provider **out,
+                                    char *errbuf, size_t errlen)
+{
+    const char *name = o->provider ? o->provider : "mock";
+    struct llm_provider_options po = {
+        .base_url = o->base_url,
+        .api_key = o->api_key,
+        .api_key_env = o->api_key_env,
+        .trace_header = o->trace_header,
+    };
+    enum llm_error rc;
+    if (strcmp(name, "openai") == 0)
+        rc = llm_provider_new_openai(&po, out);
+    else if (strcmp(name, "anthropic") == 0)
+        rc = llm_provider_new_anthropic(&po, out);
+    else if (strcmp(name, "mock") == 0)
+        rc = llm_provider_new_mock(o->mock, out);
+    else {
+        char shown[48];
+        snprintf(shown, sizeof(shown), "%s", name);
+        llm__eng_set_err(errbuf, errlen,
+                         "unknown provider \"%s\" (expected openai, anthropic or mock)", shown);
+        return LLM_ERR_INVALID_ARGUMENT;
+    }
+    if (rc != LLM_OK)
+        llm__eng_set_err(errbuf, errlen, "could not create provider \"%s\": %s", name,
+                         llm_strerror(rc));
+    return rc;
+}
+
+/* Plain settings: defaults for zeros. */
+static void apply_settings(struct llm_engine *e, const struct llm_engine_options *o)
+{
+    e->max_in_flight = o->max_in_flight ? o->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
+    e->max_queue = o->max_queue ? o->max_queue : DEFAULT_MAX_QUEUE;
+    e->max_attempts = o->max_attempts ? o->max_attempts : DEFAULT_MAX_ATTEMPTS;
+    e->base_backoff_ms = o->base_backoff_ms ? o->base_backoff_ms : DEFAULT_BASE_BACKOFF_MS;
+    e->max_backoff_ms = o->max_backoff_ms ? o->max_backoff_ms : DEFAULT_MAX_BACKOFF_MS;
+    e->max_server_wait_ms = o->max_server_wait_ms ? o->max_server_wait_ms : DEFAULT_MAX_SERVER_WAIT_MS;
+    e->attempt_timeout_ms = o->attempt_timeout_ms ? o->attempt_timeout_ms : DEFAULT_ATTEMPT_TIMEOUT_MS;
+    e->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    e->default_deadline_ms = o->default_deadline_ms;
+    e->max_response_bytes = o->max_response_bytes ? o->max_response_bytes : DEFAULT_MAX_RESPONSE_BYTES;
+    e->keep_raw = o->keep_raw_response;
+    e->log = o->log ? o->log : (o->log_stderr ? llm__eng_log_stderr : NULL);
+    e->log_user = o->log_user;
+    e->log_level = o->log_level ? o->log_level : LLM_LOG_INFO;
+    e->rng = (uint64_t)llm__now_mono_us() * 0x9E3779B97F4A7C15ULL | 1;
+    e->policy.max_attempts = (unsigned)e->max_attempts;
+    e->policy.max_server_wait_ms = e->max_server_wait_ms;
+
+    struct llm__admission *a = &e->adm;
+    a->window_ms = o->window_ms ? o->window_ms : DEFAULT_WINDOW_MS;
+    a->adaptive = !o->no_adaptive_limits && (o->rpm <= 0 || o->tpm <= 0);
+    /* The probe learns limits from the first response's headers; a local
+     * transport sends none. */
+    a->probing = a->adaptive && o->rpm <= 0 && !e->provider->vtable->execute_local;
+    a->max_server_wait_ms = e->max_server_wait_ms;
+    a->estimate = o->estimate_tokens ? o->estimate_tokens : llm_token_estimate_default_fn;
+    a->estimate_user = o->estimate_user;
+}
+
+/* Gates, retry budget and backoff. */
+static enum llm_error make_strategies(struct llm_engine *e, const struct llm_engine_options *o,
+                                      char *errbuf, size_t errlen)
+{
+    struct llm_retry_budget_options bo = {.capacity = o->retry_budget > 0 ? o->retry_budget : 0};
+    struct llm_backoff_options xo = {.base_ms = e->base_backoff_ms,
+                                     .cap_ms = e->max_backoff_ms > e->base_backoff_ms
+                                                   ? e->max_backoff_ms : e->base_backoff_ms};
+    if (llm__adm_init(&e->adm, o->rpm, o->tpm) != LLM_OK ||
+        (o->retry_budget != -1 && llm_retry_budget_new(&bo, &e->budget) != LLM_OK) ||
+        (!o->backoff && llm_backoff_new_exponential(&xo, &e->backoff) != LLM_OK)) {
+        llm__eng_set_err(errbuf, errlen, "could not create the rate gates, retry budget or backoff");
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    return LLM_OK;
+}
+
+/* Event loop, transport (local when the provider answers in-process) and
+ * observability. */
+static enum llm_error make_machinery(struct llm_engine *e, const struct llm_engine_options *o,
+                                     char *errbuf, size_t errlen)
+{
+    const struct llm_provider *p = e->provider;
+    if (!e->provider_name || llm__loop_new(&e->loop) != 0 ||
+        (p->vtable->execute_local ? llm__transport_new_local(e->loop, p, &e->transport)
+                                  : llm__transport_new_curl(e->loop, &e->transport)) != LLM_OK ||
+        llm__eng_observe_init(e, o, errbuf, errlen) != LLM_OK) {
+        llm__eng_set_err(errbuf, errlen, "could not initialise the event loop or libcurl");
+        return LLM_ERR_INTERNAL;
+    }
+    return LLM_OK;
+}
+
+enum llm_error llm_engine_new(const struct llm_engine_options *opts, struct llm_engine **out)
+{
+    return llm_engine_new_ex(opts, out, NULL, 0);
+}
+
+enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct llm_engine **out,
+                                 char *errbuf, size_t errlen)
+{
+    if (!out) {
+        llm__eng_set_err(errbuf, errlen, "out: is NULL");
+        return LLM_ERR_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    struct llm_engine_options zero = {0};
+    const struct llm_engine_options *o = opts ? opts : &zero;
+    enum llm_error rc = check_timeouts(o, errbuf, errlen);
+    if (rc != LLM_OK)
+        return rc;
+    struct llm_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        llm__eng_set_err(errbuf, errlen, "out of memory");
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    pthread_mutex_init(&e->submit_mu, NULL);
+    e->provider = o->provider_instance;
+    e->backoff = o->backoff;
+    if ((!e->provider && (rc = make_provider(o, &e->provider, errbuf, errlen)) != LLM_OK) ||
+        (rc = check_rates(o, errbuf, errlen)) != LLM_OK)
+        goto fail;
+    e->provider_name =
+        llm__strdup(e->provider->vtable->name ? e->provider->vtable->name : "custom");
+    apply_settings(e, o);
+    if ((rc = make_strategies(e, o, errbuf, errlen)) != LLM_OK ||
+        (rc = make_machinery(e, o, errbuf, errlen)) != LLM_OK)
+        goto fail;
+    e->pipeline = o->pipeline;
+    if ((rc = llm__eng_start(e)) != LLM_OK) {
+        llm__eng_set_err(errbuf, errlen, "could not start the engine thread");
+        goto fail;
+    }
+    llm__eng_log(e, LLM_LOG_INFO, "engine started: provider=%s max_in_flight=%d max_attempts=%d",
+                 e->provider_name, e->max_in_flight, e->max_attempts);
+    *out = e;
+    return LLM_OK;
+
+fail:
+    /* What the caller handed in stays the caller's. */
+    if (o->provider_instance)
+        e->provider = NULL;
+    if (o->backoff)
+        e->backoff = NULL;
+    e->pipeline = NULL;
+    llm__eng_destroy(e);
+    return rc;
+}

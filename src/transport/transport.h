@@ -1,0 +1,108 @@
+/* The transport interface: how an attempt's HTTP request reaches a server
+ * and how the reply comes back.  Two implementations: curl (http.c, the
+ * only code that includes curl) and local (local.c, in-process replies for
+ * the mock provider).  Both complete an attempt through the same callbacks
+ * (llm__xfer_cbs), so the engine has one attempt completion path whatever
+ * answers.  Loop thread only. */
+#ifndef LLMORCH_TRANSPORT_H
+#define LLMORCH_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llmorch/error.h"
+#include "llmorch/ext/provider.h"
+
+struct llm__loop;
+struct llm__transport;
+/* One transfer; what it holds depends on the implementation. */
+struct llm__xfer;
+
+struct llm__xfer_opts {
+    int64_t timeout_ms;          /* whole attempt; 0 = none */
+    int64_t connect_timeout_ms;  /* 0 = curl default */
+    size_t max_response_bytes;   /* body cap */
+    bool stream;                 /* 2xx body goes to on_data instead of the buffer */
+    /* For in-process transports, which answer the request itself rather
+     * than its wire form: the request (borrowed until on_done) and the
+     * attempt number, counting from 1.  Ignored by curl. */
+    const struct llm_request *origin;
+    unsigned attempt;
+};
+
+/* What happened to one transfer.  Borrowed for the on_done call only. */
+struct llm__xfer_outcome {
+    enum llm_error transport_error; /* LLM_OK when a complete response arrived */
+    const char *transport_message;  /* NULL when transport_error is OK */
+    int status;                     /* 0 when no response */
+    struct llm_http_headers headers;
+    const char *body;               /* buffered body (non-streamed, or any non-2xx) */
+    size_t body_len;
+    /* Timings relative to the transfer start, µs; -1 = not reached. */
+    int64_t dns_us, connect_us, tls_us, pretransfer_us, first_byte_us, total_us;
+    uint64_t bytes_sent, bytes_received;
+};
+
+struct llm__xfer_cbs {
+    /* Streamed 2xx body bytes.  Return 0 to go on; non-zero aborts the
+     * transfer, which then completes with transport_error CANCELLED (or
+     * whatever on_data's caller sets via llm__transport_fail). */
+    int (*on_data)(void *user, const char *data, size_t len);
+    /* Exactly once, unless the transfer was cancelled. */
+    void (*on_done)(void *user, const struct llm__xfer_outcome *o);
+    /* Optional.  The final response's status and headers, as soon as they
+     * are in (before the body).  Runs inside the transport: it MUST NOT
+     * start, cancel or finish transfers (arm a timer instead).  `headers`
+     * is borrowed for the call. */
+    void (*on_headers)(void *user, int status, const struct llm_http_headers *headers);
+};
+
+/* Every implementation's slots; see the wrappers below for the contracts. */
+struct llm__transport_vtable {
+    const char *name;
+    /* Message for a start() that failed ("could not start the HTTP transfer"). */
+    const char *start_failure;
+    enum llm_error (*start)(void *impl, struct llm_http_request *req,
+                            const struct llm__xfer_opts *o, const struct llm__xfer_cbs *cbs,
+                            void *user, struct llm__xfer **out);
+    void (*cancel)(void *impl, struct llm__xfer *x);
+    void (*fail)(struct llm__xfer *x, enum llm_error err, const char *message);
+    void (*destroy)(void *impl);
+};
+
+struct llm__transport {
+    const struct llm__transport_vtable *vt;
+    void *impl;
+};
+
+/* The curl transport (http.c): a libcurl multi handle on `loop`. */
+enum llm_error llm__transport_new_curl(struct llm__loop *loop, struct llm__transport **out);
+
+/* The local transport (local.c): each attempt is answered in-process by
+ * `p`'s execute_local slot (the mock provider), after the reply's simulated
+ * latency on a `loop` timer.  `p` is borrowed and MUST outlive the
+ * transport. */
+enum llm_error llm__transport_new_local(struct llm__loop *loop, const struct llm_provider *p,
+                                        struct llm__transport **out);
+
+/* Start a transfer.  `req` is moved into the transfer (cleared on return,
+ * whatever the result).  Returns LLM_OK, or an error (OUT_OF_MEMORY,
+ * INTERNAL...) after which no callback is ever called. */
+enum llm_error llm__transport_start(struct llm__transport *t, struct llm_http_request *req,
+                                    const struct llm__xfer_opts *o,
+                                    const struct llm__xfer_cbs *cbs, void *user,
+                                    struct llm__xfer **out);
+
+/* Abort a transfer without calling on_done.  MUST NOT be called from inside
+ * on_data (return non-zero there instead). */
+void llm__transport_cancel(struct llm__transport *t, struct llm__xfer *x);
+
+/* From on_data: make the abort that follows report this error. */
+void llm__transport_fail(struct llm__transport *t, struct llm__xfer *x, enum llm_error err,
+                         const char *message);
+
+/* All transfers MUST have completed or been cancelled.  NULL-safe. */
+void llm__transport_free(struct llm__transport *t);
+
+#endif /* LLMORCH_TRANSPORT_H */
