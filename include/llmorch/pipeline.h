@@ -85,8 +85,9 @@ typedef int64_t llm_clock_us_fn(void *user);
 struct llm_pipeline_options {
     enum llm_pipeline_policy policy;  /* default LLM_PIPELINE_DEGRADE */
     /* Default NULL: durations from the monotonic clock and the
-     * LLM_TS_POSTPROCESS_* timestamps from the wall clock (µs since the
-     * epoch).  A clock given here is used for both (tests). */
+     * LLM_TS_POSTPROCESS_* timestamps from the same clock as every other
+     * timestamp of the result (wall-clock µs since the epoch, kept in the
+     * monotonic order).  A clock given here is used for both (tests). */
     llm_clock_us_fn *clock;
     void *clock_user;
 };

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
-#include "core/jsonw.h"
+#include "base/clock.h"
+#include "base/util.h"
+#include "base/jsonw.h"
 
 static const char *const timestamp_names[] = {
     [LLM_TS_REQUESTED] = "requested",

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 #include "engine/engine_internal.h"
 #include "llmorch/ext/gate.h"
 #include "llmorch/stats.h"

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 #include "engine/engine_internal.h"
 
 /* ---- streamed replies ------------------------------------------------------------ */
@@ -29,7 +30,7 @@ static int deliver_event(void *user, const char *event, const char *data, size_t
         return 1;
     }
     if (r->parsed.content_len > before) {
-        int64_t now = llm__eng_now_wall();
+        int64_t now = llm__stamp_now();
         ts_set_once(r, LLM_TS_FIRST_TOKEN, now);
         ts_set(r, LLM_TS_LAST_TOKEN, now);
         if (r->req.on_delta) {
@@ -109,7 +110,7 @@ static void xfer_on_done(void *user, const struct llm__xfer_outcome *o)
  * text counts. */
 static void begin(struct llm_engine *e, struct ereq *r, int64_t now_mono)
 {
-    int64_t now = llm__eng_wall_at(now_mono);
+    int64_t now = llm__stamp_at(now_mono);
     r->state = ST_ATTEMPT;
     r->holds_slot = true;
     e->in_flight++;

@@ -7,29 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 #include "core/request.h"
 #include "core/result_internal.h"
 #include "engine/engine_internal.h"
 #include "llmorch/ext/backoff.h"
 #include "llmorch/pipeline.h"
 #include "metrics/stats_acc.h"
-
-/* ---- clock ---------------------------------------------------------------- */
-
-static int64_t wall_offset_us;
-static pthread_once_t wall_once = PTHREAD_ONCE_INIT;
-static void wall_init(void) { wall_offset_us = llm__now_wall_us() - llm__now_mono_us(); }
-
-/* One offset per process keeps every engine-made timestamp ordered like the
- * monotonic clock, whatever steps the wall clock takes meanwhile. */
-int64_t llm__eng_wall_at(int64_t mono_us)
-{
-    pthread_once(&wall_once, wall_init);
-    return mono_us + wall_offset_us;
-}
-
-int64_t llm__eng_now_wall(void) { return llm__eng_wall_at(llm__now_mono_us()); }
 
 /* ---- command queue --------------------------------------------------------- */
 
@@ -110,7 +95,7 @@ void llm__eng_release_slot(struct llm_engine *e, struct ereq *r)
         return;
     r->holds_slot = false;
     e->in_flight--;
-    ts_set(r, LLM_TS_SLOT_RELEASED, llm__eng_now_wall());
+    ts_set(r, LLM_TS_SLOT_RELEASED, llm__stamp_now());
 }
 
 /* Take `r` out of every structure of the engine. */
@@ -152,7 +137,7 @@ void llm__eng_finish(struct ereq *r, enum llm_error err, const char *msg, int ht
         if (provider_code && !res->error.provider_code)
             res->error.provider_code = llm__strdup(provider_code);
     }
-    ts_set(r, LLM_TS_COMPLETED, llm__eng_now_wall());
+    ts_set(r, LLM_TS_COMPLETED, llm__stamp_now());
     llm__eng_observe_done(e, res, err);
 
     r->res = NULL;
@@ -192,7 +177,7 @@ void llm__eng_pump(struct llm_engine *e)
         if (!r->gate_since_us) {
             r->res->backoff.queue_wait_ms += (now - r->wait_since_us) / 1000;
             r->gate_since_us = now;
-            ts_set_once(r, LLM_TS_GATES_ENTERED, llm__eng_wall_at(now));
+            ts_set_once(r, LLM_TS_GATES_ENTERED, llm__stamp_at(now));
         }
         if (llm__adm_admit(e, r, now) != 0)
             return;
@@ -203,7 +188,7 @@ void llm__eng_pump(struct llm_engine *e)
             r->res->backoff.gate_wait_ms += waited_ms;
         r->gate_since_us = 0;
         r->gate_by_cooldown = false;
-        ts_set(r, LLM_TS_GATES_PASSED, llm__eng_wall_at(now));
+        ts_set(r, LLM_TS_GATES_PASSED, llm__stamp_at(now));
         fifo_remove(e, r);
         llm__eng_start_attempt(r);
     }
@@ -214,7 +199,7 @@ void llm__eng_pump(struct llm_engine *e)
 static void accept_request(struct llm_engine *e, struct ereq *r)
 {
     int64_t now_mono = llm__now_mono_us();
-    ts_set(r, LLM_TS_DEQUEUED, llm__eng_wall_at(now_mono));
+    ts_set(r, LLM_TS_DEQUEUED, llm__stamp_at(now_mono));
     if (r->prefailed != LLM_OK) {
         llm__eng_finish(r, r->prefailed, r->prefailed_msg, 0, NULL, false);
         return;
@@ -237,7 +222,7 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
     if (dl > 0) {
         /* The deadline counts from submission, not from dequeue. */
         int64_t requested_mono = r->res->timestamps[LLM_TS_REQUESTED] -
-                                 (llm__eng_wall_at(now_mono) - now_mono);
+                                 (llm__stamp_at(now_mono) - now_mono);
         r->deadline_mono_us = requested_mono + dl * 1000;
         if (llm__timer_start(e->loop, &r->deadline, r->deadline_mono_us, on_deadline, r) != 0) {
             llm__eng_fifo_push(e, r, false); /* so finish() unlinks it everywhere */

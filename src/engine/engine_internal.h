@@ -31,7 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/loop.h"
+#include "base/clock.h"
+#include "base/loop.h"
 #include "llmorch/engine.h"
 #include "llmorch/ext/provider.h"
 #include "llmorch/ext/retry.h"
@@ -219,12 +220,7 @@ struct llm_engine {
     void *events_user;
 };
 
-/* ---- clock and stamps ------------------------------------------------------ */
-
-/* Wall time of a monotonic instant (one offset per process, so stamps keep
- * the monotonic order), and of now. */
-int64_t llm__eng_wall_at(int64_t mono_us);
-int64_t llm__eng_now_wall(void);
+/* ---- stamps (base/clock.h) ---------------------------------------------- */
 
 static inline void ts_set(struct ereq *r, enum llm_timestamp ts, int64_t wall_us)
 {

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 #include "core/result_internal.h"
 #include "engine/engine_internal.h"
 #include "llmorch/ext/backoff.h"
@@ -97,7 +98,7 @@ static void record_attempt(struct ereq *r, const struct llm__xfer_outcome *o,
 {
     struct llm_attempt a = {
         .start_us = r->attempt_start_wall_us,
-        .end_us = llm__eng_now_wall(),
+        .end_us = llm__stamp_now(),
         .http_status = o->status,
         .error = v->err,
         .error_message = v->err != LLM_OK ? llm__strdup(v->msg ? v->msg : llm_strerror(v->err))
@@ -147,7 +148,7 @@ static void succeed(struct ereq *r)
         ts_set(r, LLM_TS_FIRST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
         ts_set(r, LLM_TS_LAST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
     }
-    ts_set(r, LLM_TS_PARSED, llm__eng_now_wall());
+    ts_set(r, LLM_TS_PARSED, llm__stamp_now());
     if (r->eng->pipeline) {
         res->success = true;
         enum llm_error rc = llm_pipeline_run(r->eng->pipeline, res);
@@ -268,7 +269,7 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
 {
     struct llm_engine *e = r->eng;
     llm__eng_release_slot(e, r);
-    ts_set(r, LLM_TS_RESPONSE_RECEIVED, llm__eng_now_wall());
+    ts_set(r, LLM_TS_RESPONSE_RECEIVED, llm__stamp_now());
     r->res->error.http_status = o->status;
     set_raw(r, o->body, o->body_len);
 

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 #include "core/request.h"
 #include "core/result_internal.h"
 #include "engine/engine_internal.h"
@@ -80,7 +81,7 @@ static enum llm_error enqueue(struct llm_engine *e, struct ereq *r)
 {
     r->submit_cmd.type = CMD_SUBMIT;
     r->submit_cmd.req = r;
-    r->res->timestamps[LLM_TS_ENQUEUED] = llm__eng_now_wall();
+    r->res->timestamps[LLM_TS_ENQUEUED] = llm__stamp_now();
     return llm__cmdq_push(e, &r->submit_cmd);
 }
 
@@ -91,7 +92,7 @@ enum llm_error llm_generate_async(struct llm_engine *e, const struct llm_request
 {
     if (!e || !cb)
         return LLM_ERR_INVALID_ARGUMENT;
-    struct ereq *r = make_ereq(e, req, llm__eng_now_wall());
+    struct ereq *r = make_ereq(e, req, llm__stamp_now());
     if (!r)
         return LLM_ERR_OUT_OF_MEMORY;
     r->cb = cb;
@@ -112,7 +113,7 @@ enum llm_error llm_submit(struct llm_engine *e, const struct llm_request *req,
     *out = NULL;
     if (!e)
         return LLM_ERR_INVALID_ARGUMENT;
-    int64_t requested = llm__eng_now_wall();
+    int64_t requested = llm__stamp_now();
     struct llm_future *f = calloc(1, sizeof(*f));
     if (!f)
         return LLM_ERR_OUT_OF_MEMORY;
@@ -239,11 +240,11 @@ static struct llm_result *error_result(enum llm_error type, const char *msg, boo
         return NULL;
     llm__uuid_v7(res->trace_id);
     if (stamped)
-        res->timestamps[LLM_TS_REQUESTED] = llm__eng_now_wall();
+        res->timestamps[LLM_TS_REQUESTED] = llm__stamp_now();
     res->error.type = type;
     res->error.message = llm__strdup(msg);
     if (stamped)
-        res->timestamps[LLM_TS_COMPLETED] = llm__eng_now_wall();
+        res->timestamps[LLM_TS_COMPLETED] = llm__stamp_now();
     return res;
 }
 

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 
 struct llm_gate {
     struct llm_gate_vtable vt;   /* copied, optional slots filled in */

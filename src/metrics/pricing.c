@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 
 /* ---- the built-in table ------------------------------------------------------------
  *

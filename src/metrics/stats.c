@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
-#include "core/jsonw.h"
+#include "base/util.h"
+#include "base/jsonw.h"
 #include "llmorch/result.h"
 
 void llm_stats_free(struct llm_stats *s)

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 #include "metrics/hist.h"
 #include "metrics/window.h"
 

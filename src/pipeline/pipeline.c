@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 #include "core/result_internal.h"
 
 struct llm_pipeline {
@@ -80,7 +81,7 @@ static int64_t mono_us(const struct llm_pipeline *p)
 
 static int64_t wall_us(const struct llm_pipeline *p)
 {
-    return p->clock != NULL ? p->clock(p->clock_user) : llm__now_wall_us();
+    return p->clock != NULL ? p->clock(p->clock_user) : llm__stamp_now();
 }
 
 /* Turn the result into a failure caused by step `name`.  The content is

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 
 struct llm_step {
     struct llm_step_vtable vt;   /* copied, destroy filled in */

@@ -1,78 +1,15 @@
-/* Helpers every provider shares (llmorch/ext/provider.h): HTTP request
- * building, header lookup, the llm_parsed accumulator.  Providers write
- * through these so that header validation, growth and overflow checks live
- * in one place. */
+/* Helpers every provider shares (llmorch/ext/provider.h): the llm_parsed
+ * accumulator.  Providers write through these so that growth and overflow
+ * checks live in one place.  (The HTTP message helpers are in
+ * transport/http_msg.c.) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "llmorch/ext/provider.h"
 
-#include "core/internal.h"
+#include "base/util.h"
 #include "providers/wire.h"
-
-/* A CR or LF in a header would let a caller-supplied value (an API key read
- * from the environment, a trace header) inject extra header lines. */
-static bool has_crlf(const char *s)
-{
-    return strpbrk(s, "\r\n") != NULL;
-}
-
-enum llm_error llm_http_request_add_header(struct llm_http_request *req, const char *name,
-                                           const char *value)
-{
-    if (req == NULL || name == NULL || value == NULL || name[0] == '\0' || has_crlf(name) ||
-        has_crlf(value))
-        return LLM_ERR_INVALID_ARGUMENT;
-    if (req->n_headers >= SIZE_MAX / sizeof(*req->headers) - 1)
-        return LLM_ERR_OUT_OF_MEMORY;
-
-    /* Copy first, grow second: nothing in `req` changes until every
-     * allocation has succeeded. */
-    char *n = strdup(name);
-    char *v = strdup(value);
-    if (n == NULL || v == NULL) {
-        free(n);
-        free(v);
-        return LLM_ERR_OUT_OF_MEMORY;
-    }
-    struct llm_header *h = realloc(req->headers, (req->n_headers + 1) * sizeof(*h));
-    if (h == NULL) {
-        free(n);
-        free(v);
-        return LLM_ERR_OUT_OF_MEMORY;
-    }
-    h[req->n_headers].name = n;
-    h[req->n_headers].value = v;
-    req->headers = h;
-    req->n_headers++;
-    return LLM_OK;
-}
-
-void llm_http_request_clear(struct llm_http_request *req)
-{
-    if (req == NULL)
-        return;
-    free(req->url);
-    for (size_t i = 0; i < req->n_headers; i++) {
-        free(req->headers[i].name);
-        free(req->headers[i].value);
-    }
-    free(req->headers);
-    free(req->body);
-    memset(req, 0, sizeof(*req));
-}
-
-const char *llm_http_headers_get(const struct llm_http_headers *h, const char *name)
-{
-    if (h == NULL || name == NULL || h->items == NULL)
-        return NULL;
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->items[i].name != NULL && llm__strcaseeq(h->items[i].name, name))
-            return h->items[i].value;
-    }
-    return NULL;
-}
 
 enum llm_error llm__parsed_reserve(struct llm_parsed *p, size_t n)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 #include "llmorch/ext/provider.h"
 #include "llmorch/mock.h"
 

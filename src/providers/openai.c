@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 #include "llmorch/ext/provider.h"
 #include "providers/openai_read.h"
 #include "providers/ratelimit.h"
@@ -32,7 +32,7 @@ static const struct openai_impl *impl_of(const struct llm_provider *p)
 /* The request body into out->body / out->body_len (malloc'd, as
  * llm_http_request_clear expects); on error nothing is allocated.
  *
- * Written straight into one buffer (core/jsonout.h), not built as a cJSON
+ * Written straight into one buffer (base/jsonout.h), not built as a cJSON
  * tree: that cost an allocation per node and a second pass to print, on
  * every request.  The bytes MUST stay the ones the tree printed (hosts may
  * key caches on them); tests/unit/test_jsonout.c compares them with a copy

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/jsonr.h"
+#include "base/jsonr.h"
 #include "providers/wire.h"
 
 /* id, model and finish_reason are decoded on the stack. */

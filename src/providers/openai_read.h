@@ -1,5 +1,5 @@
 /* Reading OpenAI Chat Completions replies and stream chunks, two ways:
- * llm__openai_read_fast() with the allocation-free reader (core/jsonr.h)
+ * llm__openai_read_fast() with the allocation-free reader (base/jsonr.h)
  * for the common shapes, and llm__openai_read_tree() with cJSON for
  * everything (errors, tool calls, content parts, anything unusual).  The
  * provider tries the first and falls back on the second.  Exposed for the

@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 
 #define NS_PER_MS INT64_C(1000000)
 

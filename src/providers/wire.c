@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 
 /* ---- options ----------------------------------------------------------------- */
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/jsonout.h"
+#include "base/jsonout.h"
 #include "llmorch/ext/provider.h"
 
 /* Characters of untrusted bytes quoted in an error message. */
@@ -108,7 +108,7 @@ enum llm_error llm__parsed_update(char **slot, const char *s);
 /* ---- request bodies ------------------------------------------------------------ */
 
 /* A request's extra_json, merged into the body while the body is written
- * with core/jsonout.h.  A member whose name the body also has replaces the
+ * with base/jsonout.h.  A member whose name the body also has replaces the
  * body's value in place (the body keeps its field order); the others come
  * after the body's own fields, in extra_json's order.  A name repeated in
  * extra_json takes its last value, at the place of its first.  (This is

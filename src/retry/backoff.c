@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 
 #define DEFAULT_BASE_MS 500
 #define DEFAULT_CAP_MS 30000

@@ -13,8 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/internal.h"
-#include "core/loop.h"
+#include "base/clock.h"
+#include "base/util.h"
+#include "base/loop.h"
 
 #define MAX_RESPONSE_HEADERS 128
 #define MAX_HEADER_BYTES (64 * 1024)

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
-#include "core/loop.h"
+#include "base/clock.h"
+#include "base/util.h"
+#include "base/loop.h"
 #include "transport/transport.h"
 
 struct local {

@@ -1,4 +1,4 @@
-/* The JSON writer (src/core/jsonout.h) and the provider request bodies
+/* The JSON writer (src/base/jsonout.h) and the provider request bodies
  * written with it.  The bodies used to be cJSON trees printed with
  * cJSON_PrintUnformatted, and hosts and proxies may depend on their exact
  * bytes (caches keyed on the body, golden files), so every check here is
@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
-#include "core/jsonout.h"
+#include "base/util.h"
+#include "base/jsonout.h"
 #include "llmorch/ext/provider.h"
 #include "provider_helpers.h"
 #include "providers/wire.h"

@@ -1,4 +1,4 @@
-/* The allocation-free JSON reader (src/core/jsonr.h): it accepts valid
+/* The allocation-free JSON reader (src/base/jsonr.h): it accepts valid
  * JSON, rejects invalid JSON, never accepts what cJSON rejects, and
  * decodes strings exactly as cJSON does. */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "core/jsonr.h"
+#include "base/jsonr.h"
 #include "providers/wire.h"
 
 static bool reads_whole(const char *s, size_t len)

@@ -8,7 +8,8 @@
 
 #include <cmocka.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 
 /* ---- buffer ------------------------------------------------------------------ */
 

@@ -1,7 +1,8 @@
-/* Internals shared across libllmorch's components (llm__ prefix).
- * Not installed. */
-#ifndef LLMORCH_INTERNAL_H
-#define LLMORCH_INTERNAL_H
+/* Ground floor (src/base/): growable buffers, string helpers, excerpts of
+ * untrusted bytes, UUIDv7.  Shared by every component (llm__ prefix); not
+ * installed. */
+#ifndef LLMORCH_BASE_UTIL_H
+#define LLMORCH_BASE_UTIL_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -47,20 +48,7 @@ bool llm__strcaseeq(const char *a, const char *b);
  * at most max_chars, control bytes replaced with '?', "..." if cut. */
 char *llm__excerpt(const char *s, size_t len, size_t max_chars);
 
-/* Clocks. */
-int64_t llm__now_mono_us(void);   /* CLOCK_MONOTONIC */
-int64_t llm__now_wall_us(void);   /* CLOCK_REALTIME, µs since epoch */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12), by
- * H. Hinnant's days_from_civil: HTTP dates and RFC 3339 stamps become
- * epoch times without timegm(), which is neither C11 nor independent of
- * the process's time zone. */
-int64_t llm__days_from_civil(int64_t y, int m, int d);
-
 /* UUIDv7 (RFC 9562) into out[37], time-ordered, from wall ms + random. */
 void llm__uuid_v7(char out[37]);
 
-/* ISO-8601 UTC with microseconds: "2026-11-29T03:40:04.123456Z" into out[32]. */
-void llm__format_iso8601_us(int64_t wall_us, char out[32]);
-
-#endif /* LLMORCH_INTERNAL_H */
+#endif /* LLMORCH_BASE_UTIL_H */

@@ -1,7 +1,7 @@
 /* epoll + eventfd + timer heap.  See loop.h.  The heap gives O(log n) timer
  * arm/disarm for thousands of requests each holding a deadline and a
  * backoff timer; no scan over requests ever happens per event. */
-#include "core/loop.h"
+#include "base/loop.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -11,7 +11,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "core/internal.h"
+#include "base/clock.h"
+#include "base/util.h"
 
 struct io_slot {
     llm__io_fn *cb;       /* NULL: not watched (maybe still registered, see below) */

@@ -2,7 +2,7 @@
  * cJSON 1.7.15's printer so that bodies written here are byte-identical
  * to the cJSON trees they replace; tests/unit/test_jsonout.c checks every
  * rule against the linked cJSON. */
-#include "core/jsonout.h"
+#include "base/jsonout.h"
 
 #include <float.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 
 /* Room for `n` more bytes plus the NUL that llm__jo_finish adds.  `exact`
  * (a reservation) allocates just that; appends double, so that a document
