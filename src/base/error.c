@@ -1,9 +1,9 @@
-/* The error taxonomy's names, messages and default retry verdicts.
+/* The error taxonomy's names, messages and the one retryability table.
  *
  * Tables are indexed by the enum with designated initializers, so a value
  * added to error.h without an entry here fails the static asserts (size) and
  * the unit test (NULL entry) instead of printing garbage. */
-#include "llmorch/error.h"
+#include "base/errors.h"
 
 #include <stddef.h>
 
@@ -61,25 +61,45 @@ static const char *const error_messages[] = {
     [LLM_ERR_SERVER_WAIT_TOO_LONG] = "server asked to wait longer than allowed",
 };
 
-/* The default verdict; a server may override it per response.  The last
- * value is spelt out so that the table's size tracks the enum: appending an
- * error makes the static assert below fail until someone decides here
- * whether it is retryable. */
-static const bool error_retryable[] = {
-    [LLM_ERR_RATE_LIMITED] = true,
-    [LLM_ERR_OVERLOADED] = true,
-    [LLM_ERR_SERVER_ERROR] = true,
-    [LLM_ERR_TIMEOUT] = true,
-    [LLM_ERR_CONNECTION] = true,
-    [LLM_ERR_SERVER_WAIT_TOO_LONG] = false,
+/* THE retryability table: how each error type is retried.  Everything that
+ * decides "retry or not" reads it through llm__error_retry_kind() (the
+ * retry plan in src/retry/, llm_error_is_retryable(), the providers'
+ * llm_error_info.retryable).  Spelt out to the last value so that the size
+ * tracks the enum: appending an error fails the static assert below until
+ * someone decides here how it is retried. */
+static const unsigned char retry_kinds[] = {
+    [LLM_OK] = LLM__RETRY_NEVER,
+    [LLM_ERR_INVALID_REQUEST] = LLM__RETRY_FINAL,
+    [LLM_ERR_AUTHENTICATION] = LLM__RETRY_FINAL,
+    [LLM_ERR_PERMISSION_DENIED] = LLM__RETRY_FINAL,
+    [LLM_ERR_UNSUPPORTED_REGION] = LLM__RETRY_FINAL,
+    [LLM_ERR_NOT_FOUND] = LLM__RETRY_FINAL,
+    [LLM_ERR_CONTEXT_LENGTH_EXCEEDED] = LLM__RETRY_FINAL,
+    [LLM_ERR_CONTENT_FILTERED] = LLM__RETRY_FINAL,
+    [LLM_ERR_RATE_LIMITED] = LLM__RETRY_YES,
+    [LLM_ERR_INSUFFICIENT_QUOTA] = LLM__RETRY_NEVER,
+    [LLM_ERR_OVERLOADED] = LLM__RETRY_YES,
+    [LLM_ERR_SERVER_ERROR] = LLM__RETRY_YES,
+    [LLM_ERR_TIMEOUT] = LLM__RETRY_YES,
+    [LLM_ERR_CONNECTION] = LLM__RETRY_YES,
+    [LLM_ERR_PARSE] = LLM__RETRY_BY_STATUS,
+    [LLM_ERR_CANCELLED] = LLM__RETRY_NEVER,
+    [LLM_ERR_DEADLINE_EXCEEDED] = LLM__RETRY_NEVER,
+    [LLM_ERR_QUEUE_FULL] = LLM__RETRY_NEVER,
+    [LLM_ERR_RETRY_BUDGET_EXHAUSTED] = LLM__RETRY_NEVER,
+    [LLM_ERR_OUT_OF_MEMORY] = LLM__RETRY_NEVER,
+    [LLM_ERR_INTERNAL] = LLM__RETRY_NEVER,
+    [LLM_ERR_RESPONSE_TOO_LARGE] = LLM__RETRY_FINAL,
+    [LLM_ERR_INVALID_ARGUMENT] = LLM__RETRY_NEVER,
+    [LLM_ERR_SERVER_WAIT_TOO_LONG] = LLM__RETRY_NEVER,
 };
 
 _Static_assert(sizeof(error_names) / sizeof(error_names[0]) == LLM_ERROR_COUNT,
                "error_names must have one entry per enum llm_error value");
 _Static_assert(sizeof(error_messages) / sizeof(error_messages[0]) == LLM_ERROR_COUNT,
                "error_messages must have one entry per enum llm_error value");
-_Static_assert(sizeof(error_retryable) / sizeof(error_retryable[0]) == LLM_ERROR_COUNT,
-               "error_retryable must have one entry per enum llm_error value");
+_Static_assert(sizeof(retry_kinds) / sizeof(retry_kinds[0]) == LLM_ERROR_COUNT,
+               "retry_kinds must have one entry per enum llm_error value");
 
 /* Compare as unsigned so that negative values (casts from int) are out of
  * range too. */
@@ -102,7 +122,18 @@ const char *llm_error_name(enum llm_error err)
     return error_names[err];
 }
 
+enum llm__retry_kind llm__error_retry_kind(enum llm_error err)
+{
+    /* Values from a newer version of the enum: final. */
+    return in_range(err) ? (enum llm__retry_kind)retry_kinds[err] : LLM__RETRY_FINAL;
+}
+
+bool llm__status_retryable(int status)
+{
+    return status == 408 || status == 409 || status == 429 || (status >= 500 && status <= 599);
+}
+
 bool llm_error_is_retryable(enum llm_error err)
 {
-    return in_range(err) && error_retryable[err];
+    return llm__error_retry_kind(err) == LLM__RETRY_YES;
 }

@@ -305,8 +305,7 @@ void llm__eng_destroy(struct llm_engine *e)
     llm__transport_free(e->transport);
     llm__adm_clear(e);
     llm__loop_free(e->loop);
-    llm_retry_budget_free(e->budget);
-    llm_backoff_free(e->backoff);
+    llm__retry_strategy_clear(&e->retry);
     llm_provider_free(e->provider);
     llm__stats_acc_free(e->stats);
     llm_pricing_free(e->pricing);

@@ -38,6 +38,7 @@
 #include "llmorch/ext/retry.h"
 #include "llmorch/ext/tokens.h"
 #include "llmorch/pricing.h"
+#include "retry/plan.h"
 #include "transport/sse.h"
 #include "transport/transport.h"
 
@@ -195,12 +196,9 @@ struct llm_engine {
     size_t n_waiting;
     size_t in_flight;
     struct ereq *all_head;
-    uint64_t rng;
 
     struct llm__admission adm;
-    struct llm_retry_budget *budget;
-    struct llm_backoff *backoff;
-    struct llm_retry_policy policy;
+    struct llm__retry_strategy retry; /* backoff, retry budget, policy */
     /* Last price looked up (batches mostly use one model). */
     char *price_model;
     struct llm_price price;

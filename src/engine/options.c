@@ -80,9 +80,9 @@ static void apply_settings(struct llm_engine *e, const struct llm_engine_options
     e->log = o->log ? o->log : (o->log_stderr ? llm__eng_log_stderr : NULL);
     e->log_user = o->log_user;
     e->log_level = o->log_level ? o->log_level : LLM_LOG_INFO;
-    e->rng = (uint64_t)llm__now_mono_us() * 0x9E3779B97F4A7C15ULL | 1;
-    e->policy.max_attempts = (unsigned)e->max_attempts;
-    e->policy.max_server_wait_ms = e->max_server_wait_ms;
+    e->retry.rng = (uint64_t)llm__now_mono_us() * 0x9E3779B97F4A7C15ULL | 1;
+    e->retry.policy.max_attempts = (unsigned)e->max_attempts;
+    e->retry.policy.max_server_wait_ms = e->max_server_wait_ms;
 
     struct llm__admission *a = &e->adm;
     a->window_ms = o->window_ms ? o->window_ms : DEFAULT_WINDOW_MS;
@@ -104,8 +104,8 @@ static enum llm_error make_strategies(struct llm_engine *e, const struct llm_eng
                                      .cap_ms = e->max_backoff_ms > e->base_backoff_ms
                                                    ? e->max_backoff_ms : e->base_backoff_ms};
     if (llm__adm_init(&e->adm, o->rpm, o->tpm) != LLM_OK ||
-        (o->retry_budget != -1 && llm_retry_budget_new(&bo, &e->budget) != LLM_OK) ||
-        (!o->backoff && llm_backoff_new_exponential(&xo, &e->backoff) != LLM_OK)) {
+        (o->retry_budget != -1 && llm_retry_budget_new(&bo, &e->retry.budget) != LLM_OK) ||
+        (!o->backoff && llm_backoff_new_exponential(&xo, &e->retry.backoff) != LLM_OK)) {
         llm__eng_set_err(errbuf, errlen, "could not create the rate gates, retry budget or backoff");
         return LLM_ERR_OUT_OF_MEMORY;
     }
@@ -153,7 +153,7 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
     }
     pthread_mutex_init(&e->submit_mu, NULL);
     e->provider = o->provider_instance;
-    e->backoff = o->backoff;
+    e->retry.backoff = o->backoff;
     if ((!e->provider && (rc = make_provider(o, &e->provider, errbuf, errlen)) != LLM_OK) ||
         (rc = check_rates(o, errbuf, errlen)) != LLM_OK)
         goto fail;
@@ -178,7 +178,7 @@ fail:
     if (o->provider_instance)
         e->provider = NULL;
     if (o->backoff)
-        e->backoff = NULL;
+        e->retry.backoff = NULL;
     e->pipeline = NULL;
     llm__eng_destroy(e);
     return rc;

@@ -4,13 +4,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/clock.h"
 #include "base/util.h"
 #include "core/result_internal.h"
 #include "engine/engine_internal.h"
-#include "llmorch/ext/backoff.h"
 #include "llmorch/pipeline.h"
 
 /* What an attempt came to; msg and code are owned. */
@@ -25,13 +23,6 @@ static void set_msg(struct verdict *v, char *msg)
 {
     free(v->msg);
     v->msg = msg;
-}
-
-static int64_t parse_retry_after(const struct llm_http_headers *h)
-{
-    return llm_parse_retry_after_ms(llm_http_headers_get(h, "retry-after-ms"),
-                                    llm_http_headers_get(h, "retry-after"),
-                                    llm__now_wall_us() / 1000);
 }
 
 /* ---- what the reply says -------------------------------------------------------- */
@@ -166,80 +157,6 @@ static void succeed(struct ereq *r)
 
 /* ---- whether and when to try again ----------------------------------------------- */
 
-static uint64_t engine_rand(void *user)
-{
-    /* xorshift64*: quality is ample for jitter. */
-    struct llm_engine *e = user;
-    uint64_t x = e->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    e->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static int should_retry_header(const struct llm_http_headers *h)
-{
-    const char *sr = llm_http_headers_get(h, "x-should-retry");
-    if (!sr)
-        return -1;
-    while (*sr == ' ' || *sr == '\t')
-        sr++;
-    if (strncasecmp(sr, "true", 4) == 0)
-        return 1;
-    if (strncasecmp(sr, "false", 5) == 0)
-        return 0;
-    return -1;
-}
-
-/* The wait before the next attempt, or -1 when the request ends with *v
- * (its error and message rewritten to say why it stops). */
-static int64_t plan_retry(struct ereq *r, const struct llm__xfer_outcome *o, int64_t retry_after,
-                          struct verdict *v)
-{
-    struct llm_engine *e = r->eng;
-    int should_retry = should_retry_header(&o->headers);
-    v->retryable = llm_retry_classify(&e->policy, v->err, o->status, should_retry) &&
-                   !r->delivered_delta;
-    enum llm_retry_verdict verdict =
-        r->delivered_delta ? LLM_VERDICT_STOP_NOT_RETRYABLE
-                           : llm_retry_decide(&e->policy, r->attempt, v->err, o->status,
-                                              should_retry, retry_after);
-    if (verdict == LLM_VERDICT_STOP_SERVER_WAIT_TOO_LONG)
-        set_msg(v, llm__asprintf("%s (server asked to wait %" PRId64
-                                 " ms, above max_server_wait_ms %" PRId64 ")",
-                                 v->msg ? v->msg : llm_strerror(v->err), retry_after,
-                                 e->max_server_wait_ms));
-    if (verdict != LLM_VERDICT_RETRY)
-        return -1;
-    int64_t delay = retry_after;
-    if (retry_after < 0) {
-        delay = llm_backoff_next_delay_ms(e->backoff, r->attempt, r->pending_backoff_ms,
-                                          engine_rand, e);
-        if (delay < 0)
-            return -1;
-        r->pending_backoff_ms = delay;
-    }
-    if (r->deadline_mono_us && llm__now_mono_us() + delay * 1000 >= r->deadline_mono_us) {
-        set_msg(v, llm__asprintf("deadline would pass during the %" PRId64
-                                 " ms wait before attempt %u; last error: %s",
-                                 delay, r->attempt + 1, v->msg ? v->msg : llm_strerror(v->err)));
-        v->err = LLM_ERR_DEADLINE_EXCEEDED;
-        v->retryable = false;
-        return -1;
-    }
-    if (e->budget && !llm_retry_budget_try_spend(e->budget, v->err)) {
-        set_msg(v, llm__asprintf("retry budget exhausted (%" PRId64
-                                 " left): the provider is failing wholesale; last error: %s",
-                                 llm_retry_budget_available(e->budget),
-                                 v->msg ? v->msg : llm_strerror(v->err)));
-        v->err = LLM_ERR_RETRY_BUDGET_EXHAUSTED;
-        v->retryable = false;
-        return -1;
-    }
-    return delay;
-}
-
 static void on_backoff_done(struct llm__timer *t, void *user)
 {
     struct ereq *r = user;
@@ -265,6 +182,36 @@ static void back_off(struct ereq *r, int64_t delay, bool server_directed)
 
 /* ---- the attempt's end ---------------------------------------------------------- */
 
+/* A failed attempt: put it to the retry strategy; back off or finish. */
+static void retry_or_fail(struct ereq *r, const struct llm__xfer_outcome *o,
+                          int64_t retry_after, struct verdict *v)
+{
+    struct llm_engine *e = r->eng;
+    struct llm__retry_input in = {
+        .attempt = r->attempt,
+        .err = v->err,
+        .message = v->msg,
+        .status = o->status,
+        .headers = &o->headers,
+        .server_wait_ms = retry_after,
+        .prev_backoff_ms = r->pending_backoff_ms,
+        .now_mono_us = llm__now_mono_us(),
+        .deadline_mono_us = r->deadline_mono_us,
+        .delivered_delta = r->delivered_delta,
+    };
+    struct llm__retry_plan plan;
+    llm__retry_plan(&e->retry, &in, &plan);
+    if (plan.verdict == LLM_VERDICT_RETRY) {
+        if (!plan.server_directed)
+            r->pending_backoff_ms = plan.delay_ms;
+        back_off(r, plan.delay_ms, plan.server_directed);
+    } else {
+        llm__eng_finish(r, plan.final_error, plan.final_message ? plan.final_message : v->msg,
+                        o->status, v->code, plan.retryable);
+    }
+    free(plan.final_message);
+}
+
 void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
 {
     struct llm_engine *e = r->eng;
@@ -274,23 +221,20 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
     set_raw(r, o->body, o->body_len);
 
     /* A success has no server-directed wait to honour: skip the lookups. */
-    int64_t retry_after = o->status >= 200 && o->status < 300 ? -1 : parse_retry_after(&o->headers);
+    int64_t retry_after = o->status >= 200 && o->status < 300
+                              ? -1
+                              : llm__retry_after(&o->headers, llm__now_wall_us() / 1000);
     struct verdict v = {0};
     judge(r, o, &v);
     record_attempt(r, o, &v, retry_after);
     llm__adm_feedback(e, r, o->status, &o->headers, retry_after);
     if (v.err == LLM_OK) {
-        if (e->budget)
-            llm_retry_budget_refund_success(e->budget);
+        llm__retry_success(&e->retry);
         succeed(r);
     } else {
         llm__eng_log(e, LLM_LOG_DEBUG, "trace=%s attempt %u failed: %s (%s)", r->res->trace_id,
                      r->attempt, llm_error_name(v.err), v.msg ? v.msg : "");
-        int64_t delay = plan_retry(r, o, retry_after, &v);
-        if (delay < 0)
-            llm__eng_finish(r, v.err, v.msg, o->status, v.code, v.retryable);
-        else
-            back_off(r, delay, retry_after >= 0);
+        retry_or_fail(r, o, retry_after, &v);
     }
     free(v.msg);
     free(v.code);

@@ -108,29 +108,29 @@ static enum llm_error openai_build_request(const struct llm_provider *p,
  * codes and types are matched both against error.code and error.type
  * (insufficient_quota appears as either). */
 static const struct llm__error_rule openai_rules[] = {
-    {LLM__ANY_STATUS, "context_length_exceeded", NULL, LLM_ERR_CONTEXT_LENGTH_EXCEEDED, -1},
-    {LLM__ANY_STATUS, "content_filter", NULL, LLM_ERR_CONTENT_FILTERED, -1},
-    {LLM__ANY_STATUS, "content_policy_violation", NULL, LLM_ERR_CONTENT_FILTERED, -1},
+    {LLM__ANY_STATUS, "context_length_exceeded", NULL, LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+    {LLM__ANY_STATUS, "content_filter", NULL, LLM_ERR_CONTENT_FILTERED},
+    {LLM__ANY_STATUS, "content_policy_violation", NULL, LLM_ERR_CONTENT_FILTERED},
     {LLM__ANY_STATUS, "unsupported_country_region_territory", NULL,
-     LLM_ERR_UNSUPPORTED_REGION, -1},
-    {LLM__ANY_STATUS, "insufficient_quota", NULL, LLM_ERR_INSUFFICIENT_QUOTA, -1},
+     LLM_ERR_UNSUPPORTED_REGION},
+    {LLM__ANY_STATUS, "insufficient_quota", NULL, LLM_ERR_INSUFFICIENT_QUOTA},
     LLM__STATUS_RULES,
     /* No HTTP status (an error inside a 2xx body or stream, or a 1xx/3xx
      * that should not happen): the code decides, else the type.  The
      * precise codes come first: OpenAI's bad-key error is
      * {"type":"invalid_request_error","code":"invalid_api_key"}, and
      * servers that stream their errors (mock-llm) send it in a 200. */
-    {LLM__ANY_STATUS, "invalid_api_key", NULL, LLM_ERR_AUTHENTICATION, -1},
-    {LLM__ANY_STATUS, "model_not_found", NULL, LLM_ERR_NOT_FOUND, -1},
-    {LLM__ANY_STATUS, "rate_limit_exceeded", NULL, LLM_ERR_RATE_LIMITED, -1},
-    {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST, -1},
-    {LLM__ANY_STATUS, "authentication_error", NULL, LLM_ERR_AUTHENTICATION, -1},
-    {LLM__ANY_STATUS, "permission_error", NULL, LLM_ERR_PERMISSION_DENIED, -1},
-    {LLM__ANY_STATUS, "not_found_error", NULL, LLM_ERR_NOT_FOUND, -1},
-    {LLM__ANY_STATUS, "rate_limit_error", NULL, LLM_ERR_RATE_LIMITED, -1},
-    {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED, -1},
-    {LLM__ANY_STATUS, "server_error", NULL, LLM_ERR_SERVER_ERROR, -1},
-    {LLM__ANY_STATUS, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},
+    {LLM__ANY_STATUS, "invalid_api_key", NULL, LLM_ERR_AUTHENTICATION},
+    {LLM__ANY_STATUS, "model_not_found", NULL, LLM_ERR_NOT_FOUND},
+    {LLM__ANY_STATUS, "rate_limit_exceeded", NULL, LLM_ERR_RATE_LIMITED},
+    {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST},
+    {LLM__ANY_STATUS, "authentication_error", NULL, LLM_ERR_AUTHENTICATION},
+    {LLM__ANY_STATUS, "permission_error", NULL, LLM_ERR_PERMISSION_DENIED},
+    {LLM__ANY_STATUS, "not_found_error", NULL, LLM_ERR_NOT_FOUND},
+    {LLM__ANY_STATUS, "rate_limit_error", NULL, LLM_ERR_RATE_LIMITED},
+    {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED},
+    {LLM__ANY_STATUS, "server_error", NULL, LLM_ERR_SERVER_ERROR},
+    {LLM__ANY_STATUS, NULL, NULL, LLM_ERR_SERVER_ERROR},
 };
 
 #define N_OPENAI_RULES (sizeof(openai_rules) / sizeof(openai_rules[0]))

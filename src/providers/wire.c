@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "llmorch/ext/retry.h"
+#include "retry/plan.h"
 
 /* ---- options ----------------------------------------------------------------- */
 
@@ -393,40 +395,19 @@ void llm__classify(const struct llm__error_rule *rules, size_t n_rules, int stat
 {
     memset(out, 0, sizeof(*out));
     out->type = LLM_ERR_SERVER_ERROR; /* unreachable with a catch-all row */
-    out->retryable = true;
     for (size_t i = 0; i < n_rules; i++) {
         if (rule_matches(&rules[i], status, e)) {
             out->type = rules[i].type;
-            out->retryable = rules[i].retryable < 0 ? llm_error_is_retryable(rules[i].type)
-                                                    : rules[i].retryable != 0;
             break;
         }
     }
+    out->retryable = llm_retry_classify(NULL, out->type, status, -1);
     if (e != NULL) {
         out->provider_code = llm__strdup(e->code != NULL ? e->code : e->type);
         out->message = llm__strdup(e->message);
     }
     if (out->message == NULL)
         out->message = llm__strdup(fallback_message);
-}
-
-/* `x-should-retry` is the server's own verdict (OpenAI and Anthropic both
- * send it; their SDKs obey it over the status). */
-static void apply_should_retry(const struct llm_http_headers *headers,
-                               struct llm_error_info *out)
-{
-    const char *v = llm_http_headers_get(headers, "x-should-retry");
-    if (v == NULL)
-        return;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    size_t n = strlen(v);
-    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
-    if (n == 4 && ascii_prefix_eq(v, "true", 4))
-        out->retryable = true;
-    else if (n == 5 && ascii_prefix_eq(v, "false", 5))
-        out->retryable = false;
 }
 
 void llm__classify_http_error(const struct llm__error_rule *rules, size_t n_rules, int status,
@@ -442,7 +423,9 @@ void llm__classify_http_error(const struct llm__error_rule *rules, size_t n_rule
     llm__classify(rules, n_rules, status, found ? &e : NULL, excerpt, out);
     free(excerpt);
     cJSON_Delete(root);
-    apply_should_retry(headers, out);
+    /* Whether to retry is retry/'s decision; the verdict is reported here
+     * as the engine will take it (the server's x-should-retry included). */
+    out->retryable = llm_retry_classify(NULL, out->type, status, llm__should_retry(headers));
 }
 
 enum llm_error llm__parsed_set_wire_error(struct llm_parsed *out,

@@ -198,27 +198,26 @@ bool llm__wire_error_find(const cJSON *root, struct llm__wire_error *out);
 /* Any status, for llm__error_rule.status_lo/hi. */
 #define LLM__ANY_STATUS 0, 999
 
-/* The status rows every provider's table ends its specific rows with
- * (DESIGN.md's taxonomy): 408 and 409 are retried although their types
- * are not retryable by default; any other 4xx is the request's fault, any
- * other 5xx the server's. */
+/* The status rows every provider's table ends its specific rows with: any
+ * 4xx not listed is the request's fault, any other 5xx the server's.
+ * Whether a type is retried is not the table's business (base/errors.h). */
 #define LLM__STATUS_RULES                                                   \
-    {400, 400, NULL, NULL, LLM_ERR_INVALID_REQUEST, -1},                    \
-    {401, 401, NULL, NULL, LLM_ERR_AUTHENTICATION, -1},                     \
-    {403, 403, NULL, NULL, LLM_ERR_PERMISSION_DENIED, -1},                  \
-    {404, 404, NULL, NULL, LLM_ERR_NOT_FOUND, -1},                          \
-    {408, 408, NULL, NULL, LLM_ERR_TIMEOUT, 1},                             \
-    {409, 409, NULL, NULL, LLM_ERR_SERVER_ERROR, 1},                        \
-    {413, 413, NULL, NULL, LLM_ERR_INVALID_REQUEST, -1},                    \
-    {422, 422, NULL, NULL, LLM_ERR_INVALID_REQUEST, -1},                    \
-    {429, 429, NULL, NULL, LLM_ERR_RATE_LIMITED, -1},                       \
-    {500, 500, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},                       \
-    {502, 502, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},                       \
-    {503, 503, NULL, NULL, LLM_ERR_OVERLOADED, -1},                         \
-    {504, 504, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},                       \
-    {529, 529, NULL, NULL, LLM_ERR_OVERLOADED, -1},                         \
-    {500, 599, NULL, NULL, LLM_ERR_SERVER_ERROR, -1},                       \
-    {400, 499, NULL, NULL, LLM_ERR_INVALID_REQUEST, -1}
+    {400, 400, NULL, NULL, LLM_ERR_INVALID_REQUEST},                        \
+    {401, 401, NULL, NULL, LLM_ERR_AUTHENTICATION},                         \
+    {403, 403, NULL, NULL, LLM_ERR_PERMISSION_DENIED},                      \
+    {404, 404, NULL, NULL, LLM_ERR_NOT_FOUND},                              \
+    {408, 408, NULL, NULL, LLM_ERR_TIMEOUT},                                \
+    {409, 409, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
+    {413, 413, NULL, NULL, LLM_ERR_INVALID_REQUEST},                        \
+    {422, 422, NULL, NULL, LLM_ERR_INVALID_REQUEST},                        \
+    {429, 429, NULL, NULL, LLM_ERR_RATE_LIMITED},                           \
+    {500, 500, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
+    {502, 502, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
+    {503, 503, NULL, NULL, LLM_ERR_OVERLOADED},                             \
+    {504, 504, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
+    {529, 529, NULL, NULL, LLM_ERR_OVERLOADED},                             \
+    {500, 599, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
+    {400, 499, NULL, NULL, LLM_ERR_INVALID_REQUEST}
 
 /* One row of a provider's classification table.  Rows are tried in order;
  * the first whose every non-NULL condition holds wins.  A table MUST end
@@ -229,10 +228,9 @@ struct llm__error_rule {
     const char *message_contains;  /* ASCII case-insensitive substring of
                                       error.message; NULL = any */
     enum llm_error type;
-    signed char retryable;         /* -1 = llm_error_is_retryable(type), else 0/1 */
 };
 
-/* Fill `out` from the first matching rule: type, retryable, provider_code
+/* Fill `out` from the first matching rule: type, provider_code
  * (error.code, else error.type) and message (error.message, else
  * `fallback_message`), all copied.  `e` may be NULL (no understood body).
  * Allocation failures leave the strings NULL; the verdict is always set. */
@@ -242,8 +240,8 @@ void llm__classify(const struct llm__error_rule *rules, size_t n_rules, int stat
 
 /* The whole classify_error slot for a provider whose errors follow the
  * shapes above: parse the body, classify with the table, take an excerpt
- * of a body that is not understood as the message, and honour
- * `x-should-retry: true|false`. */
+ * of a body that is not understood as the message, and report the retry
+ * verdict (llm_retry_classify, with the server's x-should-retry). */
 void llm__classify_http_error(const struct llm__error_rule *rules, size_t n_rules, int status,
                               const struct llm_http_headers *headers, const char *body,
                               size_t len, struct llm_error_info *out);

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/errors.h"
 #include "base/util.h"
+#include "retry/plan.h"
 
 /* ---- retry budget ---------------------------------------------------------- */
 
@@ -307,68 +309,57 @@ int64_t llm_parse_retry_after_ms(const char *retry_after_ms_hdr, const char *ret
     return -1;
 }
 
+/* ASCII case-insensitive: s[0..n) equals the lowercase literal `lit`. */
+static bool token_eq(const char *s, size_t n, const char *lit)
+{
+    if (n != strlen(lit))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+        if (c != lit[i])
+            return false;
+    }
+    return true;
+}
+
+/* The one parser of the server's own retry verdict (OpenAI and Anthropic
+ * send it; their SDKs obey it over the status): exactly "true" or "false",
+ * any case, surrounding spaces ignored. */
+int llm__should_retry(const struct llm_http_headers *h)
+{
+    const char *v = llm_http_headers_get(h, "x-should-retry");
+    if (v == NULL)
+        return -1;
+    size_t b, n = trim(v, &b);
+    if (token_eq(v + b, n, "true"))
+        return 1;
+    if (token_eq(v + b, n, "false"))
+        return 0;
+    return -1;
+}
+
+int64_t llm__retry_after(const struct llm_http_headers *h, int64_t now_wall_ms)
+{
+    return llm_parse_retry_after_ms(llm_http_headers_get(h, "retry-after-ms"),
+                                    llm_http_headers_get(h, "retry-after"), now_wall_ms);
+}
+
 /* ---- the decision ------------------------------------------------------------ */
 
 #define DEFAULT_MAX_ATTEMPTS 3u
 #define DEFAULT_MAX_SERVER_WAIT_MS 60000
 
-enum kind {
-    FINAL = 0,          /* not retried unless the server says so */
-    RETRYABLE,          /* retried unless the server says not to */
-    BY_STATUS,          /* PARSE: decided by the HTTP status */
-    NEVER               /* never retried, whatever the server says */
-};
-
-/* Indexed by enum llm_error.  Spelt out to the last value so that the size
- * tracks the enum: appending an error fails the static assert until
- * someone decides here how it is retried. */
-static const unsigned char error_kind[] = {
-    [LLM_OK] = NEVER,
-    [LLM_ERR_INVALID_REQUEST] = FINAL,
-    [LLM_ERR_AUTHENTICATION] = FINAL,
-    [LLM_ERR_PERMISSION_DENIED] = FINAL,
-    [LLM_ERR_UNSUPPORTED_REGION] = FINAL,
-    [LLM_ERR_NOT_FOUND] = FINAL,
-    [LLM_ERR_CONTEXT_LENGTH_EXCEEDED] = FINAL,
-    [LLM_ERR_CONTENT_FILTERED] = FINAL,
-    [LLM_ERR_RATE_LIMITED] = RETRYABLE,
-    [LLM_ERR_INSUFFICIENT_QUOTA] = NEVER,
-    [LLM_ERR_OVERLOADED] = RETRYABLE,
-    [LLM_ERR_SERVER_ERROR] = RETRYABLE,
-    [LLM_ERR_TIMEOUT] = RETRYABLE,
-    [LLM_ERR_CONNECTION] = RETRYABLE,
-    [LLM_ERR_PARSE] = BY_STATUS,
-    [LLM_ERR_CANCELLED] = NEVER,
-    [LLM_ERR_DEADLINE_EXCEEDED] = NEVER,
-    [LLM_ERR_QUEUE_FULL] = NEVER,
-    [LLM_ERR_RETRY_BUDGET_EXHAUSTED] = NEVER,
-    [LLM_ERR_OUT_OF_MEMORY] = NEVER,
-    [LLM_ERR_INTERNAL] = NEVER,
-    [LLM_ERR_RESPONSE_TOO_LARGE] = FINAL,
-    [LLM_ERR_INVALID_ARGUMENT] = NEVER,
-    [LLM_ERR_SERVER_WAIT_TOO_LONG] = NEVER,
-};
-
-_Static_assert(sizeof(error_kind) / sizeof(error_kind[0]) == LLM_ERROR_COUNT,
-               "error_kind must have one entry per enum llm_error value");
-
-static bool status_retryable(int status)
-{
-    return status == 408 || status == 409 || status == 429 || (status >= 500 && status <= 599);
-}
-
 bool llm_retry_classify(const struct llm_retry_policy *p, enum llm_error err, int http_status,
                         int should_retry)
 {
-    /* Values from a newer version of the enum: final, like FINAL. */
-    enum kind k = (unsigned)err < LLM_ERROR_COUNT ? (enum kind)error_kind[err] : FINAL;
-    if (k == NEVER)
+    enum llm__retry_kind k = llm__error_retry_kind(err);
+    if (k == LLM__RETRY_NEVER)
         return false;
     if (should_retry == 0 || should_retry == 1)
         return should_retry == 1;
-    if (k == BY_STATUS)
-        return status_retryable(http_status) || (p != NULL && p->retry_parse_errors);
-    return k == RETRYABLE;
+    if (k == LLM__RETRY_BY_STATUS)
+        return llm__status_retryable(http_status) || (p != NULL && p->retry_parse_errors);
+    return k == LLM__RETRY_YES;
 }
 
 enum llm_retry_verdict llm_retry_decide(const struct llm_retry_policy *p,

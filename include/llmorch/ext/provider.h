@@ -91,7 +91,12 @@ LLM_API void llm_parsed_clear(struct llm_parsed *p);
 /* Verdict on a failed response. */
 struct llm_error_info {
     enum llm_error type;
-    bool retryable;              /* default from llm_error_is_retryable(type) */
+    /* Filled by the library's helpers with the retry decision for this
+     * type, status and the server's x-should-retry (llm_retry_classify in
+     * ext/retry.h); a provider classifies, it never decides retries, and
+     * the engine decides again from `type` whatever a custom provider
+     * puts here. */
+    bool retryable;
     char *provider_code;         /* malloc'd or NULL ("rate_limit_exceeded") */
     char *message;               /* malloc'd or NULL; the server's own words */
 };
