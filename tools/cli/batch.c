@@ -322,26 +322,25 @@ static void handle_line(struct batch *b, const char *line, size_t len, uint64_t 
 }
 
 /* Read and submit lines until the window is full, the input ends or has
- * nothing yet (pipes).  Returns true if it stopped because the window is
- * full (the caller then waits for results). */
-static bool admit(struct batch *b)
+ * nothing yet (pipes). */
+static void admit(struct batch *b)
 {
     while (!b->stopping && !b->input_done && b->outstanding < b->window) {
         if (g_signals)
-            return false;
+            return;
         char *line;
         size_t len;
         enum cli_line_status st = cli_line_next(&b->rd, b->outstanding ? 20 : 100, &line, &len);
         switch (st) {
         case LINE_AGAIN:
-            return false;
+            return;
         case LINE_EOF:
             b->input_done = true;
-            return false;
+            return;
         case LINE_ERROR:
             fatal(b, "cannot read %s: %s", b->in_path, strerror(errno));
             b->input_done = true;
-            return false;
+            return;
         case LINE_TOO_LONG: {
             char id[40], msg[160];
             snprintf(id, sizeof(id), "line-%llu", (unsigned long long)b->rd.line_no);
@@ -359,7 +358,6 @@ static bool admit(struct batch *b)
         }
         cli_progress_tick(&b->prog, &b->st, false);
     }
-    return b->outstanding >= b->window;
 }
 
 /* Non-blank lines of a regular file, for the progress total. */
@@ -588,7 +586,7 @@ static void run(struct batch *b)
             break;
         }
         drain(b);
-        bool full = admit(b);
+        admit(b);
         drain(b);
         if ((b->stopping || b->input_done) && b->outstanding == 0)
             break;
@@ -597,7 +595,13 @@ static void run(struct batch *b)
             cli_metrics_write(b->metrics, &b->st, b->eng);
             next_metrics = cli_now_us() + metrics_every;
         }
-        if (full || b->stopping || b->input_done) {
+        /* Decide on the state after the last drain(), never on what admit()
+         * saw: results that arrived in between may have emptied the window,
+         * and sleeping then stalls the batch until the timeout (at low
+         * concurrency on a busy machine that was most rounds: ~30 ms per
+         * request instead of well under 1). */
+        bool full = b->outstanding >= b->window;
+        if (b->outstanding > 0 && (full || b->stopping || b->input_done)) {
             pthread_mutex_lock(&b->done_mu);
             if (b->done_head == NULL) {
                 struct timespec ts;
