@@ -97,6 +97,14 @@ done
 check "batch --help documents its options${missing:+ (missing:$missing)}" test -z "$missing"
 check "--version" sh -c "'$LLMORCH' --version | grep -q '^llmorch [0-9]'"
 
+# ---- a pricing file with an absurd rate is refused, naming the entry (issue 10 #9) --
+printf '{"gpt-4o-mini": {"input_cost_per_token": 1e305, "output_cost_per_token": 1e-06}}' >"$T/absurd.json"
+cli generate --provider mock --pricing "$T/absurd.json" "hi" >"$T/o" 2>"$T/e"; rc=$?
+check "--pricing with a rate of 1e305 per token: exit 2, nothing printed (rc=$rc)" \
+  test "$rc" = 2 -a ! -s "$T/o"
+check "  ... the message names the entry and the field" \
+  grep -q "entry 'gpt-4o-mini': input_cost_per_token is absurd" "$T/e"
+
 # ---- API keys are never printed ----------------------------------------------------
 CANARY="sk-canary-$$-do-not-print"
 OPENAI_API_KEY=$CANARY "$LLMORCH" generate --verbose --max-attempts 1 --timeout-ms 2000 \

@@ -136,6 +136,17 @@ bool cli_parse_double(const char *s, double min, double max, double *out);
  * longer than `max` (reading stops there). */
 int cli_read_all(int fd, size_t max, char **out, size_t *out_len);
 
+/* a + b for token counts, saturating at INT64_MIN/INT64_MAX: counts come
+ * from servers, and a server may say INT64_MAX. */
+static inline int64_t cli_sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 /* Monotonic clock in microseconds. */
 int64_t cli_now_us(void);
 

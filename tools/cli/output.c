@@ -72,7 +72,8 @@ static cJSON *completion_body(const struct llm_result *res)
         cJSON_AddNumberToObject(u, "prompt_tokens", (double)res->usage.input_tokens);
         cJSON_AddNumberToObject(u, "completion_tokens", (double)res->usage.output_tokens);
         cJSON_AddNumberToObject(u, "total_tokens",
-                                (double)(res->usage.input_tokens + res->usage.output_tokens));
+                                (double)cli_sat_add(res->usage.input_tokens,
+                                                    res->usage.output_tokens));
         cJSON *pd = cJSON_AddObjectToObject(u, "prompt_tokens_details");
         cJSON_AddNumberToObject(pd, "cached_tokens", (double)res->usage.cached_input_tokens);
         cJSON *cd = cJSON_AddObjectToObject(u, "completion_tokens_details");
