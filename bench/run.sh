@@ -11,6 +11,9 @@
 #                the 429s the server sent;
 #   4. peer      the official `openai` npm client on Node vs llmorch
 #                (2,000 requests, 20 in flight);
+#   5. cli batch `llmorch batch`, 200 requests at --concurrency 1 on the
+#                in-process mock provider while a CPU hog spins on one core:
+#                wall time per request (CLI_BATCH_REPS rounds);
 # then prints a markdown table and writes bench/results/latest.json,
 # bench/results/latest.md and bench/results/scale.svg.
 #
@@ -20,7 +23,9 @@
 #
 # Environment knobs: OVERHEAD_N (20000), OVERHEAD_CONC (64), OVERHEAD_REPS (15),
 # SCALE_NS ("100 1000 10000"), HOLD_MS (5000), PEER_N (2000), PEER_CONC (20),
-# PEER_REPS (3), SKIP_QUOTA=1, SKIP_PEER=1.
+# PEER_REPS (3), SKIP_QUOTA=1, SKIP_PEER=1, CLI_BATCH_N (200), CLI_BATCH_REPS (5).
+# ONLY=cli_batch runs step 5 alone and updates its row in the existing
+# results (latest.json key cli_batch_c1_busy_ms_per_request, latest.md row).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,10 +39,14 @@ HOLD_MS=${HOLD_MS:-5000}
 PEER_N=${PEER_N:-2000}
 PEER_CONC=${PEER_CONC:-20}
 PEER_REPS=${PEER_REPS:-3}
+CLI_BATCH_N=${CLI_BATCH_N:-200}
+CLI_BATCH_REPS=${CLI_BATCH_REPS:-5}
+ONLY=${ONLY:-}
 T_START=$(date +%s)
 
 WORK=$(mktemp -d /tmp/llmorch-bench.XXXXXX)
 SPID=""
+HOG=""
 stop_server() {
   if [ -n "$SPID" ]; then
     kill -INT "$SPID" 2>/dev/null || true
@@ -45,7 +54,8 @@ stop_server() {
     SPID=""
   fi
 }
-trap 'stop_server; rm -rf "$WORK"' EXIT
+stop_hog() { if [ -n "$HOG" ]; then kill "$HOG" 2>/dev/null || true; wait "$HOG" 2>/dev/null || true; HOG=""; fi; }
+trap 'stop_server; stop_hog; rm -rf "$WORK"' EXIT
 note() { echo "[bench $(($(date +%s) - T_START))s] $*" >&2; }
 
 # ---- dependencies and build --------------------------------------------------
@@ -78,6 +88,43 @@ start_server() {
   URL=$(grep -o "http://[0-9.:]*" "$WORK/server-$name.out" | head -1)
   [ -n "$URL" ] || { cat "$WORK/server-$name.err" >&2; echo "mock server did not start" >&2; exit 1; }
 }
+
+# ---- 5. CLI batch at low concurrency on a busy machine -----------------------
+# Run first when alone (ONLY=cli_batch), else after the others (below).
+cli_batch_step() {
+  note "cli batch: $CLI_BATCH_N requests at --concurrency 1, CPU hog on one core, $CLI_BATCH_REPS rounds"
+  local cli="$B/bin/llmorch" in="$WORK/cli-batch-in.jsonl" out="$WORK/cli-batch-out.jsonl"
+  : >"$in"
+  for i in $(seq "$CLI_BATCH_N"); do
+    printf '{"custom_id":"r%d","body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"q%d"}],"max_tokens":16}}\n' "$i" "$i" >>"$in"
+  done
+  # The hog: one busy shell on one core, for the whole step.
+  sh -c 'while :; do :; done' &
+  HOG=$!
+  : >"$WORK/cli_batch.jsonl"
+  for _ in $(seq "$CLI_BATCH_REPS"); do
+    rm -f "$out"
+    local t0 t1 rc=0
+    t0=$(date +%s%N)
+    timeout 120 env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY "$cli" batch --provider mock \
+      --concurrency 1 -q -i "$in" -o "$out" 2>/dev/null || rc=$?
+    t1=$(date +%s%N)
+    printf '{"n":%d,"concurrency":1,"wall_s":%s,"ok":%d,"rc":%d}\n' "$CLI_BATCH_N" \
+      "$(awk "BEGIN{printf \"%.6f\", ($t1 - $t0) / 1e9}")" \
+      "$(grep -c '"error":null' "$out" 2>/dev/null || echo 0)" "$rc" >>"$WORK/cli_batch.jsonl"
+  done
+  stop_hog
+}
+if [ "$ONLY" = cli_batch ]; then
+  cli_batch_step
+  python3 bench/summarize.py "$WORK" "$RES" --only-cli-batch \
+    --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src tools 2>/dev/null || echo +local)"
+  note "done in $(($(date +%s) - T_START)) s: cli batch row of $RES/latest.json, $RES/latest.md"
+  exit 0
+elif [ -n "$ONLY" ]; then
+  echo "ONLY=$ONLY: only ONLY=cli_batch is supported" >&2
+  exit 2
+fi
 
 # ---- 1. overhead -------------------------------------------------------------
 note "overhead: $OVERHEAD_N requests, $OVERHEAD_CONC in flight, $OVERHEAD_REPS rounds"
@@ -149,7 +196,9 @@ else
   fi
 fi
 
-# ---- 5. results ----------------------------------------------------------------
+cli_batch_step
+
+# ---- 6. results ----------------------------------------------------------------
 mkdir -p "$RES"
 cpu_model=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 python3 bench/summarize.py "$WORK" "$RES" \

@@ -74,7 +74,9 @@ LLM_API enum llm_error llm_pricing_new_empty(struct llm_pricing **out);
  *
  * Returns LLM_OK; LLM_ERR_PARSE for a malformed document (not JSON, top
  * level not an object, an entry not an object, a cost that is not a
- * number, negative or not finite, an empty or over-long (> 256 bytes) model
+ * number, negative, not finite or absurd (more than 1 USD per token, i.e.
+ * 1,000,000 per million: no model costs that; a typo such as 1e305 would
+ * make every cost infinite), an empty or over-long (> 256 bytes) model
  * name); LLM_ERR_INVALID_ARGUMENT (NULL p or json); LLM_ERR_OUT_OF_MEMORY.
  * On error `p` is unchanged and, if `err` is non-NULL, a one-line
  * explanation naming the entry and field is written to it (at most errlen
@@ -93,8 +95,8 @@ LLM_API enum llm_error llm_pricing_load_litellm_file(struct llm_pricing *p, cons
                                                      char *err, size_t errlen);
 
 /* Add or replace one model's price.  `model` is copied.  Returns LLM_OK,
- * LLM_ERR_INVALID_ARGUMENT (NULL or empty model, NULL price, a negative or
- * non-finite rate) or LLM_ERR_OUT_OF_MEMORY (p unchanged).  Not thread-safe
+ * LLM_ERR_INVALID_ARGUMENT (NULL or empty model, NULL price, a negative,
+ * non-finite or absurd (> 1,000,000 USD per million tokens) rate) or LLM_ERR_OUT_OF_MEMORY (p unchanged).  Not thread-safe
  * with respect to other calls on `p`. */
 LLM_API enum llm_error llm_pricing_set(struct llm_pricing *p, const char *model,
                                        const struct llm_price *price);

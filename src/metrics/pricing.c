@@ -153,9 +153,15 @@ static enum llm_error merge_sorted(struct llm_pricing *p, struct entry *add, siz
     return LLM_OK;
 }
 
+/* The highest rate accepted, USD per million tokens (1 USD per token).  The
+ * dearest models cost a few hundred; anything near this is a typo, and a
+ * rate such as 1e305 per token would overflow to an infinite cost (shown as
+ * null cost with known:true, or $-nan in a summary). */
+#define MAX_PER_MTOK 1e6
+
 static bool rate_ok(double v)
 {
-    return isfinite(v) && v >= 0;
+    return isfinite(v) && v >= 0 && v <= MAX_PER_MTOK;
 }
 
 static bool price_ok(const struct llm_price *pr)
@@ -395,6 +401,12 @@ static int read_cost(const cJSON *obj, const char *entry, const char *field, dou
     if (d < 0) {
         name_for_message(entry, shown);
         set_err(err, errlen, "entry '%s': %s is negative (%g)", shown, field, d);
+        return -1;
+    }
+    if (d > MAX_PER_MTOK / 1e6) {
+        name_for_message(entry, shown);
+        set_err(err, errlen, "entry '%s': %s is absurd (%g USD per token; the limit is %g)",
+                shown, field, d, MAX_PER_MTOK / 1e6);
         return -1;
     }
     *v = per_mtok(d);

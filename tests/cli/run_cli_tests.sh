@@ -97,6 +97,14 @@ done
 check "batch --help documents its options${missing:+ (missing:$missing)}" test -z "$missing"
 check "--version" sh -c "'$LLMORCH' --version | grep -q '^llmorch [0-9]'"
 
+# ---- a pricing file with an absurd rate is refused, naming the entry (issue 10 #9) --
+printf '{"gpt-4o-mini": {"input_cost_per_token": 1e305, "output_cost_per_token": 1e-06}}' >"$T/absurd.json"
+cli generate --provider mock --pricing "$T/absurd.json" "hi" >"$T/o" 2>"$T/e"; rc=$?
+check "--pricing with a rate of 1e305 per token: exit 2, nothing printed (rc=$rc)" \
+  test "$rc" = 2 -a ! -s "$T/o"
+check "  ... the message names the entry and the field" \
+  grep -q "entry 'gpt-4o-mini': input_cost_per_token is absurd" "$T/e"
+
 # ---- API keys are never printed ----------------------------------------------------
 CANARY="sk-canary-$$-do-not-print"
 OPENAI_API_KEY=$CANARY "$LLMORCH" generate --verbose --max-attempts 1 --timeout-ms 2000 \
@@ -198,6 +206,74 @@ check "bare bodies from stdin: ids line-1 line-3 line-4 (rc=$rc)" \
   test "$(custom_ids "$T/bare.jsonl" | sort | tr '\n' ' ')" = "line-1 line-3 line-4 "
 check "  ... the over-long line is an invalid_input line" \
   grep -q '"custom_id":"line-3".*"invalid_input".*"line 3: longer than 1024 bytes' "$T/bare.jsonl"
+
+# ---- batch -o on something that is not a batch output: refused, untouched ----
+# (issue 10 #7: a swapped -i/-o lost the input's last line; -o /dev/full was
+# read without bound.)
+refused() { # description, output path, then the batch arguments before -o
+  local what=$1 out=$2; shift 2
+  local before=""
+  [ -f "$out" ] && before=$(cksum <"$out")
+  timeout 60 "${NOKEY[@]}" "$LLMORCH" batch --provider mock -q "$@" -o "$out" >"$T/r.out" 2>"$T/r.err"; local rc=$?
+  check "$what: exit 2 (rc=$rc)" test "$rc" = 2
+  check "  ... says why in one line" \
+    sh -c "test \$(wc -l <'$T/r.err') = 1 && grep -q 'refusing to use' '$T/r.err'"
+  if [ -f "$out" ]; then
+    check "  ... and leaves the file as it was" test "$(cksum <"$out")" = "$before"
+  fi
+}
+SW_IN=$T/swap-in.jsonl
+SW_OUT=$T/swap-out.jsonl
+printf '{"custom_id":"s1","body":{"messages":[{"role":"user","content":"a"}]}}\n' >"$SW_IN"
+printf '{"custom_id":"s2","body":{"messages":[{"role":"user","content":"b"}]}}\n' >>"$SW_IN"
+printf '{"custom_id":"s3","body":{"messages":[{"role":"user","content":"c"}]}}' >>"$SW_IN"
+cli batch -q -i "$SW_IN" -o "$SW_OUT" 2>/dev/null
+check "a 3-line input without a final newline gives 3 results" test "$(lines "$SW_OUT")" = 3
+refused "swapped -i and -o (the input's last line has no newline)" "$SW_IN" -i "$SW_OUT"
+check "  ... the input still holds its 3 requests" \
+  test "$(grep -c '"custom_id":"s' "$SW_IN")" = 3
+printf '{"custom_id":"only","body":{"messages":[{"role":"user","content":"a"}]}}' >"$T/one.jsonl"
+refused "an input file of one unterminated line as -o" "$T/one.jsonl" -i "$SW_IN"
+{ head -n 1 "$SW_OUT"; echo '{"not":"a batch line"}'; tail -n 2 "$SW_OUT"; } >"$T/mixed.jsonl"
+refused "an output with a foreign line in the middle" "$T/mixed.jsonl" -i "$SW_IN"
+{ cat "$SW_OUT"; printf 'garbage at the end'; } >"$T/tailjunk.jsonl"
+refused "batch lines then an unterminated foreign last line" "$T/tailjunk.jsonl" -i "$SW_IN"
+mkfifo "$T/fifo"
+refused "a FIFO as -o (not opened for reading, no hang)" "$T/fifo" -i "$SW_IN"
+# Memory-bounded: under a 1 GB address-space limit, a 300 MiB line of NULs
+# (sparse) as -o and /dev/full are refused, not read into memory.  (Skipped
+# where the limit cannot apply, e.g. under AddressSanitizer.)
+if (ulimit -v 1000000 && "$LLMORCH" --version) >/dev/null 2>&1; then
+  truncate -s 300M "$T/zeros.jsonl"
+  (ulimit -v 1000000; timeout 60 "${NOKEY[@]}" "$LLMORCH" batch -q -i "$SW_IN" -o "$T/zeros.jsonl") \
+    >/dev/null 2>"$T/z.err"; rc=$?
+  check "a 300 MiB line with no newline as -o is refused within 1 GB (rc=$rc)" \
+    sh -c "test $rc = 2 && grep -q 'line 1 is not a batch output line' '$T/z.err'"
+  check "  ... and left as it was" test "$(stat -c %s "$T/zeros.jsonl")" = 314572800
+  rm -f "$T/zeros.jsonl"
+  if [ -c /dev/full ]; then
+    (ulimit -v 1000000; timeout 60 "${NOKEY[@]}" "$LLMORCH" batch -q -i "$SW_IN" -o /dev/full) \
+      >/dev/null 2>"$T/f.err"; rc=$?
+    check "-o /dev/full is refused without reading it (rc=$rc)" \
+      sh -c "test $rc = 2 && grep -q 'device' '$T/f.err'"
+  fi
+else
+  echo "   (skipped the address-space-limited checks: ulimit -v does not apply here)"
+fi
+# A real output line longer than the scan holds (1 MiB) is still known by
+# its start, and an unterminated last line that is whole is kept.
+first=$(head -n 1 "$SW_OUT")
+start=$(printf '%s' "$first" | sed -n 's/^\({"id":"[^"]*","custom_id":"[^"]*",\).*/\1/p')
+{ printf '%s"pad":"' "$start"; head -c 1500000 /dev/zero | tr '\0' p
+  printf '",%s\n' "${first:${#start}}"; } >"$T/long.jsonl"
+check "  (the long line is 1.5 MB and still JSON)" \
+  sh -c "test \$(wc -c <'$T/long.jsonl') -gt 1500000 && '$CMAKE' -DFILE='$T/long.jsonl' -DKEYS='custom_id;pad' -P '$HERE/json_get.cmake' >/dev/null"
+sed -n 2p "$SW_OUT" | tr -d '\n' >>"$T/long.jsonl"
+cli batch -i "$SW_IN" -o "$T/long.jsonl" 2>"$T/long.err"; rc=$?
+check "a 1.5 MB output line and a whole unterminated last line are resumed from (rc=$rc)" \
+  sh -c "test $rc = 0 && grep -q 'already holds 2 results' '$T/long.err'"
+check "  ... each custom_id once, 3 lines" \
+  test "$(custom_ids "$T/long.jsonl" | sort | tr '\n' ' ')" = "s1 s2 s3 " -a "$(lines "$T/long.jsonl")" = 3
 
 # --metrics-log writes JSON lines.
 cli batch -i "$IN" -o "$T/m.out" -q --metrics-log "$T/metrics.jsonl" >/dev/null 2>&1

@@ -1,5 +1,6 @@
 /* Price tables: built-in lookup, name normalisation, cost arithmetic, and
  * LiteLLM files (good, malformed, all-or-nothing, overriding). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -366,6 +367,34 @@ static void litellm_negative_or_infinite_cost_is_rejected(void **state)
                     "entry 'gpt-x': input_cost_per_token is not finite");
 }
 
+static void litellm_absurd_cost_is_rejected_naming_the_entry(void **state)
+{
+    (void)state;
+    /* 1e305 per token is finite but 1e311 per million is not: before, it
+     * loaded and every cost came out infinite (null, with known:true). */
+    expect_rejected("{\"good-one\": {\"input_cost_per_token\": 1e-06},"
+                    " \"gpt-x\": {\"input_cost_per_token\": 1e305}}",
+                    LLM_ERR_PARSE, "entry 'gpt-x': input_cost_per_token is absurd");
+    expect_rejected("{\"gpt-x\": {\"input_cost_per_token\": 1e-06,"
+                    " \"cache_creation_input_token_cost\": 2.5}}",
+                    LLM_ERR_PARSE, "entry 'gpt-x': cache_creation_input_token_cost is absurd");
+    /* The limit itself (1 USD per token) still loads, and prices finitely. */
+    struct llm_pricing *p = builtin();
+    char err[256] = "";
+    const char *ok = "{\"dear\": {\"input_cost_per_token\": 1, \"output_cost_per_token\": 1}}";
+    assert_int_equal(llm_pricing_load_litellm_json(p, ok, strlen(ok), err, sizeof(err)), LLM_OK);
+    struct llm_price pr;
+    assert_int_equal(llm_pricing_lookup(p, "dear", &pr), LLM_OK);
+    struct llm_usage u = {.known = true, .input_tokens = INT64_MAX, .output_tokens = INT64_MAX};
+    struct llm_cost c;
+    llm_cost_compute(&pr, &u, &c);
+    assert_true(c.known && isfinite(c.total_usd));
+    /* The API setter holds the same line. */
+    struct llm_price absurd = {.input_per_mtok = 2e6, .output_per_mtok = 1};
+    assert_int_equal(llm_pricing_set(p, "x", &absurd), LLM_ERR_INVALID_ARGUMENT);
+    llm_pricing_free(p);
+}
+
 static void litellm_file_that_is_missing_or_too_large_is_reported_with_its_path(void **state)
 {
     (void)state;
@@ -435,6 +464,7 @@ int main(void)
         cmocka_unit_test(litellm_document_that_is_not_an_object_is_rejected),
         cmocka_unit_test(litellm_cost_that_is_a_string_names_the_entry_and_field),
         cmocka_unit_test(litellm_negative_or_infinite_cost_is_rejected),
+        cmocka_unit_test(litellm_absurd_cost_is_rejected_naming_the_entry),
         cmocka_unit_test(litellm_file_that_is_missing_or_too_large_is_reported_with_its_path),
         cmocka_unit_test(litellm_model_names_in_messages_are_made_printable),
     };

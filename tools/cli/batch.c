@@ -8,8 +8,9 @@
  * memory is bounded whatever the size of the input.
  *
  * Resume: every line written names its custom_id.  At start the output file
- * is scanned (a partial last line left by a crash is cut off first) and
- * every custom_id found is skipped.  Failed requests are written too, with
+ * is scanned (it must be a regular file of batch output lines, else it is
+ * refused untouched; a partial last line left by a crash is cut off once
+ * the scan has checked the rest) and every custom_id found is skipped.  Failed requests are written too, with
  * their error, and so are NOT retried by a rerun: a rerun finishes a batch,
  * it does not second-guess results (filter the failed lines out of the
  * output to redo them).  Requests cancelled at shutdown are never written,
@@ -64,8 +65,11 @@ static const char batch_usage[] =
     "\n"
     "Resuming: run the same command again.  custom_ids already in OUT.jsonl are\n"
     "skipped, a partial last line left by a crash is removed first, and no\n"
-    "custom_id is ever written twice.  Failed requests are written with their\n"
-    "error and are not retried by a rerun; to redo them, remove their lines, e.g.\n"
+    "custom_id is ever written twice.  An existing OUT.jsonl must be a regular\n"
+    "file of batch output lines: anything else (an input file, a device, a FIFO)\n"
+    "is refused untouched, with exit status 2.\n"
+    "Failed requests are written with their error and are not retried by a\n"
+    "rerun; to redo them, remove their lines, e.g.\n"
     "  jq -c 'select(.error == null)' OUT.jsonl > ok && mv ok OUT.jsonl\n"
     "Ctrl-C (SIGINT) or SIGTERM stops reading input and waits for the requests\n"
     "in flight; a second one cancels them (they are not written; a rerun does\n"
@@ -322,26 +326,25 @@ static void handle_line(struct batch *b, const char *line, size_t len, uint64_t 
 }
 
 /* Read and submit lines until the window is full, the input ends or has
- * nothing yet (pipes).  Returns true if it stopped because the window is
- * full (the caller then waits for results). */
-static bool admit(struct batch *b)
+ * nothing yet (pipes). */
+static void admit(struct batch *b)
 {
     while (!b->stopping && !b->input_done && b->outstanding < b->window) {
         if (g_signals)
-            return false;
+            return;
         char *line;
         size_t len;
         enum cli_line_status st = cli_line_next(&b->rd, b->outstanding ? 20 : 100, &line, &len);
         switch (st) {
         case LINE_AGAIN:
-            return false;
+            return;
         case LINE_EOF:
             b->input_done = true;
-            return false;
+            return;
         case LINE_ERROR:
             fatal(b, "cannot read %s: %s", b->in_path, strerror(errno));
             b->input_done = true;
-            return false;
+            return;
         case LINE_TOO_LONG: {
             char id[40], msg[160];
             snprintf(id, sizeof(id), "line-%llu", (unsigned long long)b->rd.line_no);
@@ -359,7 +362,6 @@ static bool admit(struct batch *b)
         }
         cli_progress_tick(&b->prog, &b->st, false);
     }
-    return b->outstanding >= b->window;
 }
 
 /* Non-blank lines of a regular file, for the progress total. */
@@ -394,18 +396,44 @@ static bool count_lines(const char *path, uint64_t *out)
     return r == 0;
 }
 
+/* Longest output line held whole by the resume scan; longer lines are
+ * known by their start, which names the custom_id (see output.c). */
+#define RESUME_LINE_BYTES ((size_t)1 << 20)
+
+static int refuse_output(const struct batch *b, const char *why)
+{
+    fprintf(stderr, "llmorch batch: refusing to use %s as the output: %s; nothing was changed "
+            "(give -o a new file or an earlier batch output)\n", b->out_path, why);
+    return CLI_EXIT_USAGE;
+}
+
 /* Open OUT, lock it, collect its custom_ids and cut off a partial last
- * line.  Returns 0 or an exit status. */
+ * line.  Nothing is written to OUT unless every line of it is a batch
+ * output line: an input file given as -o by mistake, a device or a FIFO is
+ * refused untouched (exit 2).  Memory: the custom_ids and one bounded line.
+ * Returns 0 or an exit status. */
 static int open_output(struct batch *b)
 {
-    b->out_fd = open(b->out_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; the type is
+     * checked before anything is read. */
+    b->out_fd = open(b->out_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
     if (b->out_fd < 0) {
+        if (errno == EISDIR)
+            return refuse_output(b, "it is a directory");
         fprintf(stderr, "llmorch batch: cannot open %s: %s\n", b->out_path, strerror(errno));
         return CLI_EXIT_FAILURE;
     }
     struct stat so, si;
-    if (fstat(b->out_fd, &so) == 0 && fstat(b->in_fd, &si) == 0 && so.st_dev == si.st_dev &&
-        so.st_ino == si.st_ino)
+    if (fstat(b->out_fd, &so) != 0) {
+        fprintf(stderr, "llmorch batch: cannot stat %s: %s\n", b->out_path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    if (!S_ISREG(so.st_mode))
+        return refuse_output(b, S_ISFIFO(so.st_mode) ? "it is a FIFO, not a regular file"
+                                : S_ISCHR(so.st_mode) || S_ISBLK(so.st_mode)
+                                    ? "it is a device, not a regular file"
+                                    : "it is not a regular file");
+    if (fstat(b->in_fd, &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino)
         return cli_usage_error("batch", "the input and the output are the same file");
     /* Two runs appending to one file would write duplicates.  (A file
      * system without flock support is not a reason to refuse the job.) */
@@ -414,44 +442,52 @@ static int open_output(struct batch *b)
         return CLI_EXIT_FAILURE;
     }
     struct cli_line_reader r;
-    if (cli_line_reader_init(&r, b->out_fd, 0) != 0) {
+    if (cli_line_reader_init(&r, b->out_fd, RESUME_LINE_BYTES) != 0) {
         fprintf(stderr, "llmorch batch: out of memory\n");
         return CLI_EXIT_FAILURE;
     }
-    uint64_t found = 0, foreign = 0;
+    r.keep_prefix = true;
+    uint64_t found = 0;
     int status = 0;
+    bool cut = false, terminate = false;
+    off_t cut_at = 0;
+    size_t cut_len = 0;
     for (;;) {
         char *line;
         size_t len;
         enum cli_line_status st = cli_line_next(&r, 0, &line, &len);
         if (st == LINE_EOF)
             break;
-        if (st != LINE_OK) {
+        if (st != LINE_OK && st != LINE_TOO_LONG) {
             fprintf(stderr, "llmorch batch: cannot read %s: %s\n", b->out_path, strerror(errno));
             status = CLI_EXIT_FAILURE;
             break;
         }
+        if (st == LINE_OK && blank(line, len))
+            continue;
+        char *id = st == LINE_OK ? cli_output_line_custom_id(line, len)
+                                 : cli_output_prefix_custom_id(line, len);
         if (!r.had_newline) {
             /* Every line is written with its newline in one write(): a line
-             * without one is what a crash or kill left mid-write. */
-            if (ftruncate(b->out_fd, (off_t)r.line_start) != 0) {
-                fprintf(stderr, "llmorch batch: cannot repair %s: %s\n", b->out_path,
-                        strerror(errno));
-                status = CLI_EXIT_FAILURE;
-            } else if (!b->quiet) {
-                fprintf(stderr, "llmorch batch: removed a partial last line (%zu bytes) from %s "
-                        "left by an interrupted run\n", len, b->out_path);
+             * without one is what a crash or kill left mid-write, if it
+             * starts like one of ours.  A whole line is kept (and ended). */
+            if (id != NULL && st == LINE_OK) {
+                terminate = true;
+            } else if (cli_output_line_may_be_cut(line, len)) {
+                free(id);
+                id = NULL;
+                cut = true;
+                cut_at = (off_t)r.line_start;
+                cut_len = (size_t)(r.offset - r.line_start);
+                break;
             }
-            break;
         }
-        if (blank(line, len))
-            continue;
-        char *id = cli_output_line_custom_id(line, len);
         if (id == NULL) {
-            if (foreign++ < 3)
-                fprintf(stderr, "llmorch batch: %s line %llu is not a batch output line; "
-                        "ignored\n", b->out_path, (unsigned long long)r.line_no);
-            continue;
+            char why[160];
+            snprintf(why, sizeof(why), "line %llu is not a batch output line (an input file?)",
+                     (unsigned long long)r.line_no);
+            status = refuse_output(b, why);
+            break;
         }
         if (cli_idset_add(b->ids, id, IDSET_FROM_OUTPUT) != 0) {
             free(id);
@@ -465,8 +501,21 @@ static int open_output(struct batch *b)
     cli_line_reader_free(&r);
     if (status != 0)
         return status;
-    if (lseek(b->out_fd, 0, SEEK_END) < 0 ||
-        fcntl(b->out_fd, F_SETFL, fcntl(b->out_fd, F_GETFL) | O_APPEND) != 0) {
+    /* Only now, with every line checked, is the file changed. */
+    if (cut) {
+        if (ftruncate(b->out_fd, cut_at) != 0) {
+            fprintf(stderr, "llmorch batch: cannot repair %s: %s\n", b->out_path,
+                    strerror(errno));
+            return CLI_EXIT_FAILURE;
+        }
+        if (!b->quiet)
+            fprintf(stderr, "llmorch batch: removed a partial last line (%zu bytes) from %s "
+                    "left by an interrupted run\n", cut_len, b->out_path);
+    }
+    int fl = fcntl(b->out_fd, F_GETFL);
+    if (lseek(b->out_fd, 0, SEEK_END) < 0 || fl < 0 ||
+        fcntl(b->out_fd, F_SETFL, (fl & ~O_NONBLOCK) | O_APPEND) != 0 ||
+        (terminate && write_all(b->out_fd, "\n", 1) != 0)) {
         fprintf(stderr, "llmorch batch: cannot append to %s: %s\n", b->out_path, strerror(errno));
         return CLI_EXIT_FAILURE;
     }
@@ -588,7 +637,7 @@ static void run(struct batch *b)
             break;
         }
         drain(b);
-        bool full = admit(b);
+        admit(b);
         drain(b);
         if ((b->stopping || b->input_done) && b->outstanding == 0)
             break;
@@ -597,7 +646,13 @@ static void run(struct batch *b)
             cli_metrics_write(b->metrics, &b->st, b->eng);
             next_metrics = cli_now_us() + metrics_every;
         }
-        if (full || b->stopping || b->input_done) {
+        /* Decide on the state after the last drain(), never on what admit()
+         * saw: results that arrived in between may have emptied the window,
+         * and sleeping then stalls the batch until the timeout (at low
+         * concurrency on a busy machine that was most rounds: ~30 ms per
+         * request instead of well under 1). */
+        bool full = b->outstanding >= b->window;
+        if (b->outstanding > 0 && (full || b->stopping || b->input_done)) {
             pthread_mutex_lock(&b->done_mu);
             if (b->done_head == NULL) {
                 struct timespec ts;

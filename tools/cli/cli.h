@@ -136,6 +136,17 @@ bool cli_parse_double(const char *s, double min, double max, double *out);
  * longer than `max` (reading stops there). */
 int cli_read_all(int fd, size_t max, char **out, size_t *out_len);
 
+/* a + b for token counts, saturating at INT64_MIN/INT64_MAX: counts come
+ * from servers, and a server may say INT64_MAX. */
+static inline int64_t cli_sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 /* Monotonic clock in microseconds. */
 int64_t cli_now_us(void);
 
@@ -164,7 +175,8 @@ size_t cli_idset_count(const struct cli_idset *s);
 
 enum cli_line_status {
     LINE_OK,        /* *line holds one line (without its '\n'), NUL-terminated */
-    LINE_TOO_LONG,  /* a line longer than the bound was skipped unread */
+    LINE_TOO_LONG,  /* a line longer than the bound was skipped unread (with
+                     * keep_prefix: *line holds its first max_line bytes) */
     LINE_AGAIN,     /* no complete line available yet (pipes only) */
     LINE_EOF,
     LINE_ERROR      /* read error, errno set */
@@ -177,6 +189,7 @@ struct cli_line_reader {
     size_t buf_pos, buf_len;
     char *line;                 /* current line being assembled */
     size_t line_len, line_cap;
+    bool keep_prefix;           /* LINE_TOO_LONG hands out the first max_line bytes */
     bool skipping;              /* discarding the rest of an over-long line */
     uint64_t skipped_bytes;
     bool eof;
@@ -224,8 +237,17 @@ char *cli_output_result_line(const char *custom_id, const struct llm_result *res
 /* One output line for an input line that could not be turned into a request. */
 char *cli_output_error_line(const char *custom_id, uint64_t line_no, const char *code,
                             const char *message);
-/* custom_id of an output line, copied; NULL if the line is not one of ours. */
+/* custom_id of an output line, copied; NULL if the line is not a batch
+ * output line (a JSON object with string id and custom_id, and response and
+ * error members). */
 char *cli_output_line_custom_id(const char *line, size_t len);
+/* custom_id of an output line known only by its first bytes (a line too
+ * long to hold): they must read {"id":"...","custom_id":"..." as every
+ * line we write does.  Copied; NULL if they do not. */
+char *cli_output_prefix_custom_id(const char *prefix, size_t len);
+/* True if an unterminated last line could be the start of a batch output
+ * line cut by a crash mid-write (so it may be removed). */
+bool cli_output_line_may_be_cut(const char *line, size_t len);
 
 /* ---- batch statistics, progress and summary ---------------------------------- */
 

@@ -69,12 +69,15 @@ static enum cli_line_status finish(struct cli_line_reader *r, bool newline, char
     r->had_newline = newline;
     r->line_start = r->offset;
     r->offset += r->skipped_bytes + r->line_len + (newline ? 1 : 0);
-    if (r->skipping) {
+    if (r->skipping && !r->keep_prefix) {
         r->skipping = false;
         r->skipped_bytes = 0;
         r->line_len = 0;
         return LINE_TOO_LONG;
     }
+    bool too_long = r->skipping;
+    r->skipping = false;
+    r->skipped_bytes = 0;
     if (append(r, "", 0) != 0) {
         errno = ENOMEM;
         return LINE_ERROR;
@@ -83,7 +86,7 @@ static enum cli_line_status finish(struct cli_line_reader *r, bool newline, char
     *line = r->line;
     *len = r->line_len;
     r->line_len = 0;
-    return LINE_OK;
+    return too_long ? LINE_TOO_LONG : LINE_OK;
 }
 
 enum cli_line_status cli_line_next(struct cli_line_reader *r, int timeout_ms, char **line,
@@ -97,14 +100,24 @@ enum cli_line_status cli_line_next(struct cli_line_reader *r, int timeout_ms, ch
             size_t take = nl ? (size_t)(nl - start) : avail;
             r->buf_pos += take + (nl ? 1 : 0);
             if (!r->skipping && r->max_line != 0 && r->line_len + take > r->max_line) {
-                /* Past the bound: forget what we have and count the rest. */
+                /* Past the bound: keep the first max_line bytes (keep_prefix)
+                 * or forget what we have, and count the rest. */
                 r->skipping = true;
-                r->skipped_bytes = r->line_len;
-                r->line_len = 0;
-            }
-            if (r->skipping)
+                size_t head = 0;
+                if (r->keep_prefix) {
+                    head = r->max_line - r->line_len;
+                } else {
+                    r->skipped_bytes = r->line_len;
+                    r->line_len = 0;
+                }
+                if (head > 0 && append(r, start, head) != 0) {
+                    errno = ENOMEM;
+                    return LINE_ERROR;
+                }
+                r->skipped_bytes += take - head;
+            } else if (r->skipping) {
                 r->skipped_bytes += take;
-            else if (append(r, start, take) != 0) {
+            } else if (append(r, start, take) != 0) {
                 errno = ENOMEM;
                 return LINE_ERROR;
             }

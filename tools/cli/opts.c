@@ -306,6 +306,21 @@ const char *cli_default_model(const struct cli_common *c)
 
 int cli_engine_new(const struct cli_common *c, bool keep_raw, struct llm_engine **out)
 {
+    /* Check the pricing file here first: the engine reports any failure to
+     * start its observability as "could not initialise the event loop",
+     * and a bad rate must be named (entry and field) before any request. */
+    if (c->pricing_file != NULL) {
+        struct llm_pricing *p = NULL;
+        char perr[256] = "";
+        enum llm_error prc = llm_pricing_new_empty(&p);
+        if (prc == LLM_OK)
+            prc = llm_pricing_load_litellm_file(p, c->pricing_file, perr, sizeof(perr));
+        llm_pricing_free(p);
+        if (prc != LLM_OK) {
+            fprintf(stderr, "llmorch: --pricing: %s\n", perr[0] ? perr : llm_strerror(prc));
+            return prc == LLM_ERR_OUT_OF_MEMORY ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+        }
+    }
     struct llm_engine_options o = {
         .provider = c->provider,
         .base_url = c->base_url,

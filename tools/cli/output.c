@@ -72,7 +72,8 @@ static cJSON *completion_body(const struct llm_result *res)
         cJSON_AddNumberToObject(u, "prompt_tokens", (double)res->usage.input_tokens);
         cJSON_AddNumberToObject(u, "completion_tokens", (double)res->usage.output_tokens);
         cJSON_AddNumberToObject(u, "total_tokens",
-                                (double)(res->usage.input_tokens + res->usage.output_tokens));
+                                (double)cli_sat_add(res->usage.input_tokens,
+                                                    res->usage.output_tokens));
         cJSON *pd = cJSON_AddObjectToObject(u, "prompt_tokens_details");
         cJSON_AddNumberToObject(pd, "cached_tokens", (double)res->usage.cached_input_tokens);
         cJSON *cd = cJSON_AddObjectToObject(u, "completion_tokens_details");
@@ -192,7 +193,93 @@ char *cli_output_line_custom_id(const char *line, size_t len)
     if (root == NULL)
         return NULL;
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(root, "custom_id");
-    char *id = cJSON_IsString(cid) ? strdup(cid->valuestring) : NULL;
+    /* A batch output line (ours, or the OpenAI Batch API's) names its id,
+     * its custom_id, its response and its error; an input line does not. */
+    bool ours = cJSON_IsObject(root) && cJSON_IsString(cid) &&
+                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "id")) &&
+                cJSON_HasObjectItem(root, "response") && cJSON_HasObjectItem(root, "error");
+    char *id = ours ? strdup(cid->valuestring) : NULL;
     cJSON_Delete(root);
     return id;
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* End (past the closing quote) of the JSON string starting at s[i], or 0. */
+static size_t string_end(const char *s, size_t i, size_t n)
+{
+    if (i >= n || s[i] != '"')
+        return 0;
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+        else if ((unsigned char)s[i] < 0x20)
+            return 0;
+    }
+    return 0;
+}
+
+/* Expect `"key"` then `:` at s[*i]; advances *i past the colon. */
+static bool expect_key(const char *s, size_t *i, size_t n, const char *key)
+{
+    size_t k = strlen(key);
+    size_t j = skip_ws(s, *i, n);
+    if (n - j < k + 2 || s[j] != '"' || memcmp(s + j + 1, key, k) != 0 || s[j + 1 + k] != '"')
+        return false;
+    j = skip_ws(s, j + k + 2, n);
+    if (j >= n || s[j] != ':')
+        return false;
+    *i = j + 1;
+    return true;
+}
+
+char *cli_output_prefix_custom_id(const char *prefix, size_t len)
+{
+    size_t i = skip_ws(prefix, 0, len);
+    if (i >= len || prefix[i] != '{')
+        return NULL;
+    i++;
+    if (!expect_key(prefix, &i, len, "id"))
+        return NULL;
+    i = skip_ws(prefix, i, len);
+    size_t e = string_end(prefix, i, len);
+    if (e == 0)
+        return NULL;
+    i = skip_ws(prefix, e, len);
+    if (i >= len || prefix[i] != ',')
+        return NULL;
+    i++;
+    if (!expect_key(prefix, &i, len, "custom_id"))
+        return NULL;
+    i = skip_ws(prefix, i, len);
+    e = string_end(prefix, i, len);
+    if (e == 0)
+        return NULL;
+    /* The string alone is a JSON text: let cJSON decode its escapes. */
+    cJSON *v = cJSON_ParseWithLength(prefix + i, e - i);
+    char *id = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+    cJSON_Delete(v);
+    return id;
+}
+
+bool cli_output_line_may_be_cut(const char *line, size_t len)
+{
+    /* The start of every line we write, `{"id"`, allowing the whitespace of
+     * other writers; a shorter line must be a start of it. */
+    static const char head[] = "{\"id\"";
+    size_t k = 0;
+    for (size_t i = 0; i < len && k < sizeof(head) - 1; i++) {
+        if (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')
+            continue;
+        if (line[i] != head[k++])
+            return false;
+    }
+    return len > 0;
 }

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,12 +52,13 @@ void cli_stats_add_result(struct cli_stats *s, const struct llm_result *res, boo
         if (res->attempts[i].http_status == 429)
             s->http_429++;
     if (res->usage.known) {
-        s->input_tokens += res->usage.input_tokens;
-        s->output_tokens += res->usage.output_tokens;
+        s->input_tokens = cli_sat_add(s->input_tokens, res->usage.input_tokens);
+        s->output_tokens = cli_sat_add(s->output_tokens, res->usage.output_tokens);
     } else if (res->success) {
         s->usage_unknown++;
     }
-    if (res->cost.known)
+    /* A non-finite cost would print as $inf or $-nan: count it unknown. */
+    if (res->cost.known && isfinite(res->cost.total_usd))
         s->cost_usd += res->cost.total_usd;
     else if (res->success)
         s->cost_unknown++;
@@ -207,7 +209,7 @@ void cli_progress_tick(struct cli_progress *p, const struct cli_stats *s, bool f
         if (rate > 0)
             fmt_eta((double)(s->total > seen ? s->total - seen : 0) / rate, eta, sizeof(eta));
     }
-    long long tok = (long long)(s->input_tokens + s->output_tokens);
+    long long tok = (long long)cli_sat_add(s->input_tokens, s->output_tokens);
     if (p->tty) {
         fprintf(stderr, "\r%llu/%s%s  %.1f req/s  ETA %s  in flight %llu  retries %llu  429s %llu"
                 "  tokens %lld  $%.4f\033[K",
