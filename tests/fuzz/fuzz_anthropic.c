@@ -5,10 +5,17 @@
  * fuzz-max-len: 4096 */
 #include "fuzz_provider.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    fuzz_provider_init(llm_provider_new_anthropic);
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_provider_one(llm_provider_new_anthropic, data, size);
+    fuzz_provider_one(data, size);
     return 0;
 }

@@ -74,7 +74,19 @@ static int fuzz_on_event(void *user, const char *event, const char *data, size_t
     return s->rc != LLM_OK ? 1 : 0;
 }
 
-static void fuzz_provider_one(fuzz_provider_new_fn *make, const uint8_t *data, size_t size)
+/* Built once by fuzz_provider_init (from LLVMFuzzerInitialize): a provider
+ * is immutable after creation (provider.h), so sharing it between inputs
+ * carries no state from one to the next. */
+static struct llm_provider *fuzz_prov;
+
+static void fuzz_provider_init(fuzz_provider_new_fn *make)
+{
+    const struct llm_provider_options opts = {.base_url = "http://127.0.0.1:1", .api_key = ""};
+    if (make(&opts, &fuzz_prov) != LLM_OK)
+        abort();
+}
+
+static void fuzz_provider_one(const uint8_t *data, size_t size)
 {
     if (size < 2 || size > FUZZ_PROVIDER_MAX_INPUT)
         return;
@@ -86,11 +98,7 @@ static void fuzz_provider_one(fuzz_provider_new_fn *make, const uint8_t *data, s
         return;
     memcpy(body, data, size);
 
-    const struct llm_provider_options opts = {.base_url = "http://127.0.0.1:1", .api_key = ""};
-    struct llm_provider *prov = NULL;
-    if (make(&opts, &prov) != LLM_OK)
-        abort();
-
+    const struct llm_provider *prov = fuzz_prov;
     struct llm_parsed out;
     memset(&out, 0, sizeof(out));
     enum llm_error rc = prov->vtable->parse_response(prov, body, size, &out);
@@ -114,8 +122,6 @@ static void fuzz_provider_one(fuzz_provider_new_fn *make, const uint8_t *data, s
     if (info.type == LLM_OK)
         abort();
     llm_error_info_clear(&info);
-
-    llm_provider_free(prov);
     free(body);
 }
 

@@ -10,6 +10,8 @@
 #   FUZZ_BUILD=build/fuzz2 ...           (another build directory)
 #   FUZZ_BUILD_ONLY=1 ...                (build, do not run)
 #   FUZZ_CFLAGS="-DX=0" ...              (extra flags for the targets)
+#   FUZZ_RUNS=10000000 ...               (also stop each target after that
+#                                         many inputs)
 # Run long sessions under `nice -n 19` (shared machine).
 #
 # A new target needs no edit here: drop tests/fuzz/fuzz_NAME.c defining
@@ -67,7 +69,7 @@ for name in "${targets[@]}"; do
   rc=0
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
     "$B/$name" -max_total_time="$SECS" -max_len="${maxlen:-4096}" -timeout=10 \
-    -rss_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$B/artifacts/$name-" \
+    -rss_limit_mb=1024 ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -print_final_stats=1 -artifact_prefix="$B/artifacts/$name-" \
     "$B/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
