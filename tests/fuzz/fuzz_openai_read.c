@@ -1,7 +1,9 @@
 /* libFuzzer target: any bytes as an OpenAI reply and as a stream chunk.
  * The fast reader must either decline without touching the result, or
  * read exactly what the cJSON reader reads; neither may crash, leak or
- * trip a sanitizer.  Built by tests/fuzz/run.sh (clang, not part of CI). */
+ * trip a sanitizer.  Built and run by tests/fuzz/run.sh (CI: a short
+ * smoke in scripts/test.sh).  Seeds: the reply and chunk tables of
+ * tests/unit/test_openai_read.c. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
