@@ -282,7 +282,8 @@ size_t llm__body_size_hint(const struct llm_request *req)
         n = add_sat(n, add_sat(40, strlen(req->system)));
     for (size_t i = 0; i < req->n_messages; i++) {
         n = add_sat(n, add_sat(32, strlen(req->messages[i].role)));
-        n = add_sat(n, strlen(req->messages[i].content));
+        if (req->messages[i].content != NULL)
+            n = add_sat(n, strlen(req->messages[i].content));
     }
     for (size_t i = 0; i < req->n_stop; i++)
         n = add_sat(n, add_sat(3, strlen(req->stop[i])));
