@@ -747,7 +747,9 @@ static const char *const models[] = {"gpt-4o-mini", "claude-sonnet-4-5", "",
 static const char *const systems[] = {
     NULL, "", "You are terse.",
     "Sys with \"quotes\", \\ and \n\t\x01 and \xc3\xa9\xe6\xbc\xa2\xf0\x9f\x99\x82", "\x1f"};
-static const char *const roles[] = {"user", "assistant", "system", "developer", "user", "tool"};
+/* "function": a role the builders pass through unchecked ("tool" turns now
+ * map to tool_result blocks for Anthropic, tested in test_anthropic.c). */
+static const char *const roles[] = {"user", "assistant", "system", "developer", "user", "function"};
 static const char *contents[] = {
     "Hello",
     "",
