@@ -22,7 +22,11 @@ int main()
         return 1;
     }
     std::unique_ptr<llm_engine, EngineDeleter> eng(raw);
-    llm_message msg{"user", "Hello from C++"};
+    /* Set members by name: the struct grows at its end (ABI rule), so a
+     * positional initialiser would miss the new members. */
+    llm_message msg{};
+    msg.role = "user";
+    msg.content = "Hello from C++";
     llm_request req{};
     req.model = "gpt-4o-mini";
     req.messages = &msg;

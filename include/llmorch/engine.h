@@ -143,6 +143,28 @@ struct llm_engine_options {
     void *log_user;
     bool log_stderr;
     enum llm_log_level log_level;
+
+    /* ---- HTTP control (appended; zero = default) ---- */
+
+    /* Headers sent with every request, each "Name: value" (at most 64; no
+     * CR or LF, else llm_engine_new fails with LLM_ERR_INVALID_ARGUMENT).
+     * A name the provider already sends is replaced; a request's own
+     * headers (llm_request.headers) win over these. */
+    const char *const *headers;
+    size_t n_headers;
+    /* The exact URL to POST to, used as given (query string kept), instead
+     * of base_url + the provider's path: Azure's
+     * ".../chat/completions?api-version=...", Gemini's OpenAI-compatible
+     * ".../v1beta/openai/chat/completions". */
+    const char *endpoint_url;
+    /* Proxy for every transfer ("http://host:3128", "socks5h://..."); NULL =
+     * libcurl's default (the http_proxy / https_proxy / no_proxy environment
+     * variables); "" = no proxy even if the environment names one. */
+    const char *proxy;
+    /* Trust store for TLS (PEM bundle file and/or hashed directory); NULL =
+     * the system's.  TLS peer and host verification are always on. */
+    const char *ca_file;
+    const char *ca_path;
 };
 
 /* Create an engine and start its thread.  `opts` may be NULL (all defaults).

@@ -60,6 +60,26 @@ LLM_API enum llm_error llm_step_new_extract_json(struct llm_step **out);
  * the input unchanged. */
 LLM_API enum llm_error llm_step_new_validate_json(struct llm_step **out);
 
+/* "validate_schema": fails with LLM_ERR_PARSE unless the text is one JSON
+ * value that fits `schema_json` (a JSON Schema, copied; parsed once here).
+ * The message names the first value that does not fit by its path:
+ * "$.person.age: expected integer, got string",
+ * "$.tags[2]: not one of the enum values",
+ * "$: missing required property \"name\"".
+ * The keywords checked (a documented subset of JSON Schema 2020-12):
+ *   type (a name or a list; "integer" is a number without fraction),
+ *   properties, required, additionalProperties (false or a schema),
+ *   items (one schema for every element), minItems, maxItems,
+ *   enum, const (JSON equality), minimum, maximum, exclusiveMinimum,
+ *   exclusiveMaximum (numbers), minLength, maxLength (Unicode code points),
+ *   anyOf, oneOf (exactly one branch), allOf, and the schemas true/false.
+ * Other keywords ($ref, pattern, format, ...) are ignored: they never fail
+ * a value.  Schemas nested deeper than 64 levels fail the value.  The
+ * output is the input unchanged.  Returns LLM_ERR_INVALID_ARGUMENT when
+ * `schema_json` is not a JSON object (or boolean). */
+LLM_API enum llm_error llm_step_new_validate_schema(const char *schema_json,
+                                                   struct llm_step **out);
+
 /* ---- pipelines ------------------------------------------------------------------------ */
 
 /* What a failing step does to the result. */

@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "error.h"
+#include "request.h"
 
 LLM_BEGIN_DECLS
 
@@ -120,6 +121,20 @@ struct llm_result {
     size_t raw_response_len;
     char *metadata_json;         /* copy of llm_request.metadata_json, or NULL */
     void *user_data;             /* llm_request.user_data */
+
+    /* ---- appended; zero/NULL when absent ---- */
+
+    /* Tool calls the model asks for, in reply order (finish_reason is then
+     * "tool_calls" for OpenAI, "tool_use" for Anthropic).  Every string is
+     * owned by the result; `arguments` is the JSON text the model produced
+     * (an object, "{}" when it sent none; a truncated reply may leave it
+     * incomplete -- parse it before use).  The array can be handed back as
+     * llm_message.tool_calls of the next request's "assistant" turn. */
+    struct llm_tool_call *tool_calls;
+    size_t n_tool_calls;
+    /* The model's refusal text (OpenAI message.refusal; Anthropic
+     * stop_reason "refusal"), NULL if it did not refuse. */
+    char *refusal;
 };
 
 /* Free a result and everything it owns.  NULL-safe.  Thread-safe with
@@ -130,7 +145,9 @@ LLM_API void llm_result_free(struct llm_result *res);
  * Keys: success, content, finish_reason, error{type,message,http_status,
  * retryable,provider_code}, trace_id, request_id, response_id, provider,
  * model, timestamps{<name>: ISO-8601 UTC with µs | null}, attempts[],
- * usage{...}, cost{...}, backoff{...}, pipeline[], metadata.
+ * usage{...}, cost{...}, backoff{...}, pipeline[], metadata, and, when
+ * present, tool_calls[{id, type: "function", function{name, arguments}}]
+ * and refusal.
  * Returns a malloc'd string the caller frees with llm_free(); NULL if `res`
  * is NULL or memory ran out. */
 LLM_API char *llm_result_to_json(const struct llm_result *res);

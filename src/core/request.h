@@ -18,6 +18,11 @@ enum llm_error llm__request_validate(const struct llm_request *in, char *err, si
 enum llm_error llm__request_copy(const struct llm_request *in, struct llm_request *out,
                                  void **block);
 
+/* Check one "Name: value" header line (no CR/LF, a token name, a colon,
+ * at most 8 KiB); describe the problem in err.  Returns LLM_OK or
+ * LLM_ERR_INVALID_ARGUMENT.  Used for request and engine headers. */
+enum llm_error llm__header_line_check(const char *line, char *err, size_t errlen);
+
 /* Free a copy's block and zero *r.  NULL-safe. */
 void llm__request_free_copy(struct llm_request *r, void *block);
 

@@ -106,6 +106,48 @@ enum llm_error llm__result_add_step(struct llm_result *r, const struct llm_step_
     return LLM_OK;
 }
 
+enum llm_error llm__result_take_tools(struct llm_result *r, struct llm_parsed *p)
+{
+    if (p->n_tool_calls > 0) {
+        struct llm_tool_call *calls = calloc(p->n_tool_calls, sizeof(*calls));
+        if (calls == NULL)
+            return LLM_ERR_OUT_OF_MEMORY;
+        /* A call without arguments (Anthropic sends no input_json_delta
+         * for an empty input) gets "{}", so that arguments always parse. */
+        for (size_t i = 0; i < p->n_tool_calls; i++) {
+            struct llm_parsed_tool_call *c = &p->tool_calls[i];
+            if (c->arguments == NULL || c->arguments_len == 0) {
+                free(c->arguments);
+                c->arguments = strdup("{}");
+                c->arguments_len = c->arguments != NULL ? 2 : 0;
+            }
+            if (c->id == NULL)
+                c->id = strdup("");
+            if (c->name == NULL)
+                c->name = strdup("");
+            if (c->arguments == NULL || c->id == NULL || c->name == NULL) {
+                free(calls);
+                return LLM_ERR_OUT_OF_MEMORY;
+            }
+        }
+        for (size_t i = 0; i < p->n_tool_calls; i++) {
+            struct llm_parsed_tool_call *c = &p->tool_calls[i];
+            calls[i] = (struct llm_tool_call){.id = c->id, .name = c->name,
+                                              .arguments = c->arguments};
+            c->id = c->name = c->arguments = NULL;
+            c->arguments_len = c->arguments_cap = 0;
+        }
+        r->tool_calls = calls;
+        r->n_tool_calls = p->n_tool_calls;
+    }
+    if (p->refusal != NULL) {
+        r->refusal = p->refusal;
+        p->refusal = NULL;
+        p->refusal_len = 0;
+    }
+    return LLM_OK;
+}
+
 /* ---- freeing ------------------------------------------------------------------- */
 
 void llm_result_free(struct llm_result *res)
@@ -130,6 +172,13 @@ void llm_result_free(struct llm_result *res)
     free(res->pipeline);
     free(res->raw_response);
     free(res->metadata_json);
+    for (size_t i = 0; i < res->n_tool_calls; i++) {
+        free((char *)res->tool_calls[i].id);
+        free((char *)res->tool_calls[i].name);
+        free((char *)res->tool_calls[i].arguments);
+    }
+    free(res->tool_calls);
+    free(res->refusal);
     free(res);
 }
 
@@ -241,6 +290,23 @@ static void add_pipeline(struct llm__jw *j, cJSON *root, const struct llm_result
     }
 }
 
+/* In OpenAI's message.tool_calls shape, so that batch output and event
+ * lines read like the API's own replies. */
+static void add_tool_calls(struct llm__jw *j, cJSON *root, const struct llm_result *res)
+{
+    cJSON *arr = llm__jw_add(j, root, "tool_calls", cJSON_CreateArray());
+    for (size_t i = 0; i < res->n_tool_calls && arr != NULL; i++) {
+        const struct llm_tool_call *c = &res->tool_calls[i];
+        cJSON *o = cJSON_CreateObject();
+        llm__jw_add(j, o, "id", llm__jw_str_or_null(c->id));
+        llm__jw_add(j, o, "type", cJSON_CreateString("function"));
+        cJSON *fn = llm__jw_add(j, o, "function", cJSON_CreateObject());
+        llm__jw_add(j, fn, "name", llm__jw_str_or_null(c->name));
+        llm__jw_add(j, fn, "arguments", llm__jw_str_or_null(c->arguments));
+        llm__jw_push(j, arr, o);
+    }
+}
+
 /* The host's metadata is embedded as JSON when it is JSON; otherwise it is
  * kept, as a string, rather than dropped or allowed to corrupt the line. */
 static cJSON *metadata_value(const char *metadata_json)
@@ -288,6 +354,10 @@ char *llm_result_to_json(const struct llm_result *res)
     add_backoff(&j, root, &res->backoff);
     add_pipeline(&j, root, res);
     llm__jw_add(&j, root, "metadata", metadata_value(res->metadata_json));
+    if (res->n_tool_calls > 0)
+        add_tool_calls(&j, root, res);
+    if (res->refusal != NULL)
+        llm__jw_add(&j, root, "refusal", cJSON_CreateString(res->refusal));
 
     return llm__jw_finish(&j, root);
 }

@@ -3,6 +3,7 @@
 #ifndef LLMORCH_RESULT_INTERNAL_H
 #define LLMORCH_RESULT_INTERNAL_H
 
+#include "llmorch/ext/provider.h"
 #include "llmorch/result.h"
 
 /* A zeroed result whose `content` is "" (never NULL, as result.h promises).
@@ -19,5 +20,10 @@ enum llm_error llm__result_add_attempt(struct llm_result *r, const struct llm_at
 /* Append a copy of `*s` to r->pipeline, taking ownership of s->name and
  * s->error on the same terms as llm__result_add_attempt(). */
 enum llm_error llm__result_add_step(struct llm_result *r, const struct llm_step_result *s);
+
+/* Move p's tool calls and refusal into r (p keeps empty slots; a call
+ * without arguments gets "{}", one without id or name "").  Returns LLM_OK
+ * or LLM_ERR_OUT_OF_MEMORY (r then has no tool calls; p keeps them). */
+enum llm_error llm__result_take_tools(struct llm_result *r, struct llm_parsed *p);
 
 #endif /* LLMORCH_RESULT_INTERNAL_H */

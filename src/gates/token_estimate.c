@@ -291,6 +291,34 @@ static int64_t text_tokens(const char *s)
  * reply. */
 enum { TOKENS_PER_MESSAGE = 4, TOKENS_REPLY_PRIMING = 3 };
 
+/* OpenAI bills an image by tiles: 85 tokens at low detail, up to about
+ * 765 for a typical picture at high (the default); the estimate takes the
+ * high figure so that the TPM gate errs on the safe side. */
+enum { TOKENS_PER_IMAGE_LOW = 85, TOKENS_PER_IMAGE = 765 };
+
+static int64_t message_tokens(const struct llm_message *m)
+{
+    int64_t n = text_tokens(m->content);
+    if (m->parts != NULL) {
+        for (size_t i = 0; i < m->n_parts; i++) {
+            const struct llm_content_part *pt = &m->parts[i];
+            if (pt->type == LLM_PART_TEXT)
+                n = add_sat(n, text_tokens(pt->text));
+            else
+                n = add_sat(n, pt->detail != NULL && strcmp(pt->detail, "low") == 0
+                                   ? TOKENS_PER_IMAGE_LOW
+                                   : TOKENS_PER_IMAGE);
+        }
+    }
+    if (m->tool_calls != NULL) {
+        for (size_t i = 0; i < m->n_tool_calls; i++) {
+            n = add_sat(n, text_tokens(m->tool_calls[i].name));
+            n = add_sat(n, text_tokens(m->tool_calls[i].arguments));
+        }
+    }
+    return n;
+}
+
 int64_t llm_estimate_tokens_default(const struct llm_request *req)
 {
     if (req == NULL)
@@ -300,9 +328,19 @@ int64_t llm_estimate_tokens_default(const struct llm_request *req)
         total = add_sat(total, add_sat(TOKENS_PER_MESSAGE, text_tokens(req->system)));
     if (req->messages != NULL) {
         for (size_t k = 0; k < req->n_messages; k++)
-            total = add_sat(total,
-                            add_sat(TOKENS_PER_MESSAGE, text_tokens(req->messages[k].content)));
+            total = add_sat(total, add_sat(TOKENS_PER_MESSAGE, message_tokens(&req->messages[k])));
     }
+    if (req->tools != NULL) {
+        for (size_t k = 0; k < req->n_tools; k++) {
+            const struct llm_tool *t = &req->tools[k];
+            total = add_sat(total, add_sat(TOKENS_PER_MESSAGE, text_tokens(t->name)));
+            total = add_sat(total, text_tokens(t->description));
+            total = add_sat(total, text_tokens(t->parameters_json));
+        }
+    }
+    total = add_sat(total, text_tokens(req->response_format.schema_json));
+    if (req->max_completion_tokens > 0)
+        total = add_sat(total, req->max_completion_tokens);
     if (req->max_tokens > 0)
         total = add_sat(total, req->max_tokens);
     return total;

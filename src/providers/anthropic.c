@@ -37,6 +37,17 @@ static bool is_system_role(const char *role)
     return strcmp(role, "system") == 0 || strcmp(role, "developer") == 0;
 }
 
+/* True if a message has no text (no content, no non-empty text part). */
+static bool text_empty(const struct llm_message *m)
+{
+    if (m->content != NULL)
+        return m->content[0] == '\0';
+    for (size_t k = 0; k < m->n_parts; k++)
+        if (m->parts[k].type == LLM_PART_TEXT && m->parts[k].text[0] != '\0')
+            return false;
+    return true;
+}
+
 /* True if the top-level `system` string (see put_system) is not empty. */
 static bool has_system(const struct llm_request *req)
 {
@@ -44,7 +55,7 @@ static bool has_system(const struct llm_request *req)
         return true;
     for (size_t i = 0; i < req->n_messages; i++) {
         const struct llm_message *m = &req->messages[i];
-        if (is_system_role(m->role) && m->content[0] != '\0')
+        if (is_system_role(m->role) && !text_empty(m))
             return true;
     }
     return false;
@@ -64,14 +75,206 @@ static void put_system(struct llm__jo *w, const struct llm_request *req)
     }
     for (size_t i = 0; i < req->n_messages; i++) {
         const struct llm_message *m = &req->messages[i];
-        if (!is_system_role(m->role) || m->content[0] == '\0')
+        if (!is_system_role(m->role) || text_empty(m))
             continue;
         if (any)
             llm__jo_string_part(w, "\n\n");
-        llm__jo_string_part(w, m->content);
+        if (m->content != NULL) {
+            llm__jo_string_part(w, m->content);
+        } else {
+            for (size_t k = 0; k < m->n_parts; k++)
+                if (m->parts[k].type == LLM_PART_TEXT)
+                    llm__jo_string_part(w, m->parts[k].text);
+        }
         any = true;
     }
     llm__jo_string_end(w);
+}
+
+static void put_text_block(struct llm__jo *w, const char *text)
+{
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "type");
+    llm__jo_string(w, "text");
+    llm__jo_key(w, "text");
+    llm__jo_string(w, text);
+    llm__jo_object_end(w);
+}
+
+/* An image block: base64 data (also out of a data: URL, which the API
+ * does not take as a URL) or an http(s) URL source. */
+static void put_image_block(struct llm__jo *w, const struct llm_content_part *pt)
+{
+    const char *media = pt->media_type, *data = pt->data;
+    size_t media_len = media != NULL ? strlen(media) : 0;
+    bool b64 = pt->type == LLM_PART_IMAGE_BASE64 ||
+               llm__data_url_split(pt->url, &media, &media_len, &data);
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "type");
+    llm__jo_string(w, "image");
+    llm__jo_key(w, "source");
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "type");
+    if (b64) {
+        char mt[128];
+        snprintf(mt, sizeof(mt), "%.*s", (int)(media_len < sizeof(mt) ? media_len : 0), media);
+        llm__jo_string(w, "base64");
+        llm__jo_key(w, "media_type");
+        llm__jo_string(w, mt);
+        llm__jo_key(w, "data");
+        llm__jo_string(w, data);
+    } else {
+        llm__jo_string(w, "url");
+        llm__jo_key(w, "url");
+        llm__jo_string(w, pt->url);
+    }
+    llm__jo_object_end(w);
+    llm__jo_object_end(w);
+}
+
+static void put_blocks_of(struct llm__body *b, const struct llm_message *m)
+{
+    struct llm__jo *w = &b->w;
+    if (m->n_parts == 0) {
+        if (m->content != NULL && m->content[0] != '\0')
+            put_text_block(w, m->content);
+    }
+    for (size_t k = 0; k < m->n_parts; k++) {
+        if (m->parts[k].type == LLM_PART_TEXT)
+            put_text_block(w, m->parts[k].text);
+        else
+            put_image_block(w, &m->parts[k]);
+    }
+    for (size_t k = 0; k < m->n_tool_calls; k++) {
+        const struct llm_tool_call *c = &m->tool_calls[k];
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "type");
+        llm__jo_string(w, "tool_use");
+        llm__jo_key(w, "id");
+        llm__jo_string(w, c->id);
+        llm__jo_key(w, "name");
+        llm__jo_string(w, c->name);
+        llm__jo_key(w, "input");
+        llm__body_put_json_text(b, c->arguments, "{}");
+        llm__jo_object_end(w);
+    }
+}
+
+static void put_tool_result(struct llm__body *b, const struct llm_message *m)
+{
+    struct llm__jo *w = &b->w;
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "type");
+    llm__jo_string(w, "tool_result");
+    llm__jo_key(w, "tool_use_id");
+    llm__jo_string(w, m->tool_call_id != NULL ? m->tool_call_id : "");
+    llm__jo_key(w, "content");
+    llm__put_message_text(w, m);
+    llm__jo_object_end(w);
+}
+
+/* The conversation.  Plain text turns keep {"role","content":"text"} (bytes
+ * pinned by test_jsonout.c); turns with parts or tool calls use content
+ * blocks; "tool" turns become tool_result blocks of a "user" turn, and
+ * consecutive ones share that turn, as the API requires for the results of
+ * parallel calls. */
+static void put_messages(struct llm__body *b, const struct llm_request *req)
+{
+    struct llm__jo *w = &b->w;
+    llm__jo_array_begin(w);
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const struct llm_message *m = &req->messages[i];
+        if (is_system_role(m->role))
+            continue;
+        if (strcmp(m->role, "tool") == 0) {
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "role");
+            llm__jo_string(w, "user");
+            llm__jo_key(w, "content");
+            llm__jo_array_begin(w);
+            put_tool_result(b, m);
+            while (i + 1 < req->n_messages && strcmp(req->messages[i + 1].role, "tool") == 0)
+                put_tool_result(b, &req->messages[++i]);
+            llm__jo_array_end(w);
+            llm__jo_object_end(w);
+        } else if (m->n_parts == 0 && m->n_tool_calls == 0) {
+            llm__put_message(w, m->role, m->content);
+        } else {
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "role");
+            llm__jo_string(w, m->role);
+            llm__jo_key(w, "content");
+            llm__jo_array_begin(w);
+            put_blocks_of(b, m);
+            llm__jo_array_end(w);
+            llm__jo_object_end(w);
+        }
+    }
+    llm__jo_array_end(w);
+}
+
+/* tools, tool_choice (with disable_parallel_tool_use), output_config. */
+static void put_tools_and_format(struct llm__body *b, const struct llm_request *req)
+{
+    struct llm__jo *w = &b->w;
+    if (req->n_tools > 0 && llm__extra_member(&b->x, w, "tools")) {
+        llm__jo_array_begin(w);
+        for (size_t i = 0; i < req->n_tools; i++) {
+            const struct llm_tool *t = &req->tools[i];
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "name");
+            llm__jo_string(w, t->name);
+            if (t->description != NULL) {
+                llm__jo_key(w, "description");
+                llm__jo_string(w, t->description);
+            }
+            llm__jo_key(w, "input_schema");
+            llm__body_put_json_text(b, t->parameters_json,
+                                    "{\"type\":\"object\",\"properties\":{}}");
+            llm__jo_object_end(w);
+        }
+        llm__jo_array_end(w);
+    }
+    bool no_parallel = req->has_parallel_tool_calls && !req->parallel_tool_calls &&
+                       req->n_tools > 0 && req->tool_choice != LLM_TOOL_CHOICE_NONE;
+    if ((req->tool_choice != LLM_TOOL_CHOICE_DEFAULT || no_parallel) &&
+        llm__extra_member(&b->x, w, "tool_choice")) {
+        static const char *const types[] = {
+            [LLM_TOOL_CHOICE_DEFAULT] = "auto", [LLM_TOOL_CHOICE_AUTO] = "auto",
+            [LLM_TOOL_CHOICE_NONE] = "none",    [LLM_TOOL_CHOICE_REQUIRED] = "any",
+            [LLM_TOOL_CHOICE_NAMED] = "tool",
+        };
+        unsigned c = (unsigned)req->tool_choice;
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "type");
+        llm__jo_string(w, c < sizeof(types) / sizeof(types[0]) ? types[c] : "auto");
+        if (req->tool_choice == LLM_TOOL_CHOICE_NAMED) {
+            llm__jo_key(w, "name");
+            llm__jo_string(w, req->tool_choice_name);
+        }
+        if (no_parallel) {
+            llm__jo_key(w, "disable_parallel_tool_use");
+            llm__jo_bool(w, true);
+        }
+        llm__jo_object_end(w);
+    }
+    /* Structured output takes a schema; the API has no schema-less JSON
+     * mode, so LLM_RESPONSE_JSON_OBJECT asks for any object. */
+    const struct llm_response_format *f = &req->response_format;
+    if (f->type != LLM_RESPONSE_TEXT && llm__extra_member(&b->x, w, "output_config")) {
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "format");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "type");
+        llm__jo_string(w, "json_schema");
+        llm__jo_key(w, "schema");
+        if (f->type == LLM_RESPONSE_JSON_SCHEMA)
+            llm__body_put_json_text(b, f->schema_json, "{}");
+        else
+            llm__jo_raw(w, "{\"type\":\"object\"}", 17);
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+    }
 }
 
 /* The Messages body into out->body / out->body_len, written as openai.c
@@ -88,21 +291,17 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
     if (llm__extra_member(&b.x, &b.w, "model"))
         llm__jo_string(&b.w, req->model);
     if (llm__extra_member(&b.x, &b.w, "max_tokens"))
-        llm__jo_int(&b.w, req->max_tokens > 0 ? req->max_tokens : DEFAULT_MAX_TOKENS);
+        llm__jo_int(&b.w, req->max_tokens > 0             ? req->max_tokens
+                          : req->max_completion_tokens > 0 ? req->max_completion_tokens
+                                                           : DEFAULT_MAX_TOKENS);
     if (has_system(req) && llm__extra_member(&b.x, &b.w, "system"))
         put_system(&b.w, req);
-    if (llm__extra_member(&b.x, &b.w, "messages")) {
-        llm__jo_array_begin(&b.w);
-        for (size_t i = 0; i < req->n_messages; i++) {
-            const struct llm_message *m = &req->messages[i];
-            if (!is_system_role(m->role))
-                llm__put_message(&b.w, m->role, m->content);
-        }
-        llm__jo_array_end(&b.w);
-    }
+    if (llm__extra_member(&b.x, &b.w, "messages"))
+        put_messages(&b, req);
     llm__body_put_sampling(&b, req, "stop_sequences");
     if (req->stream && llm__extra_member(&b.x, &b.w, "stream"))
         llm__jo_bool(&b.w, true);
+    put_tools_and_format(&b, req);
     return llm__body_end(&b, out);
 }
 
@@ -215,6 +414,43 @@ static enum llm_error read_message_meta(const cJSON *msg, struct llm_parsed *out
     return err;
 }
 
+/* A tool_use block opened: a call keyed by the block's index (-1 in a
+ * whole reply, where blocks come in order).  `input` is the whole input
+ * in a reply; a stream's content_block_start carries {} and the input
+ * follows as input_json_delta fragments. */
+static enum llm_error start_tool_use(const cJSON *block, int64_t index, bool whole,
+                                     struct llm_parsed *out)
+{
+    struct llm_parsed_tool_call *call;
+    enum llm_error err = llm_parsed_tool_call(out, index, &call);
+    if (err == LLM_ERR_PARSE)
+        return llm__parse_failure(out, "too many tool calls in reply", NULL, 0);
+    if (err == LLM_OK)
+        err = llm__parsed_update(&call->id, llm__json_string(block, "id"));
+    if (err == LLM_OK)
+        err = llm__parsed_update(&call->name, llm__json_string(block, "name"));
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(block, "input");
+    if (err == LLM_OK && whole && cJSON_IsObject(input)) {
+        char *text = cJSON_PrintUnformatted(input);
+        err = text != NULL ? llm_parsed_tool_append(call, text, strlen(text))
+                           : LLM_ERR_OUT_OF_MEMORY;
+        cJSON_free(text);
+    }
+    return err;
+}
+
+/* stop_reason "refusal": the API's safety classifier stopped the reply;
+ * the text so far (often empty) is what the model said. */
+static enum llm_error note_refusal(struct llm_parsed *out)
+{
+    if (out->finish_reason == NULL || strcmp(out->finish_reason, "refusal") != 0 ||
+        out->refusal != NULL)
+        return LLM_OK;
+    if (out->content_len > 0)
+        return llm_parsed_refusal_append(out, out->content, out->content_len);
+    return llm_parsed_refusal_append(out, "refusal", 7);
+}
+
 static enum llm_error anthropic_parse_response(const struct llm_provider *p, const char *body,
                                                size_t len, struct llm_parsed *out)
 {
@@ -245,9 +481,13 @@ static enum llm_error anthropic_parse_response(const struct llm_provider *p, con
             const char *text = llm__json_string(block, "text");
             if (err == LLM_OK && type != NULL && strcmp(type, "text") == 0 && text != NULL)
                 err = llm_parsed_append(out, text, strlen(text));
+            else if (err == LLM_OK && type != NULL && strcmp(type, "tool_use") == 0)
+                err = start_tool_use(block, -1, true, out);
         }
         if (err == LLM_OK)
             err = read_message_meta(root, out);
+        if (err == LLM_OK)
+            err = note_refusal(out);
     }
     cJSON_Delete(root);
     return err;
@@ -265,6 +505,16 @@ static bool blank(const char *data, size_t len)
 static bool named(const char *name, const char *want)
 {
     return name != NULL && strcmp(name, want) == 0;
+}
+
+/* A stream event's content block "index" (-2 when absent or bad, which
+ * matches no tool call: -1 would mean "append a new one"). */
+static int64_t block_index(const cJSON *root)
+{
+    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(root, "index");
+    return cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < 1e6
+               ? (int64_t)idx->valuedouble
+               : -2;
 }
 
 static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
@@ -297,18 +547,33 @@ static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
         const char *text = llm__json_string(block, "text");
         if (named(llm__json_string(block, "type"), "text") && text != NULL)
             err = llm_parsed_append(acc, text, strlen(text));
+        else if (named(llm__json_string(block, "type"), "tool_use"))
+            err = start_tool_use(block, block_index(root), false, acc);
     } else if (named(name, "content_block_delta")) {
-        /* thinking_delta, signature_delta, input_json_delta: not reply
-         * text. */
+        /* thinking_delta, signature_delta: not reply text. */
         const cJSON *delta = llm__json_object(root, "delta");
         const char *text = llm__json_string(delta, "text");
-        if (named(llm__json_string(delta, "type"), "text_delta") && text != NULL)
+        const char *json = llm__json_string(delta, "partial_json");
+        if (named(llm__json_string(delta, "type"), "text_delta") && text != NULL) {
             err = llm_parsed_append(acc, text, strlen(text));
+        } else if (named(llm__json_string(delta, "type"), "input_json_delta") && json != NULL) {
+            /* Fragments belong to the tool_use block of the same index;
+             * one without such a block is ignored, not guessed at. */
+            int64_t idx = block_index(root);
+            for (size_t k = acc->n_tool_calls; k-- > 0;) {
+                if (acc->tool_calls[k].wire_index == idx) {
+                    err = llm_parsed_tool_append(&acc->tool_calls[k], json, strlen(json));
+                    break;
+                }
+            }
+        }
     } else if (named(name, "message_delta")) {
         err = llm__parsed_update(&acc->finish_reason,
                                  llm__json_string(llm__json_object(root, "delta"), "stop_reason"));
         if (err == LLM_OK)
             apply_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &acc->usage);
+        if (err == LLM_OK)
+            err = note_refusal(acc);
     } else if (named(name, "message_stop")) {
         acc->done = true;
     } else if (named(name, "error")) {

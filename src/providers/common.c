@@ -68,10 +68,89 @@ enum llm_error llm_parsed_set_error(struct llm_parsed *p, enum llm_error type,
     return LLM_OK;
 }
 
+/* Bounds on what a reply may ask for: a hostile server must not make us
+ * allocate without limit. */
+#define MAX_TOOL_CALLS 1024
+#define MAX_TOOL_ARGUMENTS (16u * 1024 * 1024)
+
+enum llm_error llm_parsed_tool_call(struct llm_parsed *p, int64_t wire_index,
+                                    struct llm_parsed_tool_call **out)
+{
+    if (p == NULL || out == NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (wire_index >= 0) {
+        for (size_t i = p->n_tool_calls; i-- > 0;) {
+            if (p->tool_calls[i].wire_index == wire_index) {
+                *out = &p->tool_calls[i];
+                return LLM_OK;
+            }
+        }
+    }
+    if (p->n_tool_calls >= MAX_TOOL_CALLS)
+        return LLM_ERR_PARSE;
+    if (p->n_tool_calls == p->tool_calls_cap) {
+        size_t cap = p->tool_calls_cap ? p->tool_calls_cap * 2 : 4;
+        struct llm_parsed_tool_call *n = realloc(p->tool_calls, cap * sizeof(*n));
+        if (n == NULL)
+            return LLM_ERR_OUT_OF_MEMORY;
+        p->tool_calls = n;
+        p->tool_calls_cap = cap;
+    }
+    struct llm_parsed_tool_call *c = &p->tool_calls[p->n_tool_calls++];
+    memset(c, 0, sizeof(*c));
+    c->wire_index = wire_index < 0 ? -1 : wire_index;
+    *out = c;
+    return LLM_OK;
+}
+
+/* Append to a growing NUL-terminated buffer, bounded by `max`. */
+static enum llm_error append_bounded(char **buf, size_t *len, size_t *cap, const char *text,
+                                     size_t n, size_t max)
+{
+    if (text == NULL && n > 0)
+        return LLM_ERR_INVALID_ARGUMENT;
+    if (n > max || *len > max - n)
+        return LLM_ERR_RESPONSE_TOO_LARGE;
+    if (!llm__grow(buf, cap, *len + n + 1, false))
+        return LLM_ERR_OUT_OF_MEMORY;
+    if (n > 0)
+        memcpy(*buf + *len, text, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return LLM_OK;
+}
+
+enum llm_error llm_parsed_tool_append(struct llm_parsed_tool_call *call, const char *text,
+                                      size_t len)
+{
+    if (call == NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    return append_bounded(&call->arguments, &call->arguments_len, &call->arguments_cap, text,
+                          len, MAX_TOOL_ARGUMENTS);
+}
+
+enum llm_error llm_parsed_refusal_append(struct llm_parsed *p, const char *text, size_t len)
+{
+    if (p == NULL)
+        return LLM_ERR_INVALID_ARGUMENT;
+    /* The refusal has no capacity member of its own: it is grown exactly
+     * (refusals are one short sentence). */
+    size_t cap = p->refusal != NULL ? p->refusal_len + 1 : 0;
+    return append_bounded(&p->refusal, &p->refusal_len, &cap, text, len, MAX_TOOL_ARGUMENTS);
+}
+
 void llm_parsed_clear(struct llm_parsed *p)
 {
     if (p == NULL)
         return;
+    for (size_t i = 0; i < p->n_tool_calls; i++) {
+        free(p->tool_calls[i].id);
+        free(p->tool_calls[i].name);
+        free(p->tool_calls[i].arguments);
+    }
+    free(p->tool_calls);
+    free(p->refusal);
     free(p->content);
     free(p->finish_reason);
     free(p->model);

@@ -192,7 +192,7 @@ static char *make_reply(const struct mock_impl *m, const struct llm_request *req
         return llm__strdup(m->reply);
     const char *last = "";
     for (size_t i = req->n_messages; i-- > 0;)
-        if (strcmp(req->messages[i].role, "user") == 0) {
+        if (strcmp(req->messages[i].role, "user") == 0 && req->messages[i].content != NULL) {
             last = req->messages[i].content;
             break;
         }
@@ -260,7 +260,7 @@ static enum llm_error build_success(const struct llm_request *req, const char *r
 {
     int64_t in_tok = tokens_of(req->system ? strlen(req->system) : 0);
     for (size_t i = 0; i < req->n_messages; i++)
-        in_tok += tokens_of(strlen(req->messages[i].content));
+        in_tok += tokens_of(req->messages[i].content ? strlen(req->messages[i].content) : 0);
     size_t rlen = strlen(reply);
     const char *finish = "stop";
     if (req->max_tokens > 0 && tokens_of(rlen) > req->max_tokens) {

@@ -37,6 +37,163 @@ static const struct openai_impl *impl_of(const struct llm_provider *p)
  * every request.  The bytes MUST stay the ones the tree printed (hosts may
  * key caches on them); tests/unit/test_jsonout.c compares them with a copy
  * of the cJSON builder. */
+/* Content parts as OpenAI's array: text parts, and images as image_url
+ * (base64 data as a data: URL, the only way Chat Completions takes it). */
+static void put_parts(struct llm__jo *w, const struct llm_message *m)
+{
+    llm__jo_array_begin(w);
+    for (size_t k = 0; k < m->n_parts; k++) {
+        const struct llm_content_part *pt = &m->parts[k];
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "type");
+        if (pt->type == LLM_PART_TEXT) {
+            llm__jo_string(w, "text");
+            llm__jo_key(w, "text");
+            llm__jo_string(w, pt->text);
+        } else {
+            llm__jo_string(w, "image_url");
+            llm__jo_key(w, "image_url");
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "url");
+            llm__put_image_url(w, pt);
+            if (pt->detail != NULL) {
+                llm__jo_key(w, "detail");
+                llm__jo_string(w, pt->detail);
+            }
+            llm__jo_object_end(w);
+        }
+        llm__jo_object_end(w);
+    }
+    llm__jo_array_end(w);
+}
+
+/* One message.  A plain text turn keeps the historical two-member shape
+ * (the body bytes of such requests are pinned by test_jsonout.c). */
+static void put_message(struct llm__body *b, const struct llm_message *m)
+{
+    struct llm__jo *w = &b->w;
+    if (m->n_parts == 0 && m->n_tool_calls == 0 && m->tool_call_id == NULL) {
+        llm__put_message(w, m->role, m->content);
+        return;
+    }
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "role");
+    llm__jo_string(w, m->role);
+    if (m->tool_call_id != NULL) {
+        llm__jo_key(w, "tool_call_id");
+        llm__jo_string(w, m->tool_call_id);
+    }
+    llm__jo_key(w, "content");
+    if (m->n_parts > 0)
+        put_parts(w, m);
+    else
+        llm__jo_string(w, m->content); /* NULL: null, as the SDK sends */
+    if (m->n_tool_calls > 0) {
+        llm__jo_key(w, "tool_calls");
+        llm__jo_array_begin(w);
+        for (size_t k = 0; k < m->n_tool_calls; k++) {
+            const struct llm_tool_call *c = &m->tool_calls[k];
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "id");
+            llm__jo_string(w, c->id);
+            llm__jo_key(w, "type");
+            llm__jo_string(w, "function");
+            llm__jo_key(w, "function");
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "name");
+            llm__jo_string(w, c->name);
+            /* Arguments travel as JSON text inside a string. */
+            llm__jo_key(w, "arguments");
+            llm__jo_string(w, c->arguments != NULL ? c->arguments : "{}");
+            llm__jo_object_end(w);
+            llm__jo_object_end(w);
+        }
+        llm__jo_array_end(w);
+    }
+    llm__jo_object_end(w);
+}
+
+/* tools, tool_choice, parallel_tool_calls, response_format. */
+static void put_tools_and_format(struct llm__body *b, const struct llm_request *req)
+{
+    struct llm__jo *w = &b->w;
+    if (req->n_tools > 0 && llm__extra_member(&b->x, w, "tools")) {
+        llm__jo_array_begin(w);
+        for (size_t i = 0; i < req->n_tools; i++) {
+            const struct llm_tool *t = &req->tools[i];
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "type");
+            llm__jo_string(w, "function");
+            llm__jo_key(w, "function");
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "name");
+            llm__jo_string(w, t->name);
+            if (t->description != NULL) {
+                llm__jo_key(w, "description");
+                llm__jo_string(w, t->description);
+            }
+            llm__jo_key(w, "parameters");
+            llm__body_put_json_text(b, t->parameters_json,
+                                    "{\"type\":\"object\",\"properties\":{}}");
+            if (t->strict) {
+                llm__jo_key(w, "strict");
+                llm__jo_bool(w, true);
+            }
+            llm__jo_object_end(w);
+            llm__jo_object_end(w);
+        }
+        llm__jo_array_end(w);
+    }
+    static const char *const choice_words[] = {
+        [LLM_TOOL_CHOICE_AUTO] = "auto",
+        [LLM_TOOL_CHOICE_NONE] = "none",
+        [LLM_TOOL_CHOICE_REQUIRED] = "required",
+    };
+    if (req->tool_choice != LLM_TOOL_CHOICE_DEFAULT &&
+        llm__extra_member(&b->x, w, "tool_choice")) {
+        if (req->tool_choice == LLM_TOOL_CHOICE_NAMED) {
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "type");
+            llm__jo_string(w, "function");
+            llm__jo_key(w, "function");
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "name");
+            llm__jo_string(w, req->tool_choice_name);
+            llm__jo_object_end(w);
+            llm__jo_object_end(w);
+        } else {
+            unsigned c = (unsigned)req->tool_choice;
+            llm__jo_string(w, c < sizeof(choice_words) / sizeof(choice_words[0]) &&
+                                      choice_words[c] != NULL
+                                  ? choice_words[c]
+                                  : "auto");
+        }
+    }
+    if (req->has_parallel_tool_calls && req->n_tools > 0 &&
+        llm__extra_member(&b->x, w, "parallel_tool_calls"))
+        llm__jo_bool(w, req->parallel_tool_calls);
+    const struct llm_response_format *f = &req->response_format;
+    if (f->type != LLM_RESPONSE_TEXT && llm__extra_member(&b->x, w, "response_format")) {
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "type");
+        if (f->type == LLM_RESPONSE_JSON_SCHEMA) {
+            llm__jo_string(w, "json_schema");
+            llm__jo_key(w, "json_schema");
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "name");
+            llm__jo_string(w, f->name);
+            llm__jo_key(w, "strict");
+            llm__jo_bool(w, f->strict);
+            llm__jo_key(w, "schema");
+            llm__body_put_json_text(b, f->schema_json, "{}");
+            llm__jo_object_end(w);
+        } else {
+            llm__jo_string(w, "json_object");
+        }
+        llm__jo_object_end(w);
+    }
+}
+
 static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
 {
     struct llm__body b;
@@ -50,11 +207,13 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
         if (req->system != NULL && req->system[0] != '\0')
             llm__put_message(&b.w, "system", req->system);
         for (size_t i = 0; i < req->n_messages; i++)
-            llm__put_message(&b.w, req->messages[i].role, req->messages[i].content);
+            put_message(&b, &req->messages[i]);
         llm__jo_array_end(&b.w);
     }
     if (req->max_tokens > 0 && llm__extra_member(&b.x, &b.w, "max_tokens"))
         llm__jo_int(&b.w, req->max_tokens);
+    if (req->max_completion_tokens > 0 && llm__extra_member(&b.x, &b.w, "max_completion_tokens"))
+        llm__jo_int(&b.w, req->max_completion_tokens);
     llm__body_put_sampling(&b, req, "stop");
     if (req->stream) {
         /* include_usage: without it a streamed reply carries no token
@@ -68,6 +227,7 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
             llm__jo_object_end(&b.w);
         }
     }
+    put_tools_and_format(&b, req);
     return llm__body_end(&b, out);
 }
 
@@ -201,6 +361,55 @@ static enum llm_error append_content(struct llm_parsed *out, const cJSON *conten
     return LLM_OK;
 }
 
+/* message.tool_calls (whole calls) or delta.tool_calls (pieces keyed by
+ * "index": the first piece of a call brings id and name, later ones
+ * argument fragments).  Legacy function_call replies are not read. */
+static enum llm_error read_tool_calls(const cJSON *msg, bool stream, struct llm_parsed *out)
+{
+    const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
+    if (!cJSON_IsArray(calls))
+        return LLM_OK; /* absent or null */
+    const cJSON *c;
+    int64_t pos = 0;
+    cJSON_ArrayForEach(c, calls) {
+        if (!cJSON_IsObject(c))
+            continue;
+        int64_t index = pos++;
+        if (stream) {
+            const cJSON *idx = cJSON_GetObjectItemCaseSensitive(c, "index");
+            /* A chunk without an index continues the last call. */
+            index = cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < 1e6
+                        ? (int64_t)idx->valuedouble
+                        : (out->n_tool_calls > 0
+                               ? out->tool_calls[out->n_tool_calls - 1].wire_index
+                               : 0);
+        }
+        struct llm_parsed_tool_call *call;
+        enum llm_error err = llm_parsed_tool_call(out, index, &call);
+        if (err == LLM_ERR_PARSE)
+            return llm__parse_failure(out, "too many tool calls in reply", NULL, 0);
+        if (err != LLM_OK)
+            return err;
+        const cJSON *fn = llm__json_object(c, "function");
+        const char *args = llm__json_string(fn, "arguments");
+        err = llm__parsed_update(&call->id, llm__json_string(c, "id"));
+        if (err == LLM_OK)
+            err = llm__parsed_update(&call->name, llm__json_string(fn, "name"));
+        if (err == LLM_OK && args != NULL)
+            err = llm_parsed_tool_append(call, args, strlen(args));
+        if (err != LLM_OK)
+            return err;
+    }
+    return LLM_OK;
+}
+
+/* message.refusal (whole) or delta.refusal (a fragment). */
+static enum llm_error read_refusal(const cJSON *msg, struct llm_parsed *out)
+{
+    const char *r = llm__json_string(msg, "refusal");
+    return r != NULL ? llm_parsed_refusal_append(out, r, strlen(r)) : LLM_OK;
+}
+
 static enum llm_error read_common(const cJSON *root, struct llm_parsed *out)
 {
     enum llm_error err = llm__parsed_update(&out->model, llm__json_string(root, "model"));
@@ -235,6 +444,10 @@ static enum llm_error read_response_tree(const char *body, size_t len, struct ll
         err = llm_parsed_append(out, "", 0);
         if (err == LLM_OK)
             err = append_content(out, content);
+        if (err == LLM_OK)
+            err = read_tool_calls(message, false, out);
+        if (err == LLM_OK)
+            err = read_refusal(message, out);
         if (err == LLM_OK)
             err = llm__parsed_update(&out->finish_reason,
                                      llm__json_string(choice, "finish_reason"));
@@ -279,6 +492,10 @@ static enum llm_error read_stream_tree(const char *data, size_t len, struct llm_
                                          len);
             } else {
                 err = append_content(acc, content);
+                if (err == LLM_OK)
+                    err = read_tool_calls(delta, true, acc);
+                if (err == LLM_OK)
+                    err = read_refusal(delta, acc);
                 if (err == LLM_OK)
                     err = llm__parsed_update(&acc->finish_reason,
                                              llm__json_string(choice, "finish_reason"));

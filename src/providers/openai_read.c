@@ -9,6 +9,8 @@
  *   choices[0]                the only choice; in it
  *     message | delta         an object (reply | stream chunk), in it
  *       content               a string, or null / absent (nothing)
+ *       tool_calls, refusal   null / absent only (else declined: the tree
+ *                             reader reads them)
  *     finish_reason           a string (anything else ignored)
  *   usage                     an object: prompt_tokens, completion_tokens,
  *                             prompt_tokens_details.cached_tokens,
@@ -140,6 +142,14 @@ static void message(struct llm__jr *r, struct found *f)
                 llm__jr_skip(r);
             else
                 r->bad = true; /* content parts, or not content at all */
+        } else if (llm__jr_str_is(&key, "tool_calls") || llm__jr_str_is(&key, "refusal") ||
+                   llm__jr_str_is(&key, "function_call")) {
+            /* The tree reader reads tool calls and refusals; null is the
+             * common "none" and stays on this path. */
+            if (llm__jr_peek(r) == LLM__JR_NULL)
+                llm__jr_skip(r);
+            else
+                r->bad = true;
         } else {
             llm__jr_skip(r);
         }

@@ -227,6 +227,91 @@ static size_t add_sat(size_t a, size_t b)
     return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
+/* What a provider dereferences in a message: no NULL where it writes a
+ * string.  (llm__request_validate checks the rest.) */
+static bool message_shape_ok(const struct llm_message *m)
+{
+    if (m->role == NULL || (m->n_parts > 0 && m->parts == NULL) ||
+        (m->n_tool_calls > 0 && m->tool_calls == NULL))
+        return false;
+    if (m->content == NULL && m->n_parts == 0 && m->n_tool_calls == 0)
+        return false;
+    for (size_t k = 0; k < m->n_parts; k++) {
+        const struct llm_content_part *pt = &m->parts[k];
+        if ((pt->type == LLM_PART_TEXT && pt->text == NULL) ||
+            (pt->type == LLM_PART_IMAGE_URL && pt->url == NULL) ||
+            (pt->type == LLM_PART_IMAGE_BASE64 && (pt->data == NULL || pt->media_type == NULL)) ||
+            (unsigned)pt->type > LLM_PART_IMAGE_BASE64)
+            return false;
+    }
+    for (size_t k = 0; k < m->n_tool_calls; k++) {
+        if (m->tool_calls[k].id == NULL || m->tool_calls[k].name == NULL)
+            return false;
+    }
+    return true;
+}
+
+void llm__body_put_json_text(struct llm__body *b, const char *json, const char *fallback)
+{
+    if (json == NULL) {
+        llm__jo_raw(&b->w, fallback, strlen(fallback));
+        return;
+    }
+    cJSON *v = cJSON_Parse(json);
+    if (v == NULL) {
+        /* cJSON does not tell a syntax error from running out of memory;
+         * the engine validated the text before, so blame the text. */
+        b->bad = true;
+        llm__jo_null(&b->w);
+        return;
+    }
+    put_extra_value(&b->w, v);
+    cJSON_Delete(v);
+}
+
+void llm__put_message_text(struct llm__jo *w, const struct llm_message *m)
+{
+    if (m->content != NULL || m->n_parts == 0) {
+        llm__jo_string(w, m->content != NULL ? m->content : "");
+        return;
+    }
+    llm__jo_string_begin(w);
+    for (size_t k = 0; k < m->n_parts; k++) {
+        if (m->parts[k].type == LLM_PART_TEXT)
+            llm__jo_string_part(w, m->parts[k].text);
+    }
+    llm__jo_string_end(w);
+}
+
+void llm__put_image_url(struct llm__jo *w, const struct llm_content_part *pt)
+{
+    if (pt->type == LLM_PART_IMAGE_URL) {
+        llm__jo_string(w, pt->url);
+        return;
+    }
+    llm__jo_string_begin(w);
+    llm__jo_string_part(w, "data:");
+    llm__jo_string_part(w, pt->media_type);
+    llm__jo_string_part(w, ";base64,");
+    llm__jo_string_part(w, pt->data);
+    llm__jo_string_end(w);
+}
+
+bool llm__data_url_split(const char *url, const char **media, size_t *media_len,
+                         const char **data)
+{
+    if (strncmp(url, "data:", 5) != 0)
+        return false;
+    const char *m = url + 5;
+    const char *b64 = strstr(m, ";base64,");
+    if (b64 == NULL || b64 == m || memchr(m, ',', (size_t)(b64 - m)) != NULL)
+        return false;
+    *media = m;
+    *media_len = (size_t)(b64 - m);
+    *data = b64 + 8;
+    return true;
+}
+
 enum llm_error llm__body_begin(struct llm__body *b, const struct llm_request *req)
 {
     memset(b, 0, sizeof(*b));
@@ -236,9 +321,19 @@ enum llm_error llm__body_begin(struct llm__body *b, const struct llm_request *re
         (req->has_top_p && !isfinite(req->top_p)))
         return LLM_ERR_INVALID_REQUEST;
     for (size_t i = 0; i < req->n_messages; i++) {
-        if (req->messages[i].role == NULL || req->messages[i].content == NULL)
+        if (!message_shape_ok(&req->messages[i]))
             return LLM_ERR_INVALID_REQUEST;
     }
+    if (req->n_tools > 0 && req->tools == NULL)
+        return LLM_ERR_INVALID_REQUEST;
+    for (size_t i = 0; i < req->n_tools; i++) {
+        if (req->tools[i].name == NULL)
+            return LLM_ERR_INVALID_REQUEST;
+    }
+    if ((req->tool_choice == LLM_TOOL_CHOICE_NAMED && req->tool_choice_name == NULL) ||
+        (req->response_format.type == LLM_RESPONSE_JSON_SCHEMA &&
+         (req->response_format.name == NULL || req->response_format.schema_json == NULL)))
+        return LLM_ERR_INVALID_REQUEST;
     for (size_t i = 0; i < req->n_stop; i++) {
         if (req->stop[i] == NULL)
             return LLM_ERR_INVALID_REQUEST;
@@ -256,6 +351,10 @@ enum llm_error llm__body_end(struct llm__body *b, struct llm_http_request *out)
     llm__extra_finish(&b->x, &b->w);
     llm__jo_object_end(&b->w);
     llm__extra_clear(&b->x);
+    if (b->bad) {
+        llm__jo_free(&b->w);
+        return LLM_ERR_INVALID_REQUEST;
+    }
     out->body = llm__jo_finish(&b->w, &out->body_len);
     return out->body != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
 }
@@ -284,10 +383,35 @@ size_t llm__body_size_hint(const struct llm_request *req)
         n = add_sat(n, add_sat(40, strlen(req->system)));
     for (size_t i = 0; i < req->n_messages; i++) {
         n = add_sat(n, add_sat(32, strlen(req->messages[i].role)));
-        n = add_sat(n, strlen(req->messages[i].content));
+        if (req->messages[i].content != NULL)
+            n = add_sat(n, strlen(req->messages[i].content));
     }
     for (size_t i = 0; i < req->n_stop; i++)
         n = add_sat(n, add_sat(3, strlen(req->stop[i])));
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const struct llm_message *m = &req->messages[i];
+        for (size_t k = 0; k < m->n_parts; k++) {
+            const struct llm_content_part *pt = &m->parts[k];
+            const char *big = pt->type == LLM_PART_TEXT        ? pt->text
+                              : pt->type == LLM_PART_IMAGE_URL ? pt->url
+                                                               : pt->data;
+            n = add_sat(n, add_sat(64, big != NULL ? strlen(big) : 0));
+        }
+        for (size_t k = 0; k < m->n_tool_calls; k++) {
+            const char *a = m->tool_calls[k].arguments;
+            n = add_sat(n, add_sat(96, a != NULL ? strlen(a) : 0));
+        }
+    }
+    for (size_t i = 0; i < req->n_tools; i++) {
+        const struct llm_tool *t = &req->tools[i];
+        n = add_sat(n, add_sat(64, strlen(t->name)));
+        if (t->description != NULL)
+            n = add_sat(n, strlen(t->description));
+        if (t->parameters_json != NULL)
+            n = add_sat(n, strlen(t->parameters_json));
+    }
+    if (req->response_format.schema_json != NULL)
+        n = add_sat(n, add_sat(96, strlen(req->response_format.schema_json)));
     return n;
 }
 
@@ -448,7 +572,18 @@ enum llm_error llm__endpoint_init(struct llm__endpoint *ep, const struct llm_pro
 {
     if (trace[0] != '\0' && !llm__header_name_ok(trace))
         return LLM_ERR_INVALID_ARGUMENT;
-    enum llm_error err = llm__endpoint_url(opts->base_url, default_base, path, &ep->url);
+    enum llm_error err;
+    if (opts->endpoint_url != NULL) {
+        /* Used as given, query string and all: only what could break the
+         * request line is refused. */
+        const char *u = opts->endpoint_url;
+        bool ok = llm__option_value_ok(u) && strchr(u, ' ') == NULL &&
+                  (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0);
+        err = !ok ? LLM_ERR_INVALID_ARGUMENT
+                  : (ep->url = llm__strdup(u)) == NULL ? LLM_ERR_OUT_OF_MEMORY : LLM_OK;
+    } else {
+        err = llm__endpoint_url(opts->base_url, default_base, path, &ep->url);
+    }
     if (err == LLM_OK)
         err = llm__resolve_api_key(opts->api_key, opts->api_key_env, default_key_env,
                                    &ep->api_key);

@@ -142,6 +142,7 @@ void llm__extra_clear(struct llm__extra *x);
 struct llm__body {
     struct llm__jo w;
     struct llm__extra x;
+    bool bad; /* a JSON text of the request did not parse: INVALID_REQUEST */
 };
 
 /* Check what every provider needs of `req` -- a model; messages and stop
@@ -163,6 +164,25 @@ enum llm_error llm__body_end(struct llm__body *b, struct llm_http_request *out);
  * Anthropic's "stop_sequences"). */
 void llm__body_put_sampling(struct llm__body *b, const struct llm_request *req,
                             const char *stop_key);
+
+/* Write the JSON text `json` (a schema, tool-call arguments) as a value,
+ * compacted by cJSON; NULL writes `fallback` (a JSON text the caller
+ * trusts) instead.  Text that does not parse marks the body bad, so that
+ * llm__body_end fails with LLM_ERR_INVALID_REQUEST. */
+void llm__body_put_json_text(struct llm__body *b, const char *json, const char *fallback);
+
+/* The text of a message: `content`, else its text parts joined (images
+ * skipped) written as one string value. */
+void llm__put_message_text(struct llm__jo *w, const struct llm_message *m);
+
+/* An image part's URL: `url` as given, base64 data as a data: URL
+ * ("data:<media_type>;base64,<data>"), written as one string value. */
+void llm__put_image_url(struct llm__jo *w, const struct llm_content_part *pt);
+
+/* Split a data: URL ("data:image/png;base64,AAAA") into its media type and
+ * base64 payload (borrowed from `url`).  False if `url` is not one. */
+bool llm__data_url_split(const char *url, const char **media, size_t *media_len,
+                         const char **data);
 
 /* Write {"role": role, "content": content}. */
 void llm__put_message(struct llm__jo *w, const char *role, const char *content);

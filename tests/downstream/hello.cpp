@@ -28,7 +28,9 @@ int main()
     std::unique_ptr<llm_engine, engine_deleter> eng(raw);
 
     const std::string prompt = "hello from C++";
-    llm_message msg{"user", prompt.c_str()};
+    llm_message msg{};
+    msg.role = "user";
+    msg.content = prompt.c_str();
     llm_request req{};
     req.model = "gpt-4o-mini";
     req.messages = &msg;

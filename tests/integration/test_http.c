@@ -53,6 +53,7 @@ static struct llm_engine *engine_for(const char *provider, const char *url, int 
 
 static struct llm_request req_for(struct llm_message *m, const char *model, const char *prompt)
 {
+    *m = (struct llm_message){0}; /* the struct grows at its end (ABI rule) */
     m->role = "user";
     m->content = prompt;
     struct llm_request r = {0};

@@ -26,6 +26,7 @@ static struct mocksrv *start_server(const struct mocksrv_options *o)
 
 static struct llm_request req_for(struct llm_message *m, const char *prompt)
 {
+    *m = (struct llm_message){0}; /* the struct grows at its end (ABI rule) */
     m->role = "user";
     m->content = prompt;
     struct llm_request r = {0};

@@ -38,11 +38,11 @@ static void anthropic_request_body_matches_golden(void **state)
     (void)state;
     struct llm_provider *p = new_anthropic(NULL);
     static const struct llm_message msgs[] = {
-        {"system", "Answer in French."},
-        {"user", "What is 2+2?"},
-        {"assistant", "4"},
-        {"developer", "Be terse."},
-        {"user", "And \"3+3\"?\nThanks"},
+        {.role = "system", .content = "Answer in French."},
+        {.role = "user", .content = "What is 2+2?"},
+        {.role = "assistant", .content = "4"},
+        {.role = "developer", .content = "Be terse."},
+        {.role = "user", .content = "And \"3+3\"?\nThanks"},
     };
     static const char *const stop[] = {"\n\nHuman:", "END"};
     struct llm_request req = {0};
@@ -86,7 +86,7 @@ static void anthropic_max_tokens_is_always_sent_and_system_only_when_present(voi
     llm_http_request_clear(&out);
 
     /* A system message alone becomes the system field. */
-    static const struct llm_message msgs[] = {{"system", "Be brief."}, {"user", "Hi"}};
+    static const struct llm_message msgs[] = {{.role = "system", .content = "Be brief."}, {.role = "user", .content = "Hi"}};
     req.messages = msgs;
     req.n_messages = 2;
     req.max_tokens = 7;

@@ -37,6 +37,7 @@ static struct llm_engine *engine_with(const struct llm_mock_options *mock, int m
 
 static struct llm_request simple_request(struct llm_message *m, const char *prompt)
 {
+    *m = (struct llm_message){0}; /* the struct grows at its end (ABI rule) */
     m->role = "user";
     m->content = prompt;
     struct llm_request r = {0};

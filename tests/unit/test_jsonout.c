@@ -747,7 +747,9 @@ static const char *const models[] = {"gpt-4o-mini", "claude-sonnet-4-5", "",
 static const char *const systems[] = {
     NULL, "", "You are terse.",
     "Sys with \"quotes\", \\ and \n\t\x01 and \xc3\xa9\xe6\xbc\xa2\xf0\x9f\x99\x82", "\x1f"};
-static const char *const roles[] = {"user", "assistant", "system", "developer", "user", "tool"};
+/* "function": a role the builders pass through unchecked ("tool" turns now
+ * map to tool_result blocks for Anthropic, tested in test_anthropic.c). */
+static const char *const roles[] = {"user", "assistant", "system", "developer", "user", "function"};
 static const char *contents[] = {
     "Hello",
     "",
@@ -819,13 +821,13 @@ static void bodies_match_reference(struct llm_provider *p, ref_body_fn *ref, con
 {
     fill_pools();
     char what[64];
-    struct llm_message msgs[8];
+    struct llm_message msgs[8] = {{0}};
     const char *stop[8];
 
     /* Every extra_json variant on a few fixed requests. */
     static const struct llm_message conv[] = {
-        {"system", "Be brief."}, {"user", "Hi \"there\"\n"}, {"assistant", "Hello."},
-        {"developer", "Use JSON."}, {"user", "\xf0\x9f\x99\x82?"}};
+        {.role = "system", .content = "Be brief."}, {.role = "user", .content = "Hi \"there\"\n"}, {.role = "assistant", .content = "Hello."},
+        {.role = "developer", .content = "Use JSON."}, {.role = "user", .content = "\xf0\x9f\x99\x82?"}};
     static const char *const conv_stop[] = {"END", "\n"};
     for (size_t e = 0; e < N_EXTRA; e++) {
         for (int shape = 0; shape < 4; shape++) {
@@ -850,7 +852,7 @@ static void bodies_match_reference(struct llm_provider *p, ref_body_fn *ref, con
 
     /* bench/bench_common.c's bench_openai_body() request. */
     for (int stream = 0; stream < 2; stream++) {
-        struct llm_message m = {"user", "Say hello in five words."};
+        struct llm_message m = {.role = "user", .content = "Say hello in five words."};
         struct llm_request req = {0};
         req.model = "gpt-4o-mini";
         req.messages = &m;
@@ -861,10 +863,10 @@ static void bodies_match_reference(struct llm_provider *p, ref_body_fn *ref, con
     }
 
     /* Requests the providers refuse. */
-    struct llm_message bad_role = {NULL, "x"}, bad_content = {"user", NULL};
+    struct llm_message bad_role = {.role = NULL, .content = "x"}, bad_content = {.role = "user", .content = NULL};
     const char *null_stop[] = {"END", NULL};
     for (int k = 0; k < 9; k++) {
-        struct llm_message ok = {"user", "x"};
+        struct llm_message ok = {.role = "user", .content = "x"};
         struct llm_request req = {0};
         req.model = "m";
         req.messages = &ok;
@@ -936,7 +938,7 @@ static void body_without_extra_json_makes_no_cjson_allocation(void **state)
     struct llm_provider *provs[2] = {NULL, NULL};
     assert_int_equal(llm_provider_new_openai(NULL, &provs[0]), LLM_OK);
     assert_int_equal(llm_provider_new_anthropic(NULL, &provs[1]), LLM_OK);
-    static const struct llm_message msgs[] = {{"system", "S"}, {"user", "Hi"}};
+    static const struct llm_message msgs[] = {{.role = "system", .content = "S"}, {.role = "user", .content = "Hi"}};
     static const char *const stop[] = {"END"};
     struct llm_request req = {0};
     req.model = "gpt-4o-mini";

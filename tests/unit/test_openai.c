@@ -37,10 +37,10 @@ static void openai_request_body_matches_golden(void **state)
     (void)state;
     struct llm_provider *p = new_openai(NULL);
     static const struct llm_message msgs[] = {
-        {"user", "What is 2+2?"},
-        {"assistant", "4"},
-        {"developer", "Answer tersely."},
-        {"user", "And \"3+3\"?\nThanks"},
+        {.role = "user", .content = "What is 2+2?"},
+        {.role = "assistant", .content = "4"},
+        {.role = "developer", .content = "Answer tersely."},
+        {.role = "user", .content = "And \"3+3\"?\nThanks"},
     };
     static const char *const stop[] = {"END", "###"};
     struct llm_request req = {0};

@@ -89,6 +89,14 @@ static bool same(const struct llm_parsed *a, const struct llm_parsed *b)
     bool content = a->content_len == b->content_len &&
                    ((a->content == NULL) == (b->content == NULL)) &&
                    (a->content == NULL || memcmp(a->content, b->content, a->content_len + 1) == 0);
+    if (a->n_tool_calls != b->n_tool_calls || !same_str(a->refusal, b->refusal))
+        return false;
+    for (size_t i = 0; i < a->n_tool_calls; i++) {
+        if (!same_str(a->tool_calls[i].id, b->tool_calls[i].id) ||
+            !same_str(a->tool_calls[i].name, b->tool_calls[i].name) ||
+            !same_str(a->tool_calls[i].arguments, b->tool_calls[i].arguments))
+            return false;
+    }
     return content && same_str(a->finish_reason, b->finish_reason) &&
            same_str(a->model, b->model) && same_str(a->response_id, b->response_id) &&
            memcmp(&a->usage, &b->usage, sizeof(a->usage)) == 0 && a->done == b->done &&
@@ -122,9 +130,11 @@ static bool check(const char *body, size_t len, bool stream)
 static void usual_replies_are_read_without_a_tree_and_alike(void **state)
 {
     (void)state;
-    /* The first four are the usual success shapes: read fast. */
+    /* The usual success shapes are read fast; a tool-call reply goes to
+     * cJSON, which reads its tool_calls (the fast reader once read it and
+     * dropped the calls: issue 13). */
     for (size_t i = 0; i < 4; i++)
-        assert_true(check(replies[i], strlen(replies[i]), false));
+        assert_true(check(replies[i], strlen(replies[i]), false) == (i != 2));
     /* An error and content parts go to cJSON. */
     assert_false(check(replies[4], strlen(replies[4]), false));
     assert_false(check(replies[5], strlen(replies[5]), false));

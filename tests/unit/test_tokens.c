@@ -302,7 +302,7 @@ static void long_texts_scale_linearly(void **state)
 static void a_request_is_priced_as_framed_messages_plus_the_output_reservation(void **state)
 {
     (void)state;
-    const struct llm_message msgs[] = {{"user", "hello world"}, {"assistant", "Hello, world!"}};
+    const struct llm_message msgs[] = {{.role = "user", .content = "hello world"}, {.role = "assistant", .content = "Hello, world!"}};
     struct llm_request req = {.model = "m", .messages = msgs, .n_messages = 2};
     /* 3 priming + (4 + 2) + (4 + 4) */
     assert_int_equal(llm_estimate_tokens_default(&req), 17);
@@ -321,7 +321,7 @@ static void degenerate_requests_are_priced_without_crashing(void **state)
     assert_int_equal(llm_estimate_tokens_default(NULL), 0);
     struct llm_request req = {0};
     assert_int_equal(llm_estimate_tokens_default(&req), 3);
-    const struct llm_message msgs[] = {{"user", NULL}};
+    const struct llm_message msgs[] = {{.role = "user", .content = NULL}};
     req.messages = msgs;
     req.n_messages = 1;
     assert_int_equal(llm_estimate_tokens_default(&req), 7);

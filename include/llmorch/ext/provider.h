@@ -63,6 +63,8 @@ LLM_API const char *llm_http_headers_get(const struct llm_http_headers *h,
  * parse_stream_event.  Zero-initialise; free contents with
  * llm_parsed_clear().  Providers write through the llm_parsed_* helpers so
  * growth and overflow are checked in one place. */
+struct llm_parsed_tool_call;
+
 struct llm_parsed {
     char *content;               /* NUL-terminated when non-NULL */
     size_t content_len;
@@ -78,7 +80,47 @@ struct llm_parsed {
     char *error_message;
     char *provider_code;
     int scratch;                 /* provider-private per-request state, starts 0 */
+    /* ---- appended ---- */
+    /* Tool calls in reply order; grown with llm_parsed_tool_call() and
+     * llm_parsed_tool_append(), freed by llm_parsed_clear(). */
+    struct llm_parsed_tool_call *tool_calls;
+    size_t n_tool_calls;
+    size_t tool_calls_cap;
+    char *refusal;               /* NUL-terminated when non-NULL */
+    size_t refusal_len;
+    size_t refusal_reported;     /* the engine's: refusal bytes already
+                                    reported as stream events */
 };
+
+/* One tool call being read. */
+struct llm_parsed_tool_call {
+    int64_t wire_index;          /* the wire's key for it: OpenAI
+                                    tool_calls[].index, Anthropic content block
+                                    index; -1 when the wire has none */
+    char *id;
+    char *name;
+    char *arguments;             /* NUL-terminated when non-NULL */
+    size_t arguments_len;
+    size_t arguments_cap;
+    size_t reported;             /* the engine's: argument bytes already
+                                    reported as stream events */
+    bool announced;              /* the engine's: start already reported */
+};
+
+/* The tool call whose wire index is `wire_index` (the last one with that
+ * index), appended when there is none or when wire_index is -1.  *out
+ * points into p->tool_calls (valid until the next call of this function).
+ * At most 1024 calls per reply.  Returns LLM_OK, LLM_ERR_PARSE (too many)
+ * or LLM_ERR_OUT_OF_MEMORY. */
+LLM_API enum llm_error llm_parsed_tool_call(struct llm_parsed *p, int64_t wire_index,
+                                            struct llm_parsed_tool_call **out);
+/* Append an arguments fragment to `call` (checked growth, bounded by the
+ * same cap as content). */
+LLM_API enum llm_error llm_parsed_tool_append(struct llm_parsed_tool_call *call,
+                                              const char *text, size_t len);
+/* Append text to p->refusal. */
+LLM_API enum llm_error llm_parsed_refusal_append(struct llm_parsed *p, const char *text,
+                                                 size_t len);
 
 LLM_API enum llm_error llm_parsed_append(struct llm_parsed *p, const char *text, size_t len);
 /* Replace *slot with a copy of s (NULL clears it). */
@@ -205,6 +247,9 @@ struct llm_provider_options {
                                     "X-Client-Request-Id" (openai), none (anthropic);
                                     "" disables */
     const char *anthropic_version; /* default "2023-06-01" */
+    /* Appended.  The exact request URL, used as given (query string kept)
+     * instead of base_url + "/v1/<path>". */
+    const char *endpoint_url;
 };
 
 /* Factories.  Return LLM_OK and set *out, or an error (bad option: CR/LF in a
