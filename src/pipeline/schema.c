@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "base/util.h"
 #include "llmorch/pipeline.h"
 
 /* Nesting the checker follows (schema and instance together); deeper
