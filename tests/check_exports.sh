@@ -11,7 +11,7 @@ if [ -n "$internal" ]; then echo "internal llm__ symbols exported:"; echo "$inte
 for s in llm_generate llm_generate_async llm_submit llm_future_wait llm_future_cancel \
          llm_future_free llm_result_free llm_result_to_json llm_engine_new llm_engine_free \
          llm_strerror; do
-  echo "$syms" | grep -qx "$s" || { echo "missing export: $s"; status=1; }
+  grep -qx "$s" <<<"$syms" || { echo "missing export: $s"; status=1; }
 done
 n=$(echo "$syms" | grep -c . || true)
 echo "$n symbols exported, all llm_"
