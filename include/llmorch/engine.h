@@ -13,7 +13,6 @@
 #include "error.h"
 #include "request.h"
 #include "result.h"
-#include "mock.h"
 
 LLM_BEGIN_DECLS
 
@@ -23,6 +22,8 @@ struct llm_provider;
 struct llm_backoff;
 struct llm_pipeline;
 struct llm_stats;
+struct llm_provider_options;
+struct llm_mock_options;
 
 /* A line of JSON (no newline) for a metrics or event sink; borrowed for the
  * call.  Called on the engine thread. */
@@ -42,20 +43,27 @@ enum llm_log_level {
 typedef void llm_log_fn(void *user, enum llm_log_level level, const char *msg);
 
 /* Engine options.  Zero means default: `struct llm_engine_options o = {0};`
- * gives an engine on the in-process mock provider.  Strings are copied. */
+ * gives an engine on the in-process mock provider.  Strings are copied.
+ *
+ * ABI: callers allocate this struct, so it only grows at its end; until 1.0
+ * every release that grows it bumps the minor version, which the SONAME
+ * carries (libllmorch.so.0.MINOR). */
 struct llm_engine_options {
-    /* "openai", "anthropic" or "mock"; NULL = "mock".  Ignored when
-     * `provider_instance` is set. */
+    /* A registered provider name (llm_provider_new_by_name in
+     * ext/provider.h: "openai", "anthropic", "mock"); NULL = "mock".
+     * Ignored when `provider_instance` is set. */
     const char *provider;
-    /* A provider made by a factory (llm_provider_new_*); ownership is
-     * transferred to the engine on success only. */
+    /* A provider made by a factory (llm_provider_new_*, llm_provider_new);
+     * ownership is transferred to the engine on success only. */
     struct llm_provider *provider_instance;
-    /* For HTTP providers (see struct llm_provider_options). */
+    /* For HTTP providers made by name: shorthand for the first members of
+     * struct llm_provider_options, used only when `provider_options` (at
+     * the end of this struct) is NULL. */
     const char *base_url;
     const char *api_key;
     const char *api_key_env;
     const char *trace_header;
-    /* For the mock provider; may be NULL. */
+    /* For the mock provider (llmorch/mock.h); may be NULL. */
     const struct llm_mock_options *mock;
 
     /* Concurrency: attempts on the wire at once (default 64) and requests
@@ -165,6 +173,12 @@ struct llm_engine_options {
      * the system's.  TLS peer and host verification are always on. */
     const char *ca_file;
     const char *ca_path;
+
+    /* All the options of an HTTP provider made by name, passed to its
+     * factory as they are (anthropic_version included); borrowed for the
+     * call.  When set, base_url, api_key, api_key_env and trace_header
+     * above are ignored.  NULL = those four. */
+    const struct llm_provider_options *provider_options;
 };
 
 /* Create an engine and start its thread.  `opts` may be NULL (all defaults).

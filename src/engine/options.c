@@ -9,7 +9,6 @@
 #include "base/util.h"
 #include "engine/engine_internal.h"
 #include "llmorch/ext/backoff.h"
-#include "llmorch/mock.h"
 
 static enum llm_error check_timeouts(const struct llm_engine_options *o, char *errbuf,
                                      size_t errlen)
@@ -33,34 +32,19 @@ static enum llm_error check_rates(const struct llm_engine_options *o, char *errb
     return LLM_OK;
 }
 
+/* A provider by name, from the registry. */
 static enum llm_error make_provider(const struct llm_engine_options *o, struct llm_provider **out,
                                     char *errbuf, size_t errlen)
 {
-    const char *name = o->provider ? o->provider : "mock";
-    struct llm_provider_options po = {
+    struct llm_provider_options shorthand = {
         .base_url = o->base_url,
         .api_key = o->api_key,
         .api_key_env = o->api_key_env,
         .trace_header = o->trace_header,
     };
-    enum llm_error rc;
-    if (strcmp(name, "openai") == 0)
-        rc = llm_provider_new_openai(&po, out);
-    else if (strcmp(name, "anthropic") == 0)
-        rc = llm_provider_new_anthropic(&po, out);
-    else if (strcmp(name, "mock") == 0)
-        rc = llm_provider_new_mock(o->mock, out);
-    else {
-        char shown[48];
-        snprintf(shown, sizeof(shown), "%s", name);
-        llm__eng_set_err(errbuf, errlen,
-                         "unknown provider \"%s\" (expected openai, anthropic or mock)", shown);
-        return LLM_ERR_INVALID_ARGUMENT;
-    }
-    if (rc != LLM_OK)
-        llm__eng_set_err(errbuf, errlen, "could not create provider \"%s\": %s", name,
-                         llm_strerror(rc));
-    return rc;
+    return llm_provider_new_by_name(o->provider ? o->provider : "mock",
+                                    o->provider_options ? o->provider_options : &shorthand, o->mock,
+                                    out, errbuf, errlen);
 }
 
 /* Plain settings: defaults for zeros. */
@@ -157,8 +141,7 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
     if ((!e->provider && (rc = make_provider(o, &e->provider, errbuf, errlen)) != LLM_OK) ||
         (rc = check_rates(o, errbuf, errlen)) != LLM_OK)
         goto fail;
-    e->provider_name =
-        llm__strdup(e->provider->vtable->name ? e->provider->vtable->name : "custom");
+    e->provider_name = llm__strdup(llm_provider_name(e->provider));
     apply_settings(e, o);
     if ((rc = make_strategies(e, o, errbuf, errlen)) != LLM_OK ||
         (rc = make_machinery(e, o, errbuf, errlen)) != LLM_OK)

@@ -168,12 +168,3 @@ void llm_error_info_clear(struct llm_error_info *info)
     free(info->message);
     memset(info, 0, sizeof(*info));
 }
-
-void llm_provider_free(struct llm_provider *p)
-{
-    if (p == NULL)
-        return;
-    if (p->vtable != NULL && p->vtable->destroy != NULL)
-        p->vtable->destroy(p);
-    free(p);
-}

@@ -391,20 +391,20 @@ enum llm_error llm_provider_new_mock(const struct llm_mock_options *opts, struct
         opts = &zero;
     if (opts->latency_ms < 0 || opts->retry_after_ms < 0)
         return LLM_ERR_INVALID_ARGUMENT;
-    struct llm_provider *p = calloc(1, sizeof(*p));
+    struct llm_provider *p = NULL;
     struct mock_impl *m = calloc(1, sizeof(*m));
-    if (!p || !m) {
-        free(p);
-        free(m);
+    if (!m)
         return LLM_ERR_OUT_OF_MEMORY;
+    enum llm_error rc = llm_provider_new(&mock_vtable, m, &p);
+    if (rc != LLM_OK) {
+        free(m);
+        return rc;
     }
-    p->vtable = &mock_vtable;
-    p->impl = m;
     m->latency_ms = opts->latency_ms;
     m->retry_after_ms = opts->retry_after_ms;
     struct llm_provider_options po = {.base_url = "http://mock.invalid", .api_key = "",
                                       .trace_header = ""};
-    enum llm_error rc = llm_provider_new_openai(&po, &m->inner);
+    rc = llm_provider_new_openai(&po, &m->inner);
     if (rc == LLM_OK && opts->reply && !(m->reply = llm__strdup(opts->reply)))
         rc = LLM_ERR_OUT_OF_MEMORY;
     if (rc == LLM_OK)

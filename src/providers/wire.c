@@ -609,16 +609,16 @@ enum llm_error llm__http_provider_new(const struct llm_provider_vtable *vtable, 
                                       struct llm_provider **out)
 {
     *out = NULL;
-    struct llm_provider *p = calloc(1, sizeof(*p));
+    struct llm_provider *p = NULL;
     void *impl = calloc(1, impl_size);
-    if (p == NULL || impl == NULL) {
-        free(p);
-        free(impl);
+    if (impl == NULL)
         return LLM_ERR_OUT_OF_MEMORY;
+    enum llm_error err = llm_provider_new(vtable, impl, &p);
+    if (err != LLM_OK) {
+        free(impl);
+        return err;
     }
-    p->vtable = vtable;
-    p->impl = impl;
-    enum llm_error err =
+    err =
         llm__endpoint_init(impl, opts, default_base, path, default_key_env, trace);
     if (err != LLM_OK) {
         llm_provider_free(p);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine_helpers.h"
+#include "llmorch/ext/provider.h"
 #include "llmorch/ext/step.h"
 #include "llmorch/llmorch.h"
 
@@ -429,6 +430,109 @@ static void malformed_success_body_fails_with_parse_and_an_excerpt(void **state)
     llm_result_free(res);
 }
 
+/* ---- the mock on the local transport: the same completion path as HTTP ---- */
+
+static void a_mock_reply_over_max_response_bytes_fails_like_an_http_one(void **state)
+{
+    (void)state;
+    struct llm_engine_options o = {0};
+    o.max_response_bytes = 16;
+    o.max_attempts = 1;
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "hello");
+    struct llm_result *res = llm_generate(e, &req);
+    llm_engine_free(e);
+    assert_int_equal(res->error.type, LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_string_equal(res->error.message,
+                        "response body exceeds the 16-byte limit (max_response_bytes)");
+    assert_int_equal(res->n_attempts, 1);
+    assert_int_equal(res->attempts[0].http_status, 200);
+    assert_int_equal(res->attempts[0].bytes_received, 0);
+    llm_result_free(res);
+}
+
+static void a_malformed_mock_stream_fails_with_parse_on_the_stream_path(void **state)
+{
+    (void)state;
+    struct llm_mock_options mo = {0};
+    mo.script = "malformed_json";
+    struct llm_engine *e = engine_with(&mo, 1, 1);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "hello");
+    req.stream = true;
+    struct llm_result *res = llm_generate(e, &req);
+    llm_engine_free(e);
+    assert_int_equal(res->error.type, LLM_ERR_PARSE);
+    assert_non_null(strstr(res->error.message, "stream event"));
+    assert_int_equal(res->n_attempts, 1);
+    assert_true(res->attempts[0].bytes_received > 0);
+    llm_result_free(res);
+}
+
+static void a_mock_attempt_is_stamped_like_a_transfer(void **state)
+{
+    (void)state;
+    struct llm_mock_options mo = {0};
+    mo.script = "timeout,ok";
+    struct llm_engine *e = engine_with(&mo, 1, 2);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "hello");
+    struct llm_result *res = llm_generate(e, &req);
+    llm_engine_free(e);
+    assert_true(res->success);
+    assert_int_equal(res->n_attempts, 2);
+    assert_string_equal(res->attempts[0].error_message, "mock: simulated attempt timeout");
+    /* No network: no DNS, connect or TLS stamps; the request is "sent" when
+     * the attempt starts and the first byte comes with the reply. */
+    assert_int_equal(res->timestamps[LLM_TS_DNS_DONE], 0);
+    assert_int_equal(res->timestamps[LLM_TS_CONNECTED], 0);
+    assert_int_equal(res->timestamps[LLM_TS_REQUEST_SENT],
+                     res->timestamps[LLM_TS_LAST_ATTEMPT_STARTED]);
+    assert_true(res->timestamps[LLM_TS_FIRST_BYTE] >= res->timestamps[LLM_TS_REQUEST_SENT]);
+    assert_true(res->timestamps[LLM_TS_RESPONSE_RECEIVED] >= res->timestamps[LLM_TS_FIRST_BYTE]);
+    llm_result_free(res);
+}
+
+static void a_mock_retry_after_reaches_the_engine_as_a_header(void **state)
+{
+    (void)state;
+    struct llm_result *res = generate_scripted("429,ok", 2, 7);
+    assert_true(res->success);
+    assert_int_equal(res->attempts[0].retry_after_ms, 7);
+    assert_int_equal(res->attempts[0].backoff_ms, 7);
+    assert_int_equal(res->backoff.server_wait_ms, 7);
+    llm_result_free(res);
+}
+
+/* ---- providers by name ----------------------------------------------------- */
+
+static void provider_options_reach_the_factory_whole(void **state)
+{
+    (void)state;
+    /* anthropic_version exists only in struct llm_provider_options: a bad
+     * one failing the engine proves the options were not copied field by
+     * field. */
+    struct llm_provider_options po = {.api_key = "", .anthropic_version = "2023-06-01\r\nX: y"};
+    struct llm_engine_options o = {0};
+    o.provider = "anthropic";
+    o.provider_options = &po;
+    struct llm_engine *e = (struct llm_engine *)0x1;
+    char err[128] = "";
+    assert_int_equal(llm_engine_new_ex(&o, &e, err, sizeof(err)), LLM_ERR_INVALID_ARGUMENT);
+    assert_null(e);
+    assert_non_null(strstr(err, "could not create provider \"anthropic\""));
+
+    /* ... and the shorthand fields are then ignored. */
+    po.anthropic_version = NULL;
+    o.api_key = "bad\r\nkey";
+    assert_int_equal(llm_engine_new_ex(&o, &e, err, sizeof(err)), LLM_OK);
+    llm_engine_free(e);
+    o.provider_options = NULL;
+    assert_int_equal(llm_engine_new_ex(&o, &e, err, sizeof(err)), LLM_ERR_INVALID_ARGUMENT);
+}
+
 /* ---- deadlines, cancellation, shutdown ------------------------------------ */
 
 static void deadline_passes_during_a_slow_attempt(void **state)
@@ -829,6 +933,11 @@ int main(void)
         cmocka_unit_test(server_wait_above_the_cap_fails_instead_of_sleeping),
         cmocka_unit_test(server_directed_wait_is_recorded_apart_from_own_backoff),
         cmocka_unit_test(malformed_success_body_fails_with_parse_and_an_excerpt),
+        cmocka_unit_test(a_mock_reply_over_max_response_bytes_fails_like_an_http_one),
+        cmocka_unit_test(a_malformed_mock_stream_fails_with_parse_on_the_stream_path),
+        cmocka_unit_test(a_mock_attempt_is_stamped_like_a_transfer),
+        cmocka_unit_test(a_mock_retry_after_reaches_the_engine_as_a_header),
+        cmocka_unit_test(provider_options_reach_the_factory_whole),
         cmocka_unit_test(deadline_passes_during_a_slow_attempt),
         cmocka_unit_test(deadline_passes_while_queued),
         cmocka_unit_test(cancel_reaches_a_request_in_flight),

@@ -233,6 +233,97 @@ static void provider_free_calls_destroy_then_frees_and_accepts_null(void **state
     llm_provider_free(NULL);
 }
 
+static enum llm_error stub_build(const struct llm_provider *p, const struct llm_request *req,
+                                 const char *trace_id, struct llm_http_request *out)
+{
+    (void)p, (void)req, (void)trace_id, (void)out;
+    return LLM_OK;
+}
+
+static enum llm_error stub_parse(const struct llm_provider *p, const char *body, size_t len,
+                                 struct llm_parsed *out)
+{
+    (void)p, (void)body, (void)len, (void)out;
+    return LLM_OK;
+}
+
+static enum llm_error stub_event(const struct llm_provider *p, const char *event,
+                                 const char *data, size_t len, struct llm_parsed *acc)
+{
+    (void)p, (void)event, (void)data, (void)len, (void)acc;
+    return LLM_OK;
+}
+
+static void stub_classify(const struct llm_provider *p, int status,
+                          const struct llm_http_headers *h, const char *body, size_t len,
+                          struct llm_error_info *out)
+{
+    (void)p, (void)status, (void)h, (void)body, (void)len;
+    out->type = LLM_ERR_SERVER_ERROR;
+}
+
+static void provider_new_copies_the_vtable_fills_defaults_and_owns_impl(void **state)
+{
+    (void)state;
+    struct llm_provider_vtable vt = {.build_request = stub_build, .parse_response = stub_parse,
+                                     .parse_stream_event = stub_event,
+                                     .classify_error = stub_classify, .destroy = count_destroy};
+    int before = destroyed;
+    struct llm_provider *p = NULL;
+    void *impl = malloc(16);
+    assert_int_equal(llm_provider_new(&vt, impl, &p), LLM_OK);
+    vt.build_request = NULL; /* copied: the provider keeps the original slots */
+    assert_ptr_equal(llm_provider_impl(p), impl);
+    const struct llm_provider_vtable *got = llm_provider_vtable(p);
+    assert_ptr_equal(got->build_request, stub_build);
+    assert_string_equal(llm_provider_name(p), "custom");
+    assert_null(got->execute_local);
+    /* A missing read_rate_limits becomes a no-op that announces nothing. */
+    assert_non_null(got->read_rate_limits);
+    struct llm_rate_limit_info rl;
+    memset(&rl, 0xff, sizeof(rl));
+    got->read_rate_limits(p, NULL, &rl);
+    assert_int_equal(rl.limit_requests, -1);
+    llm_provider_free(p);
+    assert_int_equal(destroyed, before + 1);
+
+    /* A required slot missing: refused, impl untouched and still the caller's. */
+    impl = malloc(16);
+    p = (struct llm_provider *)0x1;
+    assert_int_equal(llm_provider_new(&vt, impl, &p), LLM_ERR_INVALID_ARGUMENT);
+    assert_null(p);
+    assert_int_equal(destroyed, before + 1);
+    free(impl);
+    assert_int_equal(llm_provider_new(NULL, NULL, &p), LLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(llm_provider_new(&vt, NULL, NULL), LLM_ERR_INVALID_ARGUMENT);
+    assert_null(llm_provider_vtable(NULL));
+    assert_string_equal(llm_provider_name(NULL), "custom");
+}
+
+static void providers_are_made_by_registered_name(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"openai", "anthropic", "mock"};
+    struct llm_provider_options po = {.api_key = ""};
+    for (size_t i = 0; i < 3; i++) {
+        struct llm_provider *p = NULL;
+        assert_int_equal(llm_provider_new_by_name(names[i], &po, NULL, &p, NULL, 0), LLM_OK);
+        assert_string_equal(llm_provider_name(p), names[i]);
+        llm_provider_free(p);
+    }
+    char err[128] = "";
+    struct llm_provider *p = (struct llm_provider *)0x1;
+    assert_int_equal(llm_provider_new_by_name("gpt", &po, NULL, &p, err, sizeof(err)),
+                     LLM_ERR_INVALID_ARGUMENT);
+    assert_null(p);
+    assert_string_equal(err, "unknown provider \"gpt\" (expected openai, anthropic or mock)");
+    po.api_key = "bad\nkey";
+    assert_int_equal(llm_provider_new_by_name("openai", &po, NULL, &p, err, sizeof(err)),
+                     LLM_ERR_INVALID_ARGUMENT);
+    assert_null(p);
+    assert_non_null(strstr(err, "could not create provider \"openai\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +337,8 @@ int main(void)
         cmocka_unit_test(parsed_set_error_records_type_code_and_message),
         cmocka_unit_test(error_info_clear_frees_strings_and_resets),
         cmocka_unit_test(provider_free_calls_destroy_then_frees_and_accepts_null),
+        cmocka_unit_test(provider_new_copies_the_vtable_fills_defaults_and_owns_impl),
+        cmocka_unit_test(providers_are_made_by_registered_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

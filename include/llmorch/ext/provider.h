@@ -220,8 +220,13 @@ struct llm_provider_vtable {
      * request id ("x-request-id"); NULL if none. */
     const char *request_id_header;
 
-    /* Optional.  When set, the engine calls this instead of doing HTTP:
-     * `attempt` counts from 1.  Returns LLM_OK or LLM_ERR_OUT_OF_MEMORY. */
+    /* Optional, NULL for HTTP providers.  A provider that answers
+     * in-process (the mock) sets it: the engine then sends its attempts
+     * through the local transport instead of curl, which calls this when an
+     * attempt starts (`attempt` counts from 1) and delivers the reply after
+     * its latency through the same completion path as an HTTP reply (size
+     * cap, stream parsing, Retry-After).  A pure function of its arguments
+     * like every slot.  Returns LLM_OK or LLM_ERR_OUT_OF_MEMORY. */
     enum llm_error (*execute_local)(const struct llm_provider *p, const struct llm_request *req,
                                     unsigned attempt, struct llm_local_response *out);
 
@@ -229,12 +234,35 @@ struct llm_provider_vtable {
     void (*destroy)(struct llm_provider *p);
 };
 
-/* A provider instance.  Create with a factory; free with llm_provider_free()
- * unless ownership was transferred to an engine. */
+/* A provider instance: made by llm_provider_new() (your own vtable) or a
+ * factory (llm_provider_new_openai...); freed with llm_provider_free()
+ * unless ownership was transferred to an engine.  The members are public
+ * for reading only (older code reads p->vtable and p->impl; new code uses
+ * llm_provider_vtable() and llm_provider_impl()).  Never allocate one
+ * yourself: the library's allocation is larger than this struct. */
 struct llm_provider {
     const struct llm_provider_vtable *vtable;
     void *impl;
 };
+
+/* Wrap your own provider, as llm_gate_new() does for gates.  `vt` is copied
+ * (it need not outlive the call); build_request, parse_response,
+ * parse_stream_event and classify_error MUST be set; a NULL name becomes
+ * "custom" and a NULL read_rate_limits a no-op.  Ownership of `impl` passes
+ * to the provider on LLM_OK only (your destroy slot frees it); on error it
+ * still belongs to the caller.  Returns LLM_OK and sets *out,
+ * LLM_ERR_INVALID_ARGUMENT (NULL out or vt, a required slot missing) or
+ * LLM_ERR_OUT_OF_MEMORY, with *out NULL.  Any thread. */
+LLM_API enum llm_error llm_provider_new(const struct llm_provider_vtable *vt, void *impl,
+                                        struct llm_provider **out);
+
+/* The provider's vtable (with defaults filled in) and its `impl`, for slots
+ * and tests; NULL for a NULL provider.  Thread-safe. */
+LLM_API const struct llm_provider_vtable *llm_provider_vtable(const struct llm_provider *p);
+LLM_API void *llm_provider_impl(const struct llm_provider *p);
+
+/* The vtable's name, "custom" when it has none.  Never NULL. */
+LLM_API const char *llm_provider_name(const struct llm_provider *p);
 
 /* Configuration shared by the HTTP providers.  Zero means default.  All
  * strings are copied. */
@@ -253,13 +281,28 @@ struct llm_provider_options {
 };
 
 /* Factories.  Return LLM_OK and set *out, or an error (bad option: CR/LF in a
- * header value, empty base URL) and leave *out NULL. */
+ * header value, empty base URL) and leave *out NULL.  Engines make them by
+ * name through the provider registry (llm_provider_new_by_name). */
 LLM_API enum llm_error llm_provider_new_openai(const struct llm_provider_options *opts,
                                                struct llm_provider **out);
 LLM_API enum llm_error llm_provider_new_anthropic(const struct llm_provider_options *opts,
                                                   struct llm_provider **out);
 
-/* Free a provider that no engine owns.  NULL-safe. */
+struct llm_mock_options;
+
+/* Make a provider by its registered name: "openai" and "anthropic" from
+ * `http` (may be NULL: defaults), "mock" from `mock` (may be NULL).  Other
+ * names: LLM_ERR_INVALID_ARGUMENT.  Otherwise as the factory named.  If
+ * `errbuf` is non-NULL a one-line explanation of a failure is written to
+ * it (at most errbuf_len bytes including the NUL).  Any thread. */
+LLM_API enum llm_error llm_provider_new_by_name(const char *name,
+                                                const struct llm_provider_options *http,
+                                                const struct llm_mock_options *mock,
+                                                struct llm_provider **out, char *errbuf,
+                                                size_t errbuf_len);
+
+/* Free a provider that no engine owns: its destroy slot, then the provider.
+ * NULL-safe. */
 LLM_API void llm_provider_free(struct llm_provider *p);
 
 LLM_END_DECLS
