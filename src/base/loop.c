@@ -161,8 +161,6 @@ void llm__timer_stop(struct llm__loop *l, struct llm__timer *t)
         heap_remove(l, t);
 }
 
-size_t llm__loop_timer_count(const struct llm__loop *l) { return l->heap_len; }
-
 /* ---- I/O ------------------------------------------------------------------ */
 
 static int ensure_slot(struct llm__loop *l, int fd)

@@ -60,7 +60,4 @@ void llm__loop_fd_reset(struct llm__loop *l, int fd, bool still_open);
  * wakeup was received. */
 bool llm__loop_run_once(struct llm__loop *l, int max_wait_ms);
 
-/* Number of armed timers (for tests). */
-size_t llm__loop_timer_count(const struct llm__loop *l);
-
 #endif /* LLMORCH_LOOP_H */

@@ -79,7 +79,6 @@ struct llm_parsed {
     enum llm_error error;
     char *error_message;
     char *provider_code;
-    int scratch;                 /* provider-private per-request state, starts 0 */
     /* ---- appended ---- */
     /* Tool calls in reply order; grown with llm_parsed_tool_call() and
      * llm_parsed_tool_append(), freed by llm_parsed_clear(). */
