@@ -132,6 +132,8 @@ struct llm_stream_event {
  * the content and tool calls received so far. */
 typedef int llm_stream_event_fn(void *user, const struct llm_stream_event *ev);
 
+/* A request.  Zero-initialise it; callers allocate it, so it only grows at
+ * its end (see the ABI note in llmorch.h). */
 struct llm_request {
     /* Model name as the provider knows it ("gpt-4o-mini").  Required. */
     const char *model;

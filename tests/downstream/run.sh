@@ -30,7 +30,11 @@ test -f "$LIBDIR/pkgconfig/llmorch.pc" || { echo "missing llmorch.pc"; exit 1; }
 test -f "$LIBDIR/cmake/llmorch/llmorchConfig.cmake" || { echo "missing llmorchConfig.cmake"; exit 1; }
 soname=$(objdump -p "$LIBDIR/libllmorch.so" | awk '/SONAME/ {print $2}')
 echo "   SONAME $soname"
-case "$soname" in libllmorch.so.[0-9]*) ;; *) echo "bad SONAME '$soname'"; exit 1 ;; esac
+# The ABI rule (README "ABI"): until 1.0 the SONAME carries the minor.
+ver=$(sed -n 's/^CMAKE_PROJECT_VERSION:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+major=${ver%%.*}; minor=${ver#*.}; minor=${minor%%.*}
+if [ "$major" = 0 ]; then want=libllmorch.so.0.$minor; else want=libllmorch.so.$major; fi
+[ "$soname" = "$want" ] || { echo "bad SONAME '$soname' for version $ver (want $want)"; exit 1; }
 if [ -x "$PREFIX/bin/llmorch" ]; then
   env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY "$PREFIX/bin/llmorch" --version
 fi
