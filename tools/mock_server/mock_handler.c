@@ -25,7 +25,7 @@
 #define REPLY_ECHO_BYTES 200
 #define STREAM_BLOCK 4096
 
-enum req_kind { K_HEALTH, K_API, K_NOT_FOUND, K_BAD_METHOD };
+enum req_kind { K_HEALTH, K_API, K_MODELS, K_NOT_FOUND, K_BAD_METHOD };
 enum req_phase { PH_BODY, PH_WAIT, PH_STALL, PH_SENT };
 
 struct req {
@@ -44,6 +44,7 @@ struct req {
     size_t bytes_out;          /* body size of a buffer response */
     /* ledger */
     uint64_t id;
+    uint64_t err_id; /* request id of an answer given before `id` (0: none yet) */
     int64_t in_tok, out_tok;
     bool stream;
     enum mocksrv__fault fault;
@@ -96,20 +97,40 @@ static void add_retry_after(struct MHD_Response *resp, int64_t ms)
     add_header_i64(resp, "retry-after-ms", ms);
 }
 
+/* What is left of the window, in the per-minute units of the limit header:
+ * remaining / window capacity of the per-minute figure, rounded up so that
+ * 0 means exactly "the window is full" (a client waits for reset then). */
+static int64_t remaining_per_min(int64_t remaining, int64_t window_cap, int64_t per_min)
+{
+    if (remaining <= 0 || window_cap <= 0)
+        return 0;
+    if (remaining >= window_cap)
+        return per_min;
+    double v = ceil((double)remaining * (double)per_min / (double)window_cap);
+    return v < (double)per_min ? (int64_t)v : per_min;
+}
+
 static void add_ratelimit_headers(struct MHD_Response *resp, enum mocksrv__api api,
                                   const struct mocksrv__rl_view *v)
 {
     char tmp[MOCKSRV__TIMEBUF];
+    /* limit and remaining in the same units (per minute, as the real APIs
+     * say): with window_ms != 60000 the window's own remaining would never
+     * reach the per-minute limit. */
+    int64_t req_left = remaining_per_min(v->requests_remaining, v->requests_window,
+                                         v->requests_per_min);
+    int64_t tok_left = remaining_per_min(v->tokens_remaining, v->tokens_window,
+                                         v->tokens_per_min);
     if (api == MOCKSRV__API_ANTHROPIC) {
         if (v->has_requests) {
             add_header_i64(resp, "anthropic-ratelimit-requests-limit", v->requests_per_min);
-            add_header_i64(resp, "anthropic-ratelimit-requests-remaining", v->requests_remaining);
+            add_header_i64(resp, "anthropic-ratelimit-requests-remaining", req_left);
             mocksrv__rfc3339_in(tmp, v->requests_reset_ms);
             add_header(resp, "anthropic-ratelimit-requests-reset", tmp);
         }
         if (v->has_tokens) {
             add_header_i64(resp, "anthropic-ratelimit-tokens-limit", v->tokens_per_min);
-            add_header_i64(resp, "anthropic-ratelimit-tokens-remaining", v->tokens_remaining);
+            add_header_i64(resp, "anthropic-ratelimit-tokens-remaining", tok_left);
             mocksrv__rfc3339_in(tmp, v->tokens_reset_ms);
             add_header(resp, "anthropic-ratelimit-tokens-reset", tmp);
         }
@@ -117,25 +138,37 @@ static void add_ratelimit_headers(struct MHD_Response *resp, enum mocksrv__api a
     }
     if (v->has_requests) {
         add_header_i64(resp, "x-ratelimit-limit-requests", v->requests_per_min);
-        add_header_i64(resp, "x-ratelimit-remaining-requests", v->requests_remaining);
+        add_header_i64(resp, "x-ratelimit-remaining-requests", req_left);
         mocksrv__go_duration(tmp, v->requests_reset_ms);
         add_header(resp, "x-ratelimit-reset-requests", tmp);
     }
     if (v->has_tokens) {
         add_header_i64(resp, "x-ratelimit-limit-tokens", v->tokens_per_min);
-        add_header_i64(resp, "x-ratelimit-remaining-tokens", v->tokens_remaining);
+        add_header_i64(resp, "x-ratelimit-remaining-tokens", tok_left);
         mocksrv__go_duration(tmp, v->tokens_reset_ms);
         add_header(resp, "x-ratelimit-reset-tokens", tmp);
     }
 }
 
-static void add_request_id(struct MHD_Response *resp, enum mocksrv__api api, uint64_t id)
+/* The request id of r's answer: req_mock_<n> once r has its id, else
+ * req_mock_err_<k> (answers given before an id: bad bodies, 404s), as the
+ * real APIs give every answer one. */
+static void request_id_of(struct req *r, char out[48])
 {
-    if (id == 0)
+    if (r->id != 0) {
+        snprintf(out, 48, "req_mock_%llu", (unsigned long long)r->id);
         return;
+    }
+    if (r->err_id == 0)
+        r->err_id = (uint64_t)atomic_fetch_add(&r->srv->next_err_id, 1) + 1;
+    snprintf(out, 48, "req_mock_err_%llu", (unsigned long long)r->err_id);
+}
+
+static void add_request_id(struct req *r)
+{
     char tmp[48];
-    snprintf(tmp, sizeof(tmp), "req_mock_%llu", (unsigned long long)id);
-    add_header(resp, api == MOCKSRV__API_ANTHROPIC ? "request-id" : "x-request-id", tmp);
+    request_id_of(r, tmp);
+    add_header(r->resp, r->api == MOCKSRV__API_ANTHROPIC ? "request-id" : "x-request-id", tmp);
 }
 
 /* r's response becomes one owning b's bytes (b is reset); NULL if b
@@ -164,8 +197,10 @@ static void set_error(struct req *r, unsigned status, const char *type, const ch
                       const char *message)
 {
     struct mocksrv__buf b = {0};
+    char rid[48];
+    request_id_of(r, rid);
     if (r->api == MOCKSRV__API_ANTHROPIC)
-        mocksrv__anthropic_error(&b, type, message);
+        mocksrv__anthropic_error(&b, type, message, rid);
     else
         mocksrv__openai_error(&b, message, type, code);
     buffer_response(r, &b, "application/json");
@@ -402,6 +437,8 @@ static const char *parse_request(struct req *r, const cJSON *root, struct parsed
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
     if (mt == NULL && !anth)
         mt = cJSON_GetObjectItemCaseSensitive(root, "max_completion_tokens");
+    if (anth && (mt == NULL || cJSON_IsNull(mt)))
+        return "max_tokens: Field required"; /* required by the Messages API */
     if (mt != NULL && !cJSON_IsNull(mt)) {
         double d = cJSON_IsNumber(mt) ? mt->valuedouble : -1;
         if (!(d >= 1 && d <= 1e15 && floor(d) == d))
@@ -460,8 +497,12 @@ static char *make_reply_text(const struct parsed *p, size_t *len, const char **e
 
 /* ---- choosing the fault ---------------------------------------------------------- */
 
-static const enum mocksrv__fault random_faults[] = {MOCKSRV__F_429, MOCKSRV__F_500,
-                                                    MOCKSRV__F_503, MOCKSRV__F_529};
+/* fail_rate draws, per API, among the statuses that API documents: OpenAI
+ * has no 529, Anthropic no 503. */
+static const enum mocksrv__fault random_faults_openai[] = {MOCKSRV__F_429, MOCKSRV__F_500,
+                                                           MOCKSRV__F_503};
+static const enum mocksrv__fault random_faults_anthropic[] = {MOCKSRV__F_429, MOCKSRV__F_500,
+                                                              MOCKSRV__F_529};
 
 /* false: the x-mock-fault header names no fault (400). */
 static bool choose_fault(struct req *r, struct MHD_Connection *c, enum mocksrv__fault *out)
@@ -486,7 +527,11 @@ static bool choose_fault(struct req *r, struct MHD_Connection *c, enum mocksrv__
         double u = (double)(mocksrv__rng_locked(s) >> 11) * 0x1.0p-53;
         uint64_t k = mocksrv__rng_locked(s);
         if (u < s->opt.fail_rate)
-            *out = random_faults[k % (sizeof(random_faults) / sizeof(random_faults[0]))];
+            *out = r->api == MOCKSRV__API_ANTHROPIC
+                       ? random_faults_anthropic[k % (sizeof(random_faults_anthropic) /
+                                                      sizeof(random_faults_anthropic[0]))]
+                       : random_faults_openai[k % (sizeof(random_faults_openai) /
+                                                   sizeof(random_faults_openai[0]))];
     }
     pthread_mutex_unlock(&s->draw_lock);
     return true;
@@ -577,15 +622,42 @@ static void fault_answer(struct req *r, enum mocksrv__fault f)
                       "The server had an error while processing your request. Sorry about that!");
         return;
     case MOCKSRV__F_503:
+        /* Anthropic documents no 503 (a proxy in front may send one): it is
+         * a plain api_error, not overloaded_error, which means 529. */
         if (anth)
-            set_error(r, 503, "overloaded_error", NULL, "Service unavailable");
+            set_error(r, 503, "api_error", NULL, "Service unavailable");
         else
             set_error(r, 503, "server_error", NULL, "The server is overloaded or not ready yet.");
         if (r->resp != NULL)
             add_retry_after(r->resp, ra);
         return;
     case MOCKSRV__F_529:
-        set_error(r, 529, "overloaded_error", NULL, "Overloaded");
+        if (anth) {
+            set_error(r, 529, "overloaded_error", NULL, "Overloaded");
+        } else {
+            /* OpenAI never sends 529: its overload answer is a 503. */
+            set_error(r, 503, "server_error", NULL,
+                      "The engine is currently overloaded, please try again later.");
+            if (r->resp != NULL)
+                add_retry_after(r->resp, ra);
+        }
+        return;
+    case MOCKSRV__F_504:
+        if (anth)
+            set_error(r, 504, "timeout_error", NULL, "Request timed out while processing.");
+        else
+            set_error(r, 504, "server_error", NULL, "Gateway timeout. Please try again.");
+        return;
+    case MOCKSRV__F_BILLING:
+        if (anth)
+            set_error(r, 402, "billing_error", NULL,
+                      "There is an issue with your billing or payment information. Please go to "
+                      "Plans & Billing to update it.");
+        else
+            set_error(r, 429, "insufficient_quota", "insufficient_quota",
+                      "You exceeded your current quota, please check your plan and billing "
+                      "details. For more information on this error, read the docs: "
+                      "https://platform.openai.com/docs/guides/error-codes/api-errors.");
         return;
     case MOCKSRV__F_QUOTA:
         if (anth)
@@ -694,6 +766,20 @@ static void decide(struct req *r, struct MHD_Connection *c, const char *method)
     case K_HEALTH:
         set_raw(r, 200, "ok", "text/plain");
         return;
+    case K_MODELS: {
+        /* One path for both APIs: an Anthropic client says so by its
+         * anthropic-version header (every Anthropic SDK sends it). */
+        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "anthropic-version") != NULL)
+            r->api = MOCKSRV__API_ANTHROPIC;
+        struct mocksrv__buf b = {0};
+        if (r->api == MOCKSRV__API_ANTHROPIC)
+            mocksrv__anthropic_models(&b);
+        else
+            mocksrv__openai_models(&b);
+        buffer_response(r, &b, "application/json");
+        r->status = 200;
+        return;
+    }
     case K_NOT_FOUND:
     case K_BAD_METHOD:
         snprintf(msg, sizeof(msg), "Invalid URL (%s %s)", method, r->path);
@@ -781,6 +867,8 @@ static void decide(struct req *r, struct MHD_Connection *c, const char *method)
     case MOCKSRV__F_529:
     case MOCKSRV__F_QUOTA:
     case MOCKSRV__F_REGION:
+    case MOCKSRV__F_504:
+    case MOCKSRV__F_BILLING:
         fault_answer(r, f);
         break;
     default:
@@ -807,10 +895,8 @@ static void decide(struct req *r, struct MHD_Connection *c, const char *method)
         text = NULL;
         break;
     }
-    if (r->resp != NULL) {
+    if (r->resp != NULL)
         add_ratelimit_headers(r->resp, r->api, &v);
-        add_request_id(r->resp, r->api, r->id);
-    }
 out:
     free(text);
     mocksrv__buf_free(&p.last_user);
@@ -834,6 +920,8 @@ static enum MHD_Result send_answer(struct req *r, struct MHD_Connection *c)
             return MHD_NO;
         }
     }
+    if (r->kind != K_HEALTH)
+        add_request_id(r);
     /* Bodies from a callback count their bytes as they go. */
     enum MHD_Result ret = MHD_queue_response(c, r->status, r->resp);
     MHD_destroy_response(r->resp);
@@ -872,6 +960,10 @@ static struct req *req_new(struct mocksrv *s, const char *url, const char *metho
     } else if (strcmp(url, "/v1/messages") == 0) {
         r->api = MOCKSRV__API_ANTHROPIC;
         r->kind = post ? K_API : K_BAD_METHOD;
+    } else if (strcmp(url, "/v1/models") == 0) {
+        bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                   strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+        r->kind = get ? K_MODELS : K_BAD_METHOD;
     } else {
         r->kind = K_NOT_FOUND;
     }

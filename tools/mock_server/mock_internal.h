@@ -59,6 +59,8 @@ enum mocksrv__fault {
     MOCKSRV__F_STALL,
     MOCKSRV__F_TRUNCATED_SSE,
     MOCKSRV__F_MALFORMED_JSON,
+    MOCKSRV__F_504,
+    MOCKSRV__F_BILLING,
 };
 
 /* Token (n bytes, not NUL-terminated) to fault; false if unknown. */
@@ -139,7 +141,16 @@ void mocksrv__rfc3339_in(char out[MOCKSRV__TIMEBUF], int64_t ms);
 
 void mocksrv__openai_error(struct mocksrv__buf *b, const char *message, const char *type,
                            const char *code);
-void mocksrv__anthropic_error(struct mocksrv__buf *b, const char *type, const char *message);
+/* request_id: the request-id header's value, repeated in the body (NULL: null). */
+void mocksrv__anthropic_error(struct mocksrv__buf *b, const char *type, const char *message,
+                              const char *request_id);
+
+/* system_fingerprint of every OpenAI completion and chunk. */
+#define MOCKSRV__FINGERPRINT "fp_mock0001"
+
+/* GET /v1/models bodies: the OpenAI list, or Anthropic's paginated list. */
+void mocksrv__openai_models(struct mocksrv__buf *b);
+void mocksrv__anthropic_models(struct mocksrv__buf *b);
 
 void mocksrv__openai_completion(struct mocksrv__buf *b, const struct mocksrv__reply *r);
 void mocksrv__anthropic_message(struct mocksrv__buf *b, const struct mocksrv__reply *r);
@@ -188,6 +199,7 @@ struct mocksrv {
     atomic_bool stopping;
     atomic_bool log_mhd;
     atomic_uint_fast64_t next_id;
+    atomic_uint_fast64_t next_err_id; /* request ids of answers before next_id */
     struct mocksrv__ctr ctr;
 
     int port;

@@ -19,14 +19,27 @@
  *
  *   POST /v1/chat/completions   OpenAI Chat Completions (plain and SSE)
  *   POST /v1/messages           Anthropic Messages (plain and SSE)
+ *   GET  /v1/models             the model list: Anthropic's format
+ *                               ({"data":[{"type":"model","id",
+ *                               "display_name","created_at"}],"has_more":
+ *                               false,"first_id","last_id"}) when the
+ *                               request has an anthropic-version header,
+ *                               else OpenAI's ({"object":"list","data":
+ *                               [{"id","object":"model","created",
+ *                               "owned_by"}]})
  *   GET  /health                200 "ok" (text/plain)
  *   anything else               404 OpenAI-style error body; a known path
  *                               with the wrong method gets 405.
  *
  * Errors use each API's own shape:
  *   OpenAI     {"error":{"message":M,"type":T,"param":null,"code":C}}
- *   Anthropic  {"type":"error","error":{"type":T,"message":M}}
- * (The one exception is the Anthropic "region" fault, below.)
+ *   Anthropic  {"type":"error","error":{"type":T,"message":M},
+ *               "request_id":"req_mock_..."}
+ * (The one exception is the Anthropic "region" fault, below.)  Every
+ * answer but /health carries a request id header (x-request-id / request-id):
+ * req_mock_<n> (below), or req_mock_err_<k> for answers given before a
+ * request gets its n (the checks below, 404, 405); the Anthropic body's
+ * request_id repeats it.
  *
  * Request checks, in order (each answers at once, without latency_ms,
  * faults or rate limiting, and consumes no script entry):
@@ -37,6 +50,8 @@
  *   "messages" missing, empty, or an element that is not an object with
  *   a string "role", or whose "content" is neither a string, an array,
  *   null nor absent                   400 invalid_request_error
+ *   Anthropic: "max_tokens" missing   400 invalid_request_error
+ *                                     "max_tokens: Field required"
  *   "max_tokens" (OpenAI: also "max_completion_tokens") present but not
  *   an integer >= 1                   400 invalid_request_error
  *   "ECHO_LEN:N" with N > 64 MiB       400 invalid_request_error
@@ -68,11 +83,14 @@
  *
  * Non-streamed bodies:
  *   OpenAI {"id","object":"chat.completion","created","model",
- *     "choices":[{"index":0,"message":{"role":"assistant","content"},
+ *     "choices":[{"index":0,"message":{"role":"assistant","content",
+ *                 "refusal":null,"annotations":[]},"logprobs":null,
  *                 "finish_reason"}],
  *     "usage":{"prompt_tokens","completion_tokens","total_tokens",
  *              "prompt_tokens_details":{"cached_tokens":0},
- *              "completion_tokens_details":{"reasoning_tokens":0}}}
+ *              "completion_tokens_details":{"reasoning_tokens":0}},
+ *     "service_tier":"default","system_fingerprint":"fp_mock0001"}
+ *     (stream chunks carry service_tier and system_fingerprint too)
  *   Anthropic {"id","type":"message","role":"assistant","model",
  *     "content":[{"type":"text","text"}],"stop_reason","stop_sequence":null,
  *     "usage":{"input_tokens","output_tokens","cache_read_input_tokens":0,
@@ -138,14 +156,18 @@
  *               and anthropic-ratelimit-tokens-*; reset is RFC 3339 UTC
  *               ("2024-05-01T12:00:03Z", rounded up to the second).
  *   limit is the per-minute figure; remaining is what the current window
- *   still admits (after this request); reset is when the window will be
- *   empty again (all current entries expired), i.e. fully replenished.
+ *   still admits (after this request) in the same per-minute units:
+ *   ceil(window remaining * limit / window capacity), so 0 exactly when
+ *   the window is full and the limit when it is empty; reset is when the
+ *   window will be empty again (all current entries expired), i.e. fully
+ *   replenished.
  *
  * ==== Faults =============================================================
  *
  *   Which fault a request gets: the x-mock-fault request header if sent
  *   (the script is then NOT consumed); else the next script entry; once
- *   the script is used up, a fail_rate draw among 429/500/503/529.
+ *   the script is used up, a fail_rate draw among the statuses the API
+ *   documents: 429/500/503 on the OpenAI path, 429/500/529 on Anthropic's.
  *   Tokens (script entries and the header alike):
  *   ok, 200        normal answer (still subject to rate limits)
  *   429            429 + retry-after(-ms) from retry_after_ms; OpenAI
@@ -153,9 +175,15 @@
  *                  rate_limit_error
  *   500            500; OpenAI type "server_error" / Anthropic api_error
  *   503            503 + retry-after(-ms); OpenAI "server_error" /
- *                  Anthropic overloaded_error
- *   529            529 (no retry-after); type "overloaded_error", message
- *                  "Overloaded", on both paths
+ *                  Anthropic api_error (Anthropic documents no 503, as a
+ *                  proxy might send; overloaded_error is its 529)
+ *   529            Anthropic: 529 (no retry-after), overloaded_error
+ *                  "Overloaded".  OpenAI never sends 529: it answers 503
+ *                  server_error "The engine is currently overloaded, please
+ *                  try again later." + retry-after(-ms)
+ *   504            Anthropic 504 timeout_error; OpenAI 504 server_error
+ *   billing        Anthropic 402 billing_error; OpenAI (which has no 402)
+ *                  its billing answer, the insufficient_quota 429 below
  *   insufficient_quota
  *                  OpenAI: 429 {"error":{"message":"You exceeded your
  *                  current quota, ...","type":"insufficient_quota",

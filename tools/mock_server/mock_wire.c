@@ -169,6 +169,8 @@ static const struct {
     {"stall", MOCKSRV__F_STALL},
     {"truncated_sse", MOCKSRV__F_TRUNCATED_SSE},
     {"malformed_json", MOCKSRV__F_MALFORMED_JSON},
+    {"504", MOCKSRV__F_504},
+    {"billing", MOCKSRV__F_BILLING},
 };
 
 bool mocksrv__fault_parse(const char *tok, size_t n, enum mocksrv__fault *out)
@@ -253,13 +255,21 @@ void mocksrv__openai_error(struct mocksrv__buf *b, const char *message, const ch
     mocksrv__buf_str(b, "}}");
 }
 
-void mocksrv__anthropic_error(struct mocksrv__buf *b, const char *type, const char *message)
+void mocksrv__anthropic_error(struct mocksrv__buf *b, const char *type, const char *message,
+                              const char *request_id)
 {
     mocksrv__buf_str(b, "{\"type\":\"error\",\"error\":{\"type\":");
     mocksrv__buf_json_str(b, type, strlen(type));
     mocksrv__buf_str(b, ",\"message\":");
     mocksrv__buf_json_str(b, message, strlen(message));
-    mocksrv__buf_str(b, "}}");
+    /* The API repeats the request-id header in the body (ErrorResponse's
+     * request_id, string or null). */
+    mocksrv__buf_str(b, "},\"request_id\":");
+    if (request_id != NULL)
+        mocksrv__buf_json_str(b, request_id, strlen(request_id));
+    else
+        mocksrv__buf_str(b, "null");
+    mocksrv__buf_str(b, "}");
 }
 
 /* ---- successful bodies ------------------------------------------------------ */
@@ -295,9 +305,13 @@ void mocksrv__openai_completion(struct mocksrv__buf *b, const struct mocksrv__re
     mocksrv__buf_str(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
                         "\"content\":");
     mocksrv__buf_json_str(b, r->text, r->text_len);
-    mocksrv__buf_printf(b, "},\"finish_reason\":\"%s\"}],\"usage\":", openai_finish(r));
+    mocksrv__buf_printf(b,
+                        ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
+                        "\"finish_reason\":\"%s\"}],\"usage\":",
+                        openai_finish(r));
     openai_usage(b, r);
-    mocksrv__buf_str(b, "}");
+    mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
+                        MOCKSRV__FINGERPRINT "\"}");
 }
 
 void mocksrv__anthropic_message(struct mocksrv__buf *b, const struct mocksrv__reply *r)
@@ -327,7 +341,8 @@ static void openai_chunk_head(struct mocksrv__buf *b, const struct mocksrv__repl
                         "\"created\":%lld,\"model\":",
                         (unsigned long long)r->id, (long long)r->created);
     mocksrv__buf_json_str(b, r->model, strlen(r->model));
-    mocksrv__buf_str(b, ",\"choices\":");
+    mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
+                        MOCKSRV__FINGERPRINT "\",\"choices\":");
 }
 
 /* The chunk's closing: "usage":null while include_usage, as OpenAI does. */
@@ -430,4 +445,47 @@ size_t mocksrv__next_delta_len(const char *text, size_t len, size_t off)
     /* A lone multi-byte character longer than the budget cannot occur
      * (MAX_BYTES > 4), but never return 0 while text remains. */
     return n > 0 ? n : end - off;
+}
+
+/* ---- model lists ------------------------------------------------------------- */
+
+static const struct {
+    const char *id;
+    int64_t created; /* Unix seconds */
+} openai_models[] = {
+    {"gpt-4o-mini", 1721172741},
+    {"gpt-4o", 1715367049},
+    {"gpt-4.1-mini", 1744318173},
+};
+
+static const struct {
+    const char *id, *display_name, *created_at;
+} anthropic_models[] = {
+    {"claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"},
+    {"claude-3-7-sonnet-20250219", "Claude Sonnet 3.7", "2025-02-24T00:00:00Z"},
+    {"claude-3-5-haiku-20241022", "Claude Haiku 3.5", "2024-10-22T00:00:00Z"},
+};
+
+void mocksrv__openai_models(struct mocksrv__buf *b)
+{
+    mocksrv__buf_str(b, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < sizeof(openai_models) / sizeof(openai_models[0]); i++)
+        mocksrv__buf_printf(b, "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":%lld,"
+                               "\"owned_by\":\"system\"}",
+                            i ? "," : "", openai_models[i].id,
+                            (long long)openai_models[i].created);
+    mocksrv__buf_str(b, "]}");
+}
+
+void mocksrv__anthropic_models(struct mocksrv__buf *b)
+{
+    size_t n = sizeof(anthropic_models) / sizeof(anthropic_models[0]);
+    mocksrv__buf_str(b, "{\"data\":[");
+    for (size_t i = 0; i < n; i++)
+        mocksrv__buf_printf(b, "%s{\"type\":\"model\",\"id\":\"%s\",\"display_name\":\"%s\","
+                               "\"created_at\":\"%s\"}",
+                            i ? "," : "", anthropic_models[i].id,
+                            anthropic_models[i].display_name, anthropic_models[i].created_at);
+    mocksrv__buf_printf(b, "],\"has_more\":false,\"first_id\":\"%s\",\"last_id\":\"%s\"}",
+                        anthropic_models[0].id, anthropic_models[n - 1].id);
 }
