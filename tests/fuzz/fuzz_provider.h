@@ -11,9 +11,9 @@
  *   3. the body as a non-2xx reply with status 100 + (status % 500)
  *      (classify_error), with a Retry-After-ish header or none.
  * Checked after each: the return is one of the documented codes, an
- * llm_parsed is internally consistent (content NUL-terminated at its
- * length, counts non-negative, a PARSE return carries a message), nothing
- * leaks or trips a sanitizer. */
+ * llm_parsed is internally consistent (content, tool-call arguments and
+ * refusal NUL-terminated at their lengths, counts non-negative, a PARSE
+ * return carries a message), nothing leaks or trips a sanitizer. */
 #ifndef FUZZ_PROVIDER_H
 #define FUZZ_PROVIDER_H
 
@@ -40,7 +40,8 @@ static void fuzz_check_usage(const struct llm_usage *u)
 
 static void fuzz_check_parsed(const struct llm_parsed *p, enum llm_error rc)
 {
-    if (rc != LLM_OK && rc != LLM_ERR_PARSE && rc != LLM_ERR_OUT_OF_MEMORY)
+    if (rc != LLM_OK && rc != LLM_ERR_PARSE && rc != LLM_ERR_OUT_OF_MEMORY &&
+        rc != LLM_ERR_RESPONSE_TOO_LARGE)
         abort();
     if (p->content != NULL && (p->content_len >= p->content_cap || p->content[p->content_len] != '\0'))
         abort();
@@ -52,6 +53,19 @@ static void fuzz_check_parsed(const struct llm_parsed *p, enum llm_error rc)
         rc == LLM_OK)
         abort();
     fuzz_check_usage(&p->usage);
+    if (p->n_tool_calls > p->tool_calls_cap || (p->n_tool_calls > 0 && p->tool_calls == NULL))
+        abort();
+    for (size_t i = 0; i < p->n_tool_calls; i++) {
+        const struct llm_parsed_tool_call *c = &p->tool_calls[i];
+        if (c->arguments != NULL ? c->arguments_len >= c->arguments_cap ||
+                                       c->arguments[c->arguments_len] != '\0'
+                                 : c->arguments_len != 0)
+            abort();
+        if (c->wire_index < -1)
+            abort();
+    }
+    if (p->refusal != NULL ? p->refusal[p->refusal_len] != '\0' : p->refusal_len != 0)
+        abort();
 }
 
 struct fuzz_stream {

@@ -31,11 +31,12 @@ command -v clang >/dev/null || { echo "clang is required" >&2; exit 1; }
 CC=clang cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLLM_BUILD_TESTS=OFF \
   -DLLM_BUILD_EXAMPLES=OFF -DLLM_SANITIZE=address,undefined \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
-cmake --build "$B" --target llmorch_static >/dev/null
+cmake --build "$B" --target llmorch_static >"$B/build.log" 2>&1 || { cat "$B/build.log" >&2; exit 1; }
 LIBS=$(pkg-config --libs libcjson libcurl 2>/dev/null || echo "-lcjson -lcurl")
 
-# Directive value of a target's source ("" if absent).
-directive() { sed -n "s/^ \* $2: *//p" "$1" | head -1; }
+# Directive value of a target's source ("" if absent), without a comment's
+# closing "*/" (unquoted, that would glob).
+directive() { sed -n "s/^ \* $2: *//p" "$1" | head -1 | sed 's#\*/##; s/[[:space:]]*$//'; }
 
 targets=()
 for src in tests/fuzz/fuzz_*.c; do
