@@ -330,11 +330,28 @@ static enum llm_error anthropic_build_request(const struct llm_provider *p,
 
 /* ---- error classification -------------------------------------------------------- */
 
-/* Anthropic's verdicts by error.type, which Anthropic always sends and
- * which is more precise than the status; a few messages refine
- * invalid_request_error.  Bodies without a known type (a proxy's page, a
- * future type) fall back on the status as for OpenAI. */
+/* Anthropic's verdicts, status first (see LLM__STATUS_RULES): a 429 is
+ * rate limiting and a 403 a refusal whatever the body says (the official
+ * SDKs classify by status too).  The rows before the status rows refine
+ * a status by the message or type Anthropic documents with it; the rows
+ * after them classify an error that came without an HTTP error status (an
+ * `error` event in a stream) by error.type, as its documented status
+ * would: invalid_request_error 400, authentication_error 401,
+ * billing_error 402, permission_error 403, not_found_error 404,
+ * request_too_large 413, rate_limit_error 429, api_error 500,
+ * timeout_error 504, overloaded_error 529. */
 static const struct llm__error_rule anthropic_rules[] = {
+    /* Matched on the message alone: a proxy may have replaced the type. */
+    {400, 400, NULL, "prompt is too long", LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+    {400, 400, NULL, "exceed context limit", LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+    {400, 400, NULL, "credit balance is too low", LLM_ERR_INSUFFICIENT_QUOTA},
+    /* The API's edge answers requests from unsupported countries with this
+     * bare 403 (no top-level "type"). */
+    {403, 403, "forbidden", "request not allowed", LLM_ERR_UNSUPPORTED_REGION},
+    /* A 504 of Anthropic's own is its request timeout; a gateway's 504
+     * stays a server error. */
+    {504, 504, "timeout_error", NULL, LLM_ERR_TIMEOUT},
+    LLM__STATUS_RULES,
     {LLM__ANY_STATUS, "invalid_request_error", "prompt is too long",
      LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
     {LLM__ANY_STATUS, "invalid_request_error", "exceed context limit",
@@ -343,19 +360,15 @@ static const struct llm__error_rule anthropic_rules[] = {
      LLM_ERR_INSUFFICIENT_QUOTA},
     {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST},
     {LLM__ANY_STATUS, "authentication_error", NULL, LLM_ERR_AUTHENTICATION},
-    /* The API's edge answers requests from unsupported countries with this
-     * bare 403 (no top-level "type"). */
-    {403, 403, "forbidden", "request not allowed", LLM_ERR_UNSUPPORTED_REGION},
+    {LLM__ANY_STATUS, "billing_error", NULL, LLM_ERR_INSUFFICIENT_QUOTA},
     {LLM__ANY_STATUS, "permission_error", NULL, LLM_ERR_PERMISSION_DENIED},
     {LLM__ANY_STATUS, "permission_denied_error", NULL, LLM_ERR_PERMISSION_DENIED},
     {LLM__ANY_STATUS, "not_found_error", NULL, LLM_ERR_NOT_FOUND},
     {LLM__ANY_STATUS, "request_too_large", NULL, LLM_ERR_INVALID_REQUEST},
     {LLM__ANY_STATUS, "rate_limit_error", NULL, LLM_ERR_RATE_LIMITED},
     {LLM__ANY_STATUS, "api_error", NULL, LLM_ERR_SERVER_ERROR},
-    {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED},
-    {LLM__ANY_STATUS, "billing_error", NULL, LLM_ERR_INSUFFICIENT_QUOTA},
     {LLM__ANY_STATUS, "timeout_error", NULL, LLM_ERR_TIMEOUT},
-    LLM__STATUS_RULES,
+    {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED},
     {LLM__ANY_STATUS, NULL, NULL, LLM_ERR_SERVER_ERROR},
 };
 

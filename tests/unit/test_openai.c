@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -606,6 +607,68 @@ static void openai_classification_table_maps_every_row(void **state)
     llm_provider_free(p);
 }
 
+/* Status first (issue 10 #6), the same rule as Anthropic's table: every
+ * documented status with every documented code; a code refines only the
+ * status it is documented with. */
+static void openai_status_decides_whatever_code_the_body_names(void **state)
+{
+    (void)state;
+    static const char *const codes[] = {
+        "invalid_request_error", "invalid_api_key",  "model_not_found",
+        "context_length_exceeded", "content_policy_violation",
+        "unsupported_country_region_territory", "rate_limit_exceeded", "insufficient_quota",
+        "server_error",
+    };
+    static const struct {
+        int status;
+        enum llm_error type;
+        bool retryable;
+    } by_status[] = {
+        {400, LLM_ERR_INVALID_REQUEST, false}, {401, LLM_ERR_AUTHENTICATION, false},
+        {403, LLM_ERR_PERMISSION_DENIED, false}, {404, LLM_ERR_NOT_FOUND, false},
+        {429, LLM_ERR_RATE_LIMITED, true},     {500, LLM_ERR_SERVER_ERROR, true},
+        {503, LLM_ERR_OVERLOADED, true},
+    };
+    static const struct {
+        int status;
+        const char *code;
+        enum llm_error type;
+    } refine[] = {
+        {400, "context_length_exceeded", LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+        {400, "content_policy_violation", LLM_ERR_CONTENT_FILTERED},
+        {403, "unsupported_country_region_territory", LLM_ERR_UNSUPPORTED_REGION},
+        {429, "insufficient_quota", LLM_ERR_INSUFFICIENT_QUOTA},
+    };
+    struct llm_provider *p = new_openai(NULL);
+    char body[256];
+    for (size_t s = 0; s < sizeof(by_status) / sizeof(by_status[0]); s++) {
+        for (size_t c = 0; c < sizeof(codes) / sizeof(codes[0]); c++) {
+            snprintf(body, sizeof(body),
+                     "{\"error\":{\"message\":\"m\",\"type\":\"api_error\",\"param\":null,"
+                     "\"code\":\"%s\"}}",
+                     codes[c]);
+            enum llm_error want = by_status[s].type;
+            bool want_retry = by_status[s].retryable;
+            for (size_t r = 0; r < sizeof(refine) / sizeof(refine[0]); r++) {
+                if (refine[r].status == by_status[s].status && strcmp(refine[r].code, codes[c]) == 0) {
+                    want = refine[r].type;
+                    want_retry = llm_error_is_retryable(want);
+                }
+            }
+            struct llm_error_info info = {0};
+            prov_classify(p, by_status[s].status, NULL, body, &info);
+            if (info.type != want || info.retryable != want_retry) {
+                print_error("%d %s: got %s retryable=%d, want %s retryable=%d\n",
+                            by_status[s].status, codes[c], llm_error_name(info.type),
+                            info.retryable, llm_error_name(want), want_retry);
+                fail();
+            }
+            llm_error_info_clear(&info);
+        }
+    }
+    llm_provider_free(p);
+}
+
 static void openai_unreadable_error_body_falls_back_on_status_and_quotes_it(void **state)
 {
     (void)state;
@@ -949,6 +1012,7 @@ int main(void)
         cmocka_unit_test(openai_error_inside_a_2xx_body_is_classified),
         cmocka_unit_test(openai_classification_table_maps_every_row),
         cmocka_unit_test(openai_unreadable_error_body_falls_back_on_status_and_quotes_it),
+        cmocka_unit_test(openai_status_decides_whatever_code_the_body_names),
         cmocka_unit_test(openai_x_should_retry_header_overrides_retryable),
         cmocka_unit_test(openai_stream_events_accumulate_text_finish_reason_and_usage),
         cmocka_unit_test(openai_stream_error_event_is_recorded_as_parsed_error),
