@@ -121,6 +121,8 @@ static void begin(struct llm_engine *e, struct ereq *r, int64_t now_mono)
     ts_set_once(r, LLM_TS_FIRST_ATTEMPT_STARTED, now);
     ts_set(r, LLM_TS_LAST_ATTEMPT_STARTED, now);
     llm_parsed_clear(&r->parsed);
+    /* What a reply accumulates is bounded like a body, streamed or not. */
+    r->parsed.max_bytes = e->max_response_bytes;
     if (r->sse_init) {
         llm__sse_free(&r->sse);
         r->sse_init = false;

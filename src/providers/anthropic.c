@@ -445,7 +445,7 @@ static enum llm_error start_tool_use(const cJSON *block, int64_t index, bool who
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(block, "input");
     if (err == LLM_OK && whole && cJSON_IsObject(input)) {
         char *text = cJSON_PrintUnformatted(input);
-        err = text != NULL ? llm_parsed_tool_append(call, text, strlen(text))
+        err = text != NULL ? llm__parsed_tool_append(out, call, text, strlen(text))
                            : LLM_ERR_OUT_OF_MEMORY;
         cJSON_free(text);
     }
@@ -575,7 +575,7 @@ static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
             int64_t idx = block_index(root);
             for (size_t k = acc->n_tool_calls; k-- > 0;) {
                 if (acc->tool_calls[k].wire_index == idx) {
-                    err = llm_parsed_tool_append(&acc->tool_calls[k], json, strlen(json));
+                    err = llm__parsed_tool_append(acc, &acc->tool_calls[k], json, strlen(json));
                     break;
                 }
             }

@@ -402,7 +402,7 @@ static enum llm_error read_tool_calls(const cJSON *msg, bool stream, struct llm_
         if (err == LLM_OK)
             err = llm__parsed_update(&call->name, llm__json_string(fn, "name"));
         if (err == LLM_OK && args != NULL)
-            err = llm_parsed_tool_append(call, args, strlen(args));
+            err = llm__parsed_tool_append(out, call, args, strlen(args));
         if (err != LLM_OK)
             return err;
     }

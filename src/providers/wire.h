@@ -101,6 +101,17 @@ bool llm__json_count(const cJSON *obj, const char *key, int64_t *out);
  * LLM_OK or LLM_ERR_OUT_OF_MEMORY.  (llm_parsed_append grows the same way.) */
 enum llm_error llm__parsed_reserve(struct llm_parsed *p, size_t n);
 
+/* LLM_OK if the reply may keep n more bytes under p->max_bytes (see
+ * llmorch/ext/provider.h): content, refusal and tool-call arguments count
+ * together.  Else LLM_ERR_RESPONSE_TOO_LARGE, recorded in p with a
+ * message naming the limit. */
+enum llm_error llm__parsed_room(struct llm_parsed *p, size_t n);
+
+/* llm_parsed_tool_append(call, ...) within p's bound (llm__parsed_room):
+ * how providers append tool-call arguments. */
+enum llm_error llm__parsed_tool_append(struct llm_parsed *p, struct llm_parsed_tool_call *call,
+                                       const char *text, size_t len);
+
 /* Set *slot to a copy of `s` unless it already holds an equal string (a
  * stream repeats id and model in every chunk).  NULL `s` is a no-op. */
 enum llm_error llm__parsed_update(char **slot, const char *s);

@@ -786,6 +786,57 @@ static void openai_stream_events_accumulate_text_finish_reason_and_usage(void **
     llm_provider_free(p);
 }
 
+/* Issue 10 #1: the fast reader writes deltas in place; the bound is on the
+ * decoded text (here 12 escaped bytes are 4 of text), not the escapes. */
+static void openai_stream_deltas_stop_at_max_bytes_of_decoded_text(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_openai(NULL);
+    struct llm_parsed acc = {0};
+    acc.max_bytes = 6;
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"ab\"},\"finish_reason\":null}]}", &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"\\u00e9\\u00e9\"},\"finish_reason\":null}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(acc.content_len, 6);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"x\"},\"finish_reason\":null}]}", &acc),
+                     LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.error, LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.content_len, 6);
+    assert_string_equal(acc.content, "ab\xc3\xa9\xc3\xa9");
+    /* The tree reader (content parts) is bounded the same way. */
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":[{\"type\":\"text\",\"text\":\"y\"}]}}]}",
+                               &acc),
+                     LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.content_len, 6);
+    llm_parsed_clear(&acc);
+
+    /* Tool-call arguments count against the same bound. */
+    acc.max_bytes = 8;
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\","
+                                         "\"type\":\"function\",\"function\":{\"name\":\"f\","
+                                         "\"arguments\":\"{\\\"a\\\":\"}}]}}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(acc.n_tool_calls, 1);
+    assert_int_equal(acc.tool_calls[0].arguments_len, 5);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"tool_calls\":[{\"index\":0,\"function\":"
+                                         "{\"arguments\":\"12345\"}}]}}]}",
+                               &acc),
+                     LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.error, LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.tool_calls[0].arguments_len, 5);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
 static void openai_stream_error_event_is_recorded_as_parsed_error(void **state)
 {
     (void)state;
@@ -1015,6 +1066,7 @@ int main(void)
         cmocka_unit_test(openai_status_decides_whatever_code_the_body_names),
         cmocka_unit_test(openai_x_should_retry_header_overrides_retryable),
         cmocka_unit_test(openai_stream_events_accumulate_text_finish_reason_and_usage),
+        cmocka_unit_test(openai_stream_deltas_stop_at_max_bytes_of_decoded_text),
         cmocka_unit_test(openai_stream_error_event_is_recorded_as_parsed_error),
         cmocka_unit_test(openai_error_code_beats_error_type_without_a_status),
         cmocka_unit_test(openai_string_error_with_a_message_keeps_both),
