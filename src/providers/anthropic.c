@@ -501,6 +501,7 @@ static enum llm_error anthropic_parse_response(const struct llm_provider *p, con
             err = read_message_meta(root, out);
         if (err == LLM_OK)
             err = note_refusal(out);
+        llm__parsed_settle_usage(out);
     }
     cJSON_Delete(root);
     return err;
@@ -534,12 +535,18 @@ static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
                                                    const char *event, const char *data,
                                                    size_t len, struct llm_parsed *acc)
 {
+    /* After message_stop the reply is complete: a delta or an error event
+     * that follows it changes nothing. */
+    if (acc->done)
+        return LLM_OK;
     if (event != NULL && event[0] == '\0')
         event = NULL;
     if (data == NULL || blank(data, len)) {
         /* Every Anthropic event has a JSON payload; tolerate a bare one. */
-        if (named(event, "message_stop"))
+        if (named(event, "message_stop")) {
             acc->done = true;
+            llm__parsed_settle_usage(acc);
+        }
         return LLM_OK;
     }
     cJSON *root = llm__json_parse(data, len);
@@ -589,6 +596,7 @@ static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
             err = note_refusal(acc);
     } else if (named(name, "message_stop")) {
         acc->done = true;
+        llm__parsed_settle_usage(acc);
     } else if (named(name, "error")) {
         if (llm__wire_error_find(root, &we))
             err = llm__parsed_set_wire_error(acc, anthropic_rules, N_ANTHROPIC_RULES, &we);

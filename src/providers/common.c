@@ -46,6 +46,13 @@ enum llm_error llm__parsed_room(struct llm_parsed *p, size_t n)
     return LLM_ERR_RESPONSE_TOO_LARGE;
 }
 
+void llm__parsed_settle_usage(struct llm_parsed *p)
+{
+    if (p->usage.known && p->usage.output_tokens == 0 &&
+        (p->content_len > 0 || p->refusal_len > 0 || p->n_tool_calls > 0))
+        p->usage.known = false;
+}
+
 enum llm_error llm_parsed_append(struct llm_parsed *p, const char *text, size_t len)
 {
     if (p == NULL || (text == NULL && len > 0))

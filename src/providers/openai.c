@@ -529,17 +529,23 @@ static enum llm_error openai_parse_response(const struct llm_provider *p, const 
     }
     /* The common reply without a tree; anything else through cJSON. */
     int r = llm__openai_read_fast(body, len, false, out);
-    return r != LLM__READ_DECLINED ? (enum llm_error)r : read_response_tree(body, len, out);
+    enum llm_error err =
+        r != LLM__READ_DECLINED ? (enum llm_error)r : read_response_tree(body, len, out);
+    llm__parsed_settle_usage(out);
+    return err;
 }
 
 static enum llm_error openai_parse_stream_event(const struct llm_provider *p, const char *event,
                                                 const char *data, size_t len,
                                                 struct llm_parsed *acc)
 {
-    if (data == NULL || data_is(data, len, ""))
-        return LLM_OK; /* keep-alive */
+    /* After [DONE] the reply is complete: a delta or an error event that
+     * follows it changes nothing. */
+    if (acc->done || data == NULL || data_is(data, len, ""))
+        return LLM_OK; /* or a keep-alive */
     if (data_is(data, len, "[DONE]")) {
         acc->done = true;
+        llm__parsed_settle_usage(acc);
         return LLM_OK;
     }
     int r = llm__openai_read_fast(data, len, true, acc);

@@ -112,6 +112,14 @@ enum llm_error llm__parsed_room(struct llm_parsed *p, size_t n);
 enum llm_error llm__parsed_tool_append(struct llm_parsed *p, struct llm_parsed_tool_call *call,
                                        const char *text, size_t len);
 
+/* Call when the reply is complete (end of parse_response, the stream's
+ * final event): a reply with output (text, refusal or tool calls) whose usage
+ * says 0 output tokens did not really count them -- a proxy's stream
+ * carried usage 0/0 -- so usage becomes unknown (known = false, the
+ * counts left as the server sent them) rather than a known zero that
+ * would make the cost 0 and refund the TPM gate. */
+void llm__parsed_settle_usage(struct llm_parsed *p);
+
 /* Set *slot to a copy of `s` unless it already holds an equal string (a
  * stream repeats id and model in every chunk).  NULL `s` is a no-op. */
 enum llm_error llm__parsed_update(char **slot, const char *s);

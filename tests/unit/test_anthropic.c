@@ -717,6 +717,108 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Issue 10 #5: after message_stop the reply is complete; a delta or an
+ * error event after it was applied ("aINJECTED", or a finished reply turned
+ * into SERVER_ERROR). */
+static void anthropic_events_after_message_stop_change_nothing(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_anthropic(NULL);
+    struct llm_parsed acc = {0};
+    assert_int_equal(prov_feed(p, "message_start",
+                               "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+                               "\"model\":\"claude\",\"content\":[],\"usage\":{\"input_tokens\":3,"
+                               "\"output_tokens\":1}}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "content_block_delta",
+                               "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+                               "{\"type\":\"text_delta\",\"text\":\"a\"}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_delta",
+                               "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                               "\"end_turn\"},\"usage\":{\"output_tokens\":2}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_stop", "{\"type\":\"message_stop\"}", &acc), LLM_OK);
+    assert_true(acc.done);
+    assert_int_equal(prov_feed(p, "content_block_delta",
+                               "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+                               "{\"type\":\"text_delta\",\"text\":\"INJECTED\"}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "error",
+                               "{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+                               "\"message\":\"late\"}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_delta",
+                               "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                               "\"max_tokens\"},\"usage\":{\"output_tokens\":99}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "content_block_delta", "not json", &acc), LLM_OK);
+    assert_string_equal(acc.content, "a");
+    assert_int_equal(acc.error, LLM_OK);
+    assert_string_equal(acc.finish_reason, "end_turn");
+    assert_int_equal(acc.usage.output_tokens, 2);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
+/* Issue 10 #12: a proxy's stream carried usage 0/0 with text; the result
+ * said known usage of 0 tokens (cost 0).  Output with 0 output tokens is
+ * unknown usage. */
+static void anthropic_zero_output_tokens_with_text_is_unknown_usage(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_anthropic(NULL);
+    struct llm_parsed acc = {0};
+    assert_int_equal(prov_feed(p, "message_start",
+                               "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+                               "\"content\":[],\"usage\":{\"input_tokens\":0,"
+                               "\"output_tokens\":0}}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "content_block_delta",
+                               "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+                               "{\"type\":\"text_delta\",\"text\":\"hello\"}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_delta",
+                               "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                               "\"end_turn\"},\"usage\":{\"output_tokens\":0}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_stop", "{\"type\":\"message_stop\"}", &acc), LLM_OK);
+    assert_true(acc.done);
+    assert_false(acc.usage.known);
+    llm_parsed_clear(&acc);
+
+    /* Not streamed: the same. */
+    assert_int_equal(prov_parse(p,
+                                "{\"id\":\"msg_1\",\"type\":\"message\",\"content\":[{\"type\":"
+                                "\"text\",\"text\":\"hello\"}],\"stop_reason\":\"end_turn\","
+                                "\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}",
+                                &acc),
+                     LLM_OK);
+    assert_false(acc.usage.known);
+    assert_int_equal(acc.usage.input_tokens, 5);
+    llm_parsed_clear(&acc);
+
+    /* An empty reply of 0 output tokens is a real zero. */
+    assert_int_equal(prov_parse(p,
+                                "{\"id\":\"msg_1\",\"type\":\"message\",\"content\":[],"
+                                "\"stop_reason\":\"end_turn\","
+                                "\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}",
+                                &acc),
+                     LLM_OK);
+    assert_true(acc.usage.known);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
 static void anthropic_rate_limit_headers_are_read_with_resets_relative_to_now(void **state)
 {
     (void)state;
@@ -799,6 +901,8 @@ int main(void)
         cmocka_unit_test(anthropic_stream_events_without_names_use_the_payload_type),
         cmocka_unit_test(anthropic_stream_error_event_is_classified_by_type),
         cmocka_unit_test(anthropic_malformed_stream_event_is_a_parse_error),
+        cmocka_unit_test(anthropic_events_after_message_stop_change_nothing),
+        cmocka_unit_test(anthropic_zero_output_tokens_with_text_is_unknown_usage),
         cmocka_unit_test(anthropic_rate_limit_headers_are_read_with_resets_relative_to_now),
         cmocka_unit_test(anthropic_vtable_names_itself_and_its_request_id_header),
     };

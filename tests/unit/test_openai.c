@@ -837,6 +837,81 @@ static void openai_stream_deltas_stop_at_max_bytes_of_decoded_text(void **state)
     llm_provider_free(p);
 }
 
+/* Issue 10 #5: a delta after [DONE] was appended ("aINJECTED") and an
+ * error event after it turned the finished reply into SERVER_ERROR. */
+static void openai_events_after_done_change_nothing(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_openai(NULL);
+    struct llm_parsed acc = {0};
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "[DONE]", &acc), LLM_OK);
+    assert_true(acc.done);
+    /* Both readers: the fast one (a plain delta) and the tree (parts). */
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"INJECTED\"},\"finish_reason\":null}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":[{\"type\":\"text\",\"text\":\"X\"}]}}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "{\"error\":{\"message\":\"late\",\"type\":"
+                                         "\"server_error\",\"code\":null}}", &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "not json", &acc), LLM_OK);
+    assert_string_equal(acc.content, "a");
+    assert_int_equal(acc.error, LLM_OK);
+    assert_null(acc.error_message);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
+/* Issue 10 #12: text with 0 completion tokens is unknown usage, streamed
+ * (settled at [DONE]) or not; an empty reply's zero is real. */
+static void openai_zero_completion_tokens_with_text_is_unknown_usage(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_openai(NULL);
+    struct llm_parsed acc = {0};
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"hello\"},\"finish_reason\":\"stop\"}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[],\"usage\":{\"prompt_tokens\":0,"
+                                         "\"completion_tokens\":0,\"total_tokens\":0}}", &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "[DONE]", &acc), LLM_OK);
+    assert_false(acc.usage.known);
+    llm_parsed_clear(&acc);
+
+    assert_int_equal(prov_parse(p,
+                                "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\","
+                                "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                                "\"content\":\"hello\"},\"finish_reason\":\"stop\"}],"
+                                "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":0,"
+                                "\"total_tokens\":4}}",
+                                &acc),
+                     LLM_OK);
+    assert_false(acc.usage.known);
+    assert_int_equal(acc.usage.input_tokens, 4);
+    llm_parsed_clear(&acc);
+
+    assert_int_equal(prov_parse(p,
+                                "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\","
+                                "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                                "\"content\":\"\"},\"finish_reason\":\"stop\"}],"
+                                "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":0,"
+                                "\"total_tokens\":4}}",
+                                &acc),
+                     LLM_OK);
+    assert_true(acc.usage.known);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
 static void openai_stream_error_event_is_recorded_as_parsed_error(void **state)
 {
     (void)state;
@@ -1067,6 +1142,8 @@ int main(void)
         cmocka_unit_test(openai_x_should_retry_header_overrides_retryable),
         cmocka_unit_test(openai_stream_events_accumulate_text_finish_reason_and_usage),
         cmocka_unit_test(openai_stream_deltas_stop_at_max_bytes_of_decoded_text),
+        cmocka_unit_test(openai_events_after_done_change_nothing),
+        cmocka_unit_test(openai_zero_completion_tokens_with_text_is_unknown_usage),
         cmocka_unit_test(openai_stream_error_event_is_recorded_as_parsed_error),
         cmocka_unit_test(openai_error_code_beats_error_type_without_a_status),
         cmocka_unit_test(openai_string_error_with_a_message_keeps_both),

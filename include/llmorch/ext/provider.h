@@ -214,7 +214,10 @@ struct llm_provider_vtable {
      * joined data lines, not NUL-terminated) to `acc`: append text, set
      * finish reason, usage, done, or an in-stream error.  Returns LLM_OK,
      * LLM_ERR_PARSE for an event whose JSON is malformed, or
-     * LLM_ERR_OUT_OF_MEMORY. */
+     * LLM_ERR_OUT_OF_MEMORY.  Once an event has set acc->done (OpenAI's
+     * [DONE], Anthropic's message_stop) the reply is complete: the engine
+     * parses no more of the body, and a provider MUST ignore any event it
+     * is given after that (nothing appended, no error recorded). */
     enum llm_error (*parse_stream_event)(const struct llm_provider *p, const char *event,
                                          const char *data, size_t data_len,
                                          struct llm_parsed *acc);
