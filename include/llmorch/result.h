@@ -49,7 +49,11 @@ struct llm_usage {
     int64_t cached_input_tokens; /* prompt tokens served from the provider's cache */
     int64_t reasoning_tokens;    /* output tokens spent on hidden reasoning */
     int64_t cache_write_tokens;  /* Anthropic cache_creation_input_tokens */
-    bool known;                  /* the provider reported usage */
+    bool known;                  /* the provider reported usage, and it is
+                                    plausible: a reply with output whose usage
+                                    says 0 output tokens (a proxy's stream sent
+                                    0/0) has known = false, the counts as sent;
+                                    its cost is then unknown too */
 };
 
 struct llm_cost {

@@ -70,38 +70,55 @@ static bool word_needs_escape(uint64_t v)
     return (hits & BYTES(0x80)) != 0;
 }
 
-/* The first byte in [p, end) that needs escaping, or end.  Eight bytes at
- * a time, every read within the string (prompts are long; this is most of
- * the work of writing a body). */
-static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end)
+/* The first byte in [p, end) that needs escaping (with `stop_high`, or is
+ * not ASCII), or end.  Eight bytes at a time, every read within the string
+ * (prompts are long; this is most of the work of writing a body). */
+static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end,
+                                       bool stop_high)
 {
+    const uint64_t high = stop_high ? BYTES(0x80) : 0;
     while (end - p >= 8) {
         uint64_t v;
         memcpy(&v, p, sizeof(v));
-        if (word_needs_escape(v))
+        if (word_needs_escape(v) || (v & high) != 0)
             break;
         p += 8;
     }
-    while (p < end && !needs_escape(*p))
+    while (p < end && !needs_escape(*p) && !(stop_high && *p >= 0x80))
         p++;
     return p;
 }
 
 /* cJSON's print_string_ptr: '"' and '\\' and the five short escapes,
- * every other byte below 0x20 as \u00xx (lower-case hex), everything else
- * (DEL, '/', UTF-8 or not) as is. */
-static void put_escaped(struct llm__jo *w, const char *s)
+ * every other byte below 0x20 (NUL included) as \u00xx (lower-case hex),
+ * everything else (DEL, '/', UTF-8 or not) as is.  In the writer's utf8
+ * mode, well-formed UTF-8 is kept and each ill-formed sequence becomes
+ * U+FFFD (base/util.h, llm__utf8_bad_len), so the output is valid
+ * UTF-8 whatever the input bytes. */
+static void put_escaped(struct llm__jo *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    const unsigned char *end = p + strlen(s);
+    const unsigned char *end = p + len;
     while (p < end) {
         const unsigned char *run = p;
-        p = skip_plain(p, end);
+        p = skip_plain(p, end, w->utf8);
         if (p > run)
             put(w, run, (size_t)(p - run));
         if (p == end)
             return;
+        if (*p >= 0x80) {
+            /* Only in utf8 mode does skip_plain stop here. */
+            size_t n = llm__utf8_seq_len(p, (size_t)(end - p));
+            if (n > 0) {
+                put(w, p, n);
+            } else {
+                put(w, "\xEF\xBF\xBD", 3);
+                n = llm__utf8_bad_len(p, (size_t)(end - p));
+            }
+            p += n;
+            continue;
+        }
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t n = 2;
         switch (*p) {
@@ -168,7 +185,7 @@ void llm__jo_key(struct llm__jo *w, const char *key)
 {
     separate(w);
     put_char(w, '"');
-    put_escaped(w, key);
+    put_escaped(w, key, strlen(key));
     put(w, "\":", 2);
     w->comma = false;
 }
@@ -179,8 +196,13 @@ void llm__jo_string(struct llm__jo *w, const char *s)
         llm__jo_null(w);
         return;
     }
+    llm__jo_string_n(w, s, strlen(s));
+}
+
+void llm__jo_string_n(struct llm__jo *w, const char *s, size_t len)
+{
     llm__jo_string_begin(w);
-    put_escaped(w, s);
+    put_escaped(w, s, len);
     llm__jo_string_end(w);
 }
 
@@ -193,7 +215,7 @@ void llm__jo_string_begin(struct llm__jo *w)
 
 void llm__jo_string_part(struct llm__jo *w, const char *s)
 {
-    put_escaped(w, s);
+    put_escaped(w, s, strlen(s));
 }
 
 void llm__jo_string_end(struct llm__jo *w)

@@ -24,6 +24,12 @@ struct llm__jo {
     size_t cap;
     bool oom;    /* an allocation failed: output is lost */
     bool comma;  /* the next key or value needs a ',' before it */
+    /* Set by the owner before writing: strings come out as valid UTF-8,
+     * each ill-formed sequence replaced by U+FFFD.  For documents we hand
+     * to hosts and tools (results, batch lines).  Off (zero), bytes >= 0x80
+     * pass as they are, as cJSON printed them (request bodies: their bytes
+     * MUST stay the ones the cJSON tree gave). */
+    bool utf8;
 };
 
 /* Make room for at least `n` more bytes now, so that a builder that knows
@@ -45,6 +51,10 @@ void llm__jo_key(struct llm__jo *w, const char *key);
 /* A string value: the bytes of `s` up to its NUL, escaped as cJSON does
  * (see jsonout.c).  NULL writes `null`. */
 void llm__jo_string(struct llm__jo *w, const char *s);
+
+/* A string value of exactly len bytes, which may include NUL (written as
+ * \u0000, so nothing after it is lost). */
+void llm__jo_string_n(struct llm__jo *w, const char *s, size_t len);
 
 /* One string value written in pieces: begin, any number of parts (each
  * escaped up to its NUL), end.  Nothing else may be written in between. */

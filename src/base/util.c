@@ -149,10 +149,7 @@ bool llm__strcaseeq(const char *a, const char *b)
     }
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..len), or 0 if it is not
- * one (overlong forms, surrogates and values above U+10FFFF are rejected, as
- * in RFC 3629). */
-static size_t utf8_seq_len(const unsigned char *s, size_t len)
+size_t llm__utf8_seq_len(const unsigned char *s, size_t len)
 {
     unsigned char c = s[0];
     size_t n;
@@ -183,6 +180,82 @@ static size_t utf8_seq_len(const unsigned char *s, size_t len)
     return n;
 }
 
+size_t llm__utf8_bad_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 1;
+    }
+    /* The lead and every continuation byte that could still have made a
+     * character with it; the byte that broke the sequence is not part of
+     * it (it starts whatever comes next). */
+    size_t i = 1;
+    while (i < n && i < len && s[i] >= lo && s[i] <= hi) {
+        lo = 0x80;
+        hi = 0xBF;
+        i++;
+    }
+    return i;
+}
+
+bool llm__utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        size_t n = u[i] < 0x80 ? 1 : llm__utf8_seq_len(u + i, len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+char *llm__utf8_sanitize(const char *s, size_t len, size_t *out_len)
+{
+    static const char replacement[] = "\xEF\xBF\xBD";
+    struct llm__buf b = {0};
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    enum llm_error err = llm__buf_append(&b, "", 0);
+    while (err == LLM_OK && i < len) {
+        size_t run = i;
+        while (i < len && u[i] < 0x80)
+            i++;
+        size_t n;
+        while (i < len && u[i] >= 0x80 && (n = llm__utf8_seq_len(u + i, len - i)) > 0)
+            i += n;
+        if (i > run)
+            err = llm__buf_append(&b, s + run, i - run);
+        else {
+            err = llm__buf_append(&b, replacement, 3);
+            i += llm__utf8_bad_len(u + i, len - i);
+        }
+    }
+    if (err != LLM_OK) {
+        llm__buf_free(&b);
+        return NULL;
+    }
+    if (out_len != NULL)
+        *out_len = b.len;
+    return llm__buf_steal(&b);
+}
+
 /* max_chars counts characters of the input kept (a multi-byte UTF-8
  * character counts once); the "..." marker comes on top.  Well-formed UTF-8
  * is kept so that a server's message in any language stays readable, and
@@ -207,7 +280,7 @@ char *llm__excerpt(const char *s, size_t len, size_t max_chars)
             err = llm__buf_append(&b, "?", 1);
         } else if (u[i] < 0x80) {
             err = llm__buf_append(&b, &u[i], 1);
-        } else if ((n = utf8_seq_len(u + i, len - i)) > 0) {
+        } else if ((n = llm__utf8_seq_len(u + i, len - i)) > 0) {
             err = llm__buf_append(&b, &u[i], n);
         } else {
             n = 1;

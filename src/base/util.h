@@ -44,6 +44,24 @@ char *llm__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ASCII case-insensitive equality. */
 bool llm__strcaseeq(const char *a, const char *b);
 
+/* Length of the well-formed UTF-8 sequence at s[0..len) (len >= 1), or 0
+ * if it is not one (overlong forms, surrogates and values above U+10FFFF
+ * are rejected, as in RFC 3629). */
+size_t llm__utf8_seq_len(const unsigned char *s, size_t len);
+
+/* Where llm__utf8_seq_len says 0: the length (>= 1) of the maximal
+ * ill-formed subpart at s, which one U+FFFD replaces (Unicode's "maximal
+ * subpart" practice, as WHATWG decoders and Python's errors="replace"). */
+size_t llm__utf8_bad_len(const unsigned char *s, size_t len);
+
+/* True if s[0..len) is well-formed UTF-8 throughout. */
+bool llm__utf8_valid(const char *s, size_t len);
+
+/* A malloc'd, NUL-terminated copy of s[0..len) with every ill-formed
+ * UTF-8 sequence replaced by U+FFFD (NUL bytes are kept); its length in
+ * *out_len when not NULL.  NULL when out of memory. */
+char *llm__utf8_sanitize(const char *s, size_t len, size_t *out_len);
+
 /* A short, printable excerpt of untrusted bytes for error messages:
  * at most max_chars, control bytes replaced with '?', "..." if cut. */
 char *llm__excerpt(const char *s, size_t len, size_t max_chars);

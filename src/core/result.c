@@ -200,12 +200,12 @@ static cJSON *time_or_null(int64_t wall_us)
         return cJSON_CreateNull();
     char iso[32];
     llm__format_iso8601_us(wall_us, iso);
-    return cJSON_CreateString(iso);
+    return llm__jw_str_or_null(iso);
 }
 
 static cJSON *error_name_or_null(enum llm_error e)
 {
-    return e == LLM_OK ? cJSON_CreateNull() : cJSON_CreateString(llm_error_name(e));
+    return e == LLM_OK ? cJSON_CreateNull() : llm__jw_str_or_null(llm_error_name(e));
 }
 
 static void add_error(struct llm__jw *j, cJSON *root, const struct llm_result_error *e)
@@ -299,7 +299,7 @@ static void add_tool_calls(struct llm__jw *j, cJSON *root, const struct llm_resu
         const struct llm_tool_call *c = &res->tool_calls[i];
         cJSON *o = cJSON_CreateObject();
         llm__jw_add(j, o, "id", llm__jw_str_or_null(c->id));
-        llm__jw_add(j, o, "type", cJSON_CreateString("function"));
+        llm__jw_add(j, o, "type", llm__jw_str_or_null("function"));
         cJSON *fn = llm__jw_add(j, o, "function", cJSON_CreateObject());
         llm__jw_add(j, fn, "name", llm__jw_str_or_null(c->name));
         llm__jw_add(j, fn, "arguments", llm__jw_str_or_null(c->arguments));
@@ -308,13 +308,17 @@ static void add_tool_calls(struct llm__jw *j, cJSON *root, const struct llm_resu
 }
 
 /* The host's metadata is embedded as JSON when it is JSON; otherwise it is
- * kept, as a string, rather than dropped or allowed to corrupt the line. */
+ * kept, as a string, rather than dropped or allowed to corrupt the line.
+ * cJSON's parser copies bytes as they are, so JSON that is not valid UTF-8
+ * goes the string's way, which repairs it. */
 static cJSON *metadata_value(const char *metadata_json)
 {
     if (metadata_json == NULL)
         return cJSON_CreateNull();
-    cJSON *v = cJSON_ParseWithOpts(metadata_json, NULL, 1);
-    return v != NULL ? v : cJSON_CreateString(metadata_json);
+    cJSON *v = llm__utf8_valid(metadata_json, strlen(metadata_json))
+                   ? cJSON_ParseWithOpts(metadata_json, NULL, 1)
+                   : NULL;
+    return v != NULL ? v : llm__jw_str_or_null(metadata_json);
 }
 
 /* trace_id is an inline array: empty means the result never got one.  It is
@@ -326,7 +330,7 @@ static cJSON *trace_id_value(const char trace_id[37])
     char id[37];
     memcpy(id, trace_id, sizeof(id) - 1);
     id[sizeof(id) - 1] = '\0';
-    return cJSON_CreateString(id);
+    return llm__jw_str_or_null(id);
 }
 
 char *llm_result_to_json(const struct llm_result *res)
@@ -339,7 +343,10 @@ char *llm_result_to_json(const struct llm_result *res)
         return NULL;
 
     llm__jw_add(&j, root, "success", cJSON_CreateBool(res->success));
-    llm__jw_add(&j, root, "content", llm__jw_str_or_null(res->content));
+    /* content_len, not strlen: a reply may contain NUL bytes. */
+    llm__jw_add(&j, root, "content",
+                res->content != NULL ? llm__jw_strn(res->content, res->content_len)
+                                     : cJSON_CreateNull());
     llm__jw_add(&j, root, "finish_reason", llm__jw_str_or_null(res->finish_reason));
     add_error(&j, root, &res->error);
     llm__jw_add(&j, root, "trace_id", trace_id_value(res->trace_id));
@@ -357,7 +364,7 @@ char *llm_result_to_json(const struct llm_result *res)
     if (res->n_tool_calls > 0)
         add_tool_calls(&j, root, res);
     if (res->refusal != NULL)
-        llm__jw_add(&j, root, "refusal", cJSON_CreateString(res->refusal));
+        llm__jw_add(&j, root, "refusal", llm__jw_str_or_null(res->refusal));
 
     return llm__jw_finish(&j, root);
 }

@@ -12,10 +12,15 @@
 
 /* ---- streamed replies ------------------------------------------------------------ */
 
+/* From deliver_event: the terminal event has been applied; parse no more. */
+#define STREAM_OVER 2
+
 static int deliver_event(void *user, const char *event, const char *data, size_t len)
 {
     struct ereq *r = user;
     struct llm_engine *e = r->eng;
+    if (r->parsed.done)
+        return STREAM_OVER;
     size_t before = r->parsed.content_len;
     enum llm_error rc = e->provider->vtable->parse_stream_event(e->provider, event, data, len,
                                                                 &r->parsed);
@@ -39,17 +44,37 @@ static int deliver_event(void *user, const char *event, const char *data, size_t
                             r->parsed.content_len - before);
         }
     }
-    return 0;
+    return r->parsed.done ? STREAM_OVER : 0;
+}
+
+static bool all_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\n' && s[i] != '\r' && s[i] != ' ' && s[i] != '\t')
+            return false;
+    }
+    return true;
 }
 
 /* Feed streamed bytes; returns 0 or non-zero to abort. */
 static int feed_stream(struct ereq *r, const char *data, size_t len)
 {
+    /* After the terminal event ([DONE], message_stop) the reply is
+     * complete and the rest of the body is ignored: events there must not
+     * add text or turn the success into an error.  More than blank lines
+     * there ends the transfer (xfer_on_data) instead of reading on. */
+    if (r->parsed.done) {
+        if (!all_blank(data, len))
+            r->bytes_after_end = true;
+        return 0;
+    }
     if (!r->sse_init) {
         llm__sse_init(&r->sse, MAX_SSE_EVENT_BYTES);
         r->sse_init = true;
     }
     int rc = llm__sse_feed(&r->sse, data, len, deliver_event, r);
+    if (rc == STREAM_OVER)
+        return 0;
     if (rc == LLM__SSE_TOO_LARGE && r->parsed.error == LLM_OK)
         llm_parsed_set_error(&r->parsed, LLM_ERR_RESPONSE_TOO_LARGE, NULL,
                              "a stream event exceeds the 1 MiB limit");
@@ -68,6 +93,13 @@ static int xfer_on_data(void *user, const char *data, size_t len)
         llm__transport_fail(r->eng->transport, r->xfer,
                             r->parsed.error != LLM_OK ? r->parsed.error : LLM_ERR_PARSE,
                             r->parsed.error_message ? r->parsed.error_message : "stream aborted");
+        return 1;
+    }
+    if (r->bytes_after_end) {
+        /* Closing the connection is cheaper than reading a body that may
+         * not end; the outcome keeps the complete reply a success. */
+        llm__transport_fail(r->eng->transport, r->xfer, LLM_ERR_CANCELLED,
+                            "data after the stream's final event");
         return 1;
     }
     return 0;
@@ -121,6 +153,9 @@ static void begin(struct llm_engine *e, struct ereq *r, int64_t now_mono)
     ts_set_once(r, LLM_TS_FIRST_ATTEMPT_STARTED, now);
     ts_set(r, LLM_TS_LAST_ATTEMPT_STARTED, now);
     llm_parsed_clear(&r->parsed);
+    /* What a reply accumulates is bounded like a body, streamed or not. */
+    r->parsed.max_bytes = e->max_response_bytes;
+    r->bytes_after_end = false;
     if (r->sse_init) {
         llm__sse_free(&r->sse);
         r->sse_init = false;

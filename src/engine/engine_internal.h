@@ -158,6 +158,7 @@ struct ereq {
     struct llm__sse sse;
     bool sse_init;
     bool delivered_delta;       /* a retry would repeat deltas: never retry */
+    bool bytes_after_end;       /* non-blank bytes came after the stream's final event */
 
     llm_done_fn *cb;
     void *cb_user;

@@ -73,7 +73,13 @@ static void judge_failure(struct ereq *r, const struct llm__xfer_outcome *o, str
 static void judge(struct ereq *r, const struct llm__xfer_outcome *o, struct verdict *v)
 {
     v->err = o->transport_error;
-    v->msg = o->transport_message ? llm__strdup(o->transport_message) : NULL;
+    /* A stream whose final event arrived is a complete reply, whatever
+     * happened to the connection after it (the engine may have closed it
+     * itself: attempt.c, feed_stream). */
+    if (v->err != LLM_OK && r->req.stream && r->parsed.done && r->parsed.error == LLM_OK &&
+        o->status >= 200 && o->status < 300)
+        v->err = LLM_OK;
+    v->msg = v->err != LLM_OK && o->transport_message ? llm__strdup(o->transport_message) : NULL;
     if (v->err != LLM_OK)
         v->retryable = llm_error_is_retryable(v->err);
     else if (o->status >= 200 && o->status < 300)

@@ -330,11 +330,28 @@ static enum llm_error anthropic_build_request(const struct llm_provider *p,
 
 /* ---- error classification -------------------------------------------------------- */
 
-/* Anthropic's verdicts by error.type, which Anthropic always sends and
- * which is more precise than the status; a few messages refine
- * invalid_request_error.  Bodies without a known type (a proxy's page, a
- * future type) fall back on the status as for OpenAI. */
+/* Anthropic's verdicts, status first (see LLM__STATUS_RULES): a 429 is
+ * rate limiting and a 403 a refusal whatever the body says (the official
+ * SDKs classify by status too).  The rows before the status rows refine
+ * a status by the message or type Anthropic documents with it; the rows
+ * after them classify an error that came without an HTTP error status (an
+ * `error` event in a stream) by error.type, as its documented status
+ * would: invalid_request_error 400, authentication_error 401,
+ * billing_error 402, permission_error 403, not_found_error 404,
+ * request_too_large 413, rate_limit_error 429, api_error 500,
+ * timeout_error 504, overloaded_error 529. */
 static const struct llm__error_rule anthropic_rules[] = {
+    /* Matched on the message alone: a proxy may have replaced the type. */
+    {400, 400, NULL, "prompt is too long", LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+    {400, 400, NULL, "exceed context limit", LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+    {400, 400, NULL, "credit balance is too low", LLM_ERR_INSUFFICIENT_QUOTA},
+    /* The API's edge answers requests from unsupported countries with this
+     * bare 403 (no top-level "type"). */
+    {403, 403, "forbidden", "request not allowed", LLM_ERR_UNSUPPORTED_REGION},
+    /* A 504 of Anthropic's own is its request timeout; a gateway's 504
+     * stays a server error. */
+    {504, 504, "timeout_error", NULL, LLM_ERR_TIMEOUT},
+    LLM__STATUS_RULES,
     {LLM__ANY_STATUS, "invalid_request_error", "prompt is too long",
      LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
     {LLM__ANY_STATUS, "invalid_request_error", "exceed context limit",
@@ -343,19 +360,15 @@ static const struct llm__error_rule anthropic_rules[] = {
      LLM_ERR_INSUFFICIENT_QUOTA},
     {LLM__ANY_STATUS, "invalid_request_error", NULL, LLM_ERR_INVALID_REQUEST},
     {LLM__ANY_STATUS, "authentication_error", NULL, LLM_ERR_AUTHENTICATION},
-    /* The API's edge answers requests from unsupported countries with this
-     * bare 403 (no top-level "type"). */
-    {403, 403, "forbidden", "request not allowed", LLM_ERR_UNSUPPORTED_REGION},
+    {LLM__ANY_STATUS, "billing_error", NULL, LLM_ERR_INSUFFICIENT_QUOTA},
     {LLM__ANY_STATUS, "permission_error", NULL, LLM_ERR_PERMISSION_DENIED},
     {LLM__ANY_STATUS, "permission_denied_error", NULL, LLM_ERR_PERMISSION_DENIED},
     {LLM__ANY_STATUS, "not_found_error", NULL, LLM_ERR_NOT_FOUND},
     {LLM__ANY_STATUS, "request_too_large", NULL, LLM_ERR_INVALID_REQUEST},
     {LLM__ANY_STATUS, "rate_limit_error", NULL, LLM_ERR_RATE_LIMITED},
     {LLM__ANY_STATUS, "api_error", NULL, LLM_ERR_SERVER_ERROR},
-    {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED},
-    {LLM__ANY_STATUS, "billing_error", NULL, LLM_ERR_INSUFFICIENT_QUOTA},
     {LLM__ANY_STATUS, "timeout_error", NULL, LLM_ERR_TIMEOUT},
-    LLM__STATUS_RULES,
+    {LLM__ANY_STATUS, "overloaded_error", NULL, LLM_ERR_OVERLOADED},
     {LLM__ANY_STATUS, NULL, NULL, LLM_ERR_SERVER_ERROR},
 };
 
@@ -432,7 +445,7 @@ static enum llm_error start_tool_use(const cJSON *block, int64_t index, bool who
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(block, "input");
     if (err == LLM_OK && whole && cJSON_IsObject(input)) {
         char *text = cJSON_PrintUnformatted(input);
-        err = text != NULL ? llm_parsed_tool_append(call, text, strlen(text))
+        err = text != NULL ? llm__parsed_tool_append(out, call, text, strlen(text))
                            : LLM_ERR_OUT_OF_MEMORY;
         cJSON_free(text);
     }
@@ -488,6 +501,7 @@ static enum llm_error anthropic_parse_response(const struct llm_provider *p, con
             err = read_message_meta(root, out);
         if (err == LLM_OK)
             err = note_refusal(out);
+        llm__parsed_settle_usage(out);
     }
     cJSON_Delete(root);
     return err;
@@ -521,12 +535,18 @@ static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
                                                    const char *event, const char *data,
                                                    size_t len, struct llm_parsed *acc)
 {
+    /* After message_stop the reply is complete: a delta or an error event
+     * that follows it changes nothing. */
+    if (acc->done)
+        return LLM_OK;
     if (event != NULL && event[0] == '\0')
         event = NULL;
     if (data == NULL || blank(data, len)) {
         /* Every Anthropic event has a JSON payload; tolerate a bare one. */
-        if (named(event, "message_stop"))
+        if (named(event, "message_stop")) {
             acc->done = true;
+            llm__parsed_settle_usage(acc);
+        }
         return LLM_OK;
     }
     cJSON *root = llm__json_parse(data, len);
@@ -562,7 +582,7 @@ static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
             int64_t idx = block_index(root);
             for (size_t k = acc->n_tool_calls; k-- > 0;) {
                 if (acc->tool_calls[k].wire_index == idx) {
-                    err = llm_parsed_tool_append(&acc->tool_calls[k], json, strlen(json));
+                    err = llm__parsed_tool_append(acc, &acc->tool_calls[k], json, strlen(json));
                     break;
                 }
             }
@@ -576,6 +596,7 @@ static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
             err = note_refusal(acc);
     } else if (named(name, "message_stop")) {
         acc->done = true;
+        llm__parsed_settle_usage(acc);
     } else if (named(name, "error")) {
         if (llm__wire_error_find(root, &we))
             err = llm__parsed_set_wire_error(acc, anthropic_rules, N_ANTHROPIC_RULES, &we);

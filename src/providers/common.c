@@ -3,6 +3,7 @@
  * checks live in one place.  (The HTTP message helpers are in
  * transport/http_msg.c.) */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,46 @@ enum llm_error llm__parsed_reserve(struct llm_parsed *p, size_t n)
                : LLM_ERR_OUT_OF_MEMORY;
 }
 
+enum llm_error llm__parsed_room(struct llm_parsed *p, size_t n)
+{
+    if (p->max_bytes == 0)
+        return LLM_OK;
+    /* Everything kept from the reply (a handful of tool calls at most, so
+     * summing is cheap). */
+    size_t kept = p->content_len;
+    kept = kept > SIZE_MAX - p->refusal_len ? SIZE_MAX : kept + p->refusal_len;
+    for (size_t i = 0; i < p->n_tool_calls; i++) {
+        size_t a = p->tool_calls[i].arguments_len;
+        kept = kept > SIZE_MAX - a ? SIZE_MAX : kept + a;
+    }
+    if (kept <= p->max_bytes && n <= p->max_bytes - kept)
+        return LLM_OK;
+    /* Said once: later appends find the error already there. */
+    if (p->error != LLM_ERR_RESPONSE_TOO_LARGE) {
+        char msg[128];
+        snprintf(msg, sizeof(msg),
+                 "the reply exceeds the %zu-byte limit (max_response_bytes)", p->max_bytes);
+        if (llm_parsed_set_error(p, LLM_ERR_RESPONSE_TOO_LARGE, NULL, msg) != LLM_OK)
+            p->error = LLM_ERR_RESPONSE_TOO_LARGE;
+    }
+    return LLM_ERR_RESPONSE_TOO_LARGE;
+}
+
+void llm__parsed_settle_usage(struct llm_parsed *p)
+{
+    if (p->usage.known && p->usage.output_tokens == 0 &&
+        (p->content_len > 0 || p->refusal_len > 0 || p->n_tool_calls > 0))
+        p->usage.known = false;
+}
+
 enum llm_error llm_parsed_append(struct llm_parsed *p, const char *text, size_t len)
 {
     if (p == NULL || (text == NULL && len > 0))
         return LLM_ERR_INVALID_ARGUMENT;
-    enum llm_error err = llm__parsed_reserve(p, len);
+    enum llm_error err = llm__parsed_room(p, len);
+    if (err != LLM_OK)
+        return err;
+    err = llm__parsed_reserve(p, len);
     if (err != LLM_OK)
         return err;
     if (len > 0)
@@ -130,10 +166,20 @@ enum llm_error llm_parsed_tool_append(struct llm_parsed_tool_call *call, const c
                           len, MAX_TOOL_ARGUMENTS);
 }
 
+enum llm_error llm__parsed_tool_append(struct llm_parsed *p, struct llm_parsed_tool_call *call,
+                                       const char *text, size_t len)
+{
+    enum llm_error err = llm__parsed_room(p, len);
+    return err != LLM_OK ? err : llm_parsed_tool_append(call, text, len);
+}
+
 enum llm_error llm_parsed_refusal_append(struct llm_parsed *p, const char *text, size_t len)
 {
     if (p == NULL)
         return LLM_ERR_INVALID_ARGUMENT;
+    enum llm_error err = llm__parsed_room(p, len);
+    if (err != LLM_OK)
+        return err;
     /* The refusal has no capacity member of its own: it is grown exactly
      * (refusals are one short sentence). */
     size_t cap = p->refusal != NULL ? p->refusal_len + 1 : 0;

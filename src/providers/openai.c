@@ -262,24 +262,30 @@ static enum llm_error openai_build_request(const struct llm_provider *p,
 
 /* ---- error classification -------------------------------------------------------- */
 
-/* OpenAI's verdicts.  The status decides, except for the few error codes
- * that name a more precise cause; those rows match at any status so the
- * same code found inside a 2xx body or a stream classifies alike.  Error
- * codes and types are matched both against error.code and error.type
- * (insufficient_quota appears as either). */
+/* OpenAI's verdicts, status first (see LLM__STATUS_RULES).  The rows
+ * before the status rows refine a status by the error code OpenAI
+ * documents with it (400 context_length_exceeded / content_policy_violation,
+ * 403 unsupported_country_region_territory, 429 insufficient_quota); the
+ * rows after them classify an error found inside a 2xx body or a stream,
+ * where there is no status.  Codes and types are matched both against
+ * error.code and error.type (insufficient_quota appears as either). */
 static const struct llm__error_rule openai_rules[] = {
+    {400, 400, "context_length_exceeded", NULL, LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+    {400, 400, "content_filter", NULL, LLM_ERR_CONTENT_FILTERED},
+    {400, 400, "content_policy_violation", NULL, LLM_ERR_CONTENT_FILTERED},
+    {403, 403, "unsupported_country_region_territory", NULL, LLM_ERR_UNSUPPORTED_REGION},
+    {429, 429, "insufficient_quota", NULL, LLM_ERR_INSUFFICIENT_QUOTA},
+    LLM__STATUS_RULES,
+    /* No HTTP status: the code decides, else the type.  The precise codes
+     * come first: OpenAI's bad-key error is
+     * {"type":"invalid_request_error","code":"invalid_api_key"}, and
+     * servers that stream their errors (mock-llm) send it in a 200. */
     {LLM__ANY_STATUS, "context_length_exceeded", NULL, LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
     {LLM__ANY_STATUS, "content_filter", NULL, LLM_ERR_CONTENT_FILTERED},
     {LLM__ANY_STATUS, "content_policy_violation", NULL, LLM_ERR_CONTENT_FILTERED},
     {LLM__ANY_STATUS, "unsupported_country_region_territory", NULL,
      LLM_ERR_UNSUPPORTED_REGION},
     {LLM__ANY_STATUS, "insufficient_quota", NULL, LLM_ERR_INSUFFICIENT_QUOTA},
-    LLM__STATUS_RULES,
-    /* No HTTP status (an error inside a 2xx body or stream, or a 1xx/3xx
-     * that should not happen): the code decides, else the type.  The
-     * precise codes come first: OpenAI's bad-key error is
-     * {"type":"invalid_request_error","code":"invalid_api_key"}, and
-     * servers that stream their errors (mock-llm) send it in a 200. */
     {LLM__ANY_STATUS, "invalid_api_key", NULL, LLM_ERR_AUTHENTICATION},
     {LLM__ANY_STATUS, "model_not_found", NULL, LLM_ERR_NOT_FOUND},
     {LLM__ANY_STATUS, "rate_limit_exceeded", NULL, LLM_ERR_RATE_LIMITED},
@@ -396,7 +402,7 @@ static enum llm_error read_tool_calls(const cJSON *msg, bool stream, struct llm_
         if (err == LLM_OK)
             err = llm__parsed_update(&call->name, llm__json_string(fn, "name"));
         if (err == LLM_OK && args != NULL)
-            err = llm_parsed_tool_append(call, args, strlen(args));
+            err = llm__parsed_tool_append(out, call, args, strlen(args));
         if (err != LLM_OK)
             return err;
     }
@@ -523,17 +529,23 @@ static enum llm_error openai_parse_response(const struct llm_provider *p, const 
     }
     /* The common reply without a tree; anything else through cJSON. */
     int r = llm__openai_read_fast(body, len, false, out);
-    return r != LLM__READ_DECLINED ? (enum llm_error)r : read_response_tree(body, len, out);
+    enum llm_error err =
+        r != LLM__READ_DECLINED ? (enum llm_error)r : read_response_tree(body, len, out);
+    llm__parsed_settle_usage(out);
+    return err;
 }
 
 static enum llm_error openai_parse_stream_event(const struct llm_provider *p, const char *event,
                                                 const char *data, size_t len,
                                                 struct llm_parsed *acc)
 {
-    if (data == NULL || data_is(data, len, ""))
-        return LLM_OK; /* keep-alive */
+    /* After [DONE] the reply is complete: a delta or an error event that
+     * follows it changes nothing. */
+    if (acc->done || data == NULL || data_is(data, len, ""))
+        return LLM_OK; /* or a keep-alive */
     if (data_is(data, len, "[DONE]")) {
         acc->done = true;
+        llm__parsed_settle_usage(acc);
         return LLM_OK;
     }
     int r = llm__openai_read_fast(data, len, true, acc);

@@ -258,9 +258,20 @@ int llm__openai_read_fast(const char *body, size_t len, bool stream, struct llm_
     enum llm_error err = LLM_OK;
     if (!stream || f.has_content) {
         err = llm__parsed_reserve(out, f.has_content ? f.content.len : 0);
+        /* The bound is checked on the decoded length (escapes make the
+         * encoded one longer): decode in place, then take it back if the
+         * reply went over. */
+        size_t before = out->content_len;
         if (err == LLM_OK && f.has_content)
             out->content_len += llm__jr_decode(&f.content, out->content + out->content_len);
-        if (err == LLM_OK)
+        if (err == LLM_OK && out->content_len > before) {
+            size_t added = out->content_len - before;
+            out->content_len = before;
+            err = llm__parsed_room(out, added);
+            if (err == LLM_OK)
+                out->content_len += added;
+        }
+        if (err == LLM_OK || err == LLM_ERR_RESPONSE_TOO_LARGE)
             out->content[out->content_len] = '\0';
     }
     if (err == LLM_OK && f.has_finish)

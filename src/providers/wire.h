@@ -101,6 +101,25 @@ bool llm__json_count(const cJSON *obj, const char *key, int64_t *out);
  * LLM_OK or LLM_ERR_OUT_OF_MEMORY.  (llm_parsed_append grows the same way.) */
 enum llm_error llm__parsed_reserve(struct llm_parsed *p, size_t n);
 
+/* LLM_OK if the reply may keep n more bytes under p->max_bytes (see
+ * llmorch/ext/provider.h): content, refusal and tool-call arguments count
+ * together.  Else LLM_ERR_RESPONSE_TOO_LARGE, recorded in p with a
+ * message naming the limit. */
+enum llm_error llm__parsed_room(struct llm_parsed *p, size_t n);
+
+/* llm_parsed_tool_append(call, ...) within p's bound (llm__parsed_room):
+ * how providers append tool-call arguments. */
+enum llm_error llm__parsed_tool_append(struct llm_parsed *p, struct llm_parsed_tool_call *call,
+                                       const char *text, size_t len);
+
+/* Call when the reply is complete (end of parse_response, the stream's
+ * final event): a reply with output (text, refusal or tool calls) whose usage
+ * says 0 output tokens did not really count them -- a proxy's stream
+ * carried usage 0/0 -- so usage becomes unknown (known = false, the
+ * counts left as the server sent them) rather than a known zero that
+ * would make the cost 0 and refund the TPM gate. */
+void llm__parsed_settle_usage(struct llm_parsed *p);
+
 /* Set *slot to a copy of `s` unless it already holds an equal string (a
  * stream repeats id and model in every chunk).  NULL `s` is a no-op. */
 enum llm_error llm__parsed_update(char **slot, const char *s);
@@ -218,25 +237,35 @@ bool llm__wire_error_find(const cJSON *root, struct llm__wire_error *out);
 /* Any status, for llm__error_rule.status_lo/hi. */
 #define LLM__ANY_STATUS 0, 999
 
-/* The status rows every provider's table ends its specific rows with: any
- * 4xx not listed is the request's fault, any other 5xx the server's.
- * Whether a type is retried is not the table's business (base/errors.h). */
-#define LLM__STATUS_RULES                                                   \
-    {400, 400, NULL, NULL, LLM_ERR_INVALID_REQUEST},                        \
-    {401, 401, NULL, NULL, LLM_ERR_AUTHENTICATION},                         \
-    {403, 403, NULL, NULL, LLM_ERR_PERMISSION_DENIED},                      \
-    {404, 404, NULL, NULL, LLM_ERR_NOT_FOUND},                              \
-    {408, 408, NULL, NULL, LLM_ERR_TIMEOUT},                                \
-    {409, 409, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
-    {413, 413, NULL, NULL, LLM_ERR_INVALID_REQUEST},                        \
-    {422, 422, NULL, NULL, LLM_ERR_INVALID_REQUEST},                        \
-    {429, 429, NULL, NULL, LLM_ERR_RATE_LIMITED},                           \
-    {500, 500, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
-    {502, 502, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
-    {503, 503, NULL, NULL, LLM_ERR_OVERLOADED},                             \
-    {504, 504, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
-    {529, 529, NULL, NULL, LLM_ERR_OVERLOADED},                             \
-    {500, 599, NULL, NULL, LLM_ERR_SERVER_ERROR},                           \
+/* The status rows every provider's table has after its refinements: 402
+ * (Payment Required, Anthropic's billing_error) is a quota, any 4xx not
+ * listed is the request's fault, any other 5xx the server's.  Whether a
+ * type is retried is not the table's business (base/errors.h).
+ *
+ * The rule for every table: the HTTP status class decides.  A body's
+ * error.type or code only refines the verdict within the status it is
+ * documented with (rows with that status range, before these), because
+ * proxies and gateways wrap any upstream error in a body of their own
+ * ({"error":{"type":"api_error"}} on a 429 or a 403).  The rows after
+ * these are reached only without an HTTP error status (an error inside a
+ * 2xx body or a stream): there the body is all there is. */
+#define LLM__STATUS_RULES                               \
+    {400, 400, NULL, NULL, LLM_ERR_INVALID_REQUEST},    \
+    {401, 401, NULL, NULL, LLM_ERR_AUTHENTICATION},     \
+    {402, 402, NULL, NULL, LLM_ERR_INSUFFICIENT_QUOTA}, \
+    {403, 403, NULL, NULL, LLM_ERR_PERMISSION_DENIED},  \
+    {404, 404, NULL, NULL, LLM_ERR_NOT_FOUND},          \
+    {408, 408, NULL, NULL, LLM_ERR_TIMEOUT},            \
+    {409, 409, NULL, NULL, LLM_ERR_SERVER_ERROR},       \
+    {413, 413, NULL, NULL, LLM_ERR_INVALID_REQUEST},    \
+    {422, 422, NULL, NULL, LLM_ERR_INVALID_REQUEST},    \
+    {429, 429, NULL, NULL, LLM_ERR_RATE_LIMITED},       \
+    {500, 500, NULL, NULL, LLM_ERR_SERVER_ERROR},       \
+    {502, 502, NULL, NULL, LLM_ERR_SERVER_ERROR},       \
+    {503, 503, NULL, NULL, LLM_ERR_OVERLOADED},         \
+    {504, 504, NULL, NULL, LLM_ERR_SERVER_ERROR},       \
+    {529, 529, NULL, NULL, LLM_ERR_OVERLOADED},         \
+    {500, 599, NULL, NULL, LLM_ERR_SERVER_ERROR},       \
     {400, 499, NULL, NULL, LLM_ERR_INVALID_REQUEST}
 
 /* One row of a provider's classification table.  Rows are tried in order;

@@ -164,6 +164,13 @@ static int process_line(struct llm__sse *p, bool in_buf, const char *line, size_
         return dispatch(p, cb, user);
     if (line[0] == ':')
         return 0;
+    /* The bound is a property of the bytes, not of where the reads split
+     * them: a line parsed in place counts as if it had been buffered (the
+     * pending event plus the whole line), so an over-long id: or unknown
+     * field gets the same verdict in one read as cut across several.  A
+     * buffered line was counted by line_append. */
+    if (!in_buf && n > p->max_event_bytes - (p->event_len + p->data_len))
+        return LLM__SSE_TOO_LARGE;
     const char *colon = memchr(line, ':', n);
     size_t flen = colon != NULL ? (size_t)(colon - line) : n;
     const char *value = colon != NULL ? colon + 1 : line + n;

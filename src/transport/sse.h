@@ -13,7 +13,10 @@
 #include <stddef.h>
 
 /* Returned by llm__sse_feed when the pending event (name + data) plus the
- * incomplete line would exceed max_event_bytes: LLM_ERR_RESPONSE_TOO_LARGE. */
+ * current line (every field line, whole or cut by a read boundary, counted
+ * with its field name; comment lines excepted) would exceed
+ * max_event_bytes: LLM_ERR_RESPONSE_TOO_LARGE.  The verdict depends only
+ * on the bytes, never on how they were split into feeds. */
 #define LLM__SSE_TOO_LARGE (-1)
 /* Returned by llm__sse_feed when the buffer could not grow: LLM_ERR_OUT_OF_MEMORY. */
 #define LLM__SSE_NOMEM (-2)

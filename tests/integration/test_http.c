@@ -338,6 +338,44 @@ static void body_over_the_cap_fails_clearly(void **state)
     llm_result_free(res);
 }
 
+/* Issue 10 #1: max_response_bytes bounded only non-streamed bodies; a
+ * stream of small valid deltas grew the content without end.  Now what a
+ * streamed reply keeps is bounded too (the mock sends ECHO_LEN text in
+ * deltas of at most 64 bytes; Anthropic's reply is cut at the default
+ * max_tokens, 4096 bytes). */
+static void streamed_reply_over_the_cap_fails_with_response_too_large(void **state)
+{
+    (void)state;
+    const char *providers[] = {"openai", "anthropic"};
+    for (int i = 0; i < 2; i++) {
+        struct llm_result *res =
+            one_with_script(providers[i], NULL, true, 1, 2048, "ECHO_LEN:100000");
+        assert_false(res->success);
+        assert_int_equal(res->error.type, LLM_ERR_RESPONSE_TOO_LARGE);
+        assert_non_null(strstr(res->error.message, "2048"));
+        assert_true(res->content_len <= 2048);
+        llm_result_free(res);
+    }
+}
+
+/* ... but the raw stream is not what is capped: its framing (event names,
+ * JSON around each delta) is many times the text, and a reply whose text
+ * fits succeeds although far more bytes than the cap came over the wire. */
+static void streamed_reply_under_the_cap_succeeds_although_its_framing_is_larger(void **state)
+{
+    (void)state;
+    const char *providers[] = {"openai", "anthropic"};
+    for (int i = 0; i < 2; i++) {
+        struct llm_result *res =
+            one_with_script(providers[i], NULL, true, 1, 4096, "ECHO_LEN:4000");
+        assert_true(res->success);
+        assert_int_equal(res->content_len, 4000);
+        assert_int_equal(res->n_attempts, 1);
+        assert_true(res->attempts[0].bytes_received > 3 * 4096);
+        llm_result_free(res);
+    }
+}
+
 static void connection_reset_mid_body_fails_with_connection(void **state)
 {
     (void)state;
@@ -439,6 +477,8 @@ int main(void)
         cmocka_unit_test(malformed_json_body_fails_with_parse_and_an_excerpt),
         cmocka_unit_test(truncated_stream_fails_with_parse),
         cmocka_unit_test(body_over_the_cap_fails_clearly),
+        cmocka_unit_test(streamed_reply_over_the_cap_fails_with_response_too_large),
+        cmocka_unit_test(streamed_reply_under_the_cap_succeeds_although_its_framing_is_larger),
         cmocka_unit_test(connection_reset_mid_body_fails_with_connection),
         cmocka_unit_test(stalled_server_fails_with_timeout),
         cmocka_unit_test(quota_and_region_errors_fail_at_once),

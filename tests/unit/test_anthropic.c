@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -428,6 +429,114 @@ static void anthropic_unreadable_error_body_falls_back_on_status(void **state)
     llm_provider_free(p);
 }
 
+/* Status first (issue 10 #6): a proxy that wraps every upstream error as
+ * {"error":{"type":"api_error"}} made a 429 a SERVER_ERROR and a 403 a
+ * retryable SERVER_ERROR.  Every documented status with every documented
+ * type: the status class decides, and only the documented pairs refine it
+ * (504 timeout_error), plus the message rows of 400 and 403. */
+static void anthropic_status_decides_whatever_type_the_body_names(void **state)
+{
+    (void)state;
+    static const char *const types[] = {
+        "invalid_request_error", "authentication_error", "billing_error", "permission_error",
+        "not_found_error",       "request_too_large",    "rate_limit_error", "api_error",
+        "timeout_error",         "overloaded_error",
+    };
+    static const struct {
+        int status;
+        enum llm_error type;
+        bool retryable;
+    } by_status[] = {
+        {400, LLM_ERR_INVALID_REQUEST, false},   {401, LLM_ERR_AUTHENTICATION, false},
+        {402, LLM_ERR_INSUFFICIENT_QUOTA, false}, {403, LLM_ERR_PERMISSION_DENIED, false},
+        {404, LLM_ERR_NOT_FOUND, false},         {413, LLM_ERR_INVALID_REQUEST, false},
+        {429, LLM_ERR_RATE_LIMITED, true},       {500, LLM_ERR_SERVER_ERROR, true},
+        {504, LLM_ERR_SERVER_ERROR, true},       {529, LLM_ERR_OVERLOADED, true},
+    };
+    struct llm_provider *p = new_anthropic(NULL);
+    char body[256];
+    for (size_t s = 0; s < sizeof(by_status) / sizeof(by_status[0]); s++) {
+        for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+            snprintf(body, sizeof(body),
+                     "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"upstream "
+                     "said no\"}}",
+                     types[t]);
+            enum llm_error want = by_status[s].type;
+            bool want_retry = by_status[s].retryable;
+            if (by_status[s].status == 504 && strcmp(types[t], "timeout_error") == 0)
+                want = LLM_ERR_TIMEOUT;
+            struct llm_error_info info = {0};
+            prov_classify(p, by_status[s].status, NULL, body, &info);
+            if (info.type != want || info.retryable != want_retry) {
+                print_error("%d %s: got %s retryable=%d, want %s retryable=%d\n",
+                            by_status[s].status, types[t], llm_error_name(info.type),
+                            info.retryable, llm_error_name(want), want_retry);
+                fail();
+            }
+            assert_non_null(info.provider_code);
+            assert_string_equal(info.provider_code, types[t]);
+            llm_error_info_clear(&info);
+        }
+    }
+    /* Message refinements hold whatever type a proxy put on them. */
+    static const struct {
+        int status;
+        const char *message;
+        enum llm_error type;
+    } refine[] = {
+        {400, "prompt is too long: 215000 tokens > 200000 maximum", LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+        {400, "Your credit balance is too low to access the Anthropic API.",
+         LLM_ERR_INSUFFICIENT_QUOTA},
+        /* ... but only within their status. */
+        {429, "Your credit balance is too low to access the Anthropic API.", LLM_ERR_RATE_LIMITED},
+        {500, "prompt is too long", LLM_ERR_SERVER_ERROR},
+    };
+    for (size_t i = 0; i < sizeof(refine) / sizeof(refine[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"%s\"}}",
+                 refine[i].message);
+        struct llm_error_info info = {0};
+        prov_classify(p, refine[i].status, NULL, body, &info);
+        assert_int_equal(info.type, refine[i].type);
+        llm_error_info_clear(&info);
+    }
+    llm_provider_free(p);
+}
+
+/* With no HTTP status (an `error` event in a stream) the type decides, as
+ * its documented status would. */
+static void anthropic_error_event_type_maps_as_its_documented_status(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *type;
+        enum llm_error want;
+    } cases[] = {
+        {"invalid_request_error", LLM_ERR_INVALID_REQUEST},
+        {"authentication_error", LLM_ERR_AUTHENTICATION},
+        {"billing_error", LLM_ERR_INSUFFICIENT_QUOTA},
+        {"permission_error", LLM_ERR_PERMISSION_DENIED},
+        {"not_found_error", LLM_ERR_NOT_FOUND},
+        {"request_too_large", LLM_ERR_INVALID_REQUEST},
+        {"rate_limit_error", LLM_ERR_RATE_LIMITED},
+        {"api_error", LLM_ERR_SERVER_ERROR},
+        {"timeout_error", LLM_ERR_TIMEOUT},
+        {"overloaded_error", LLM_ERR_OVERLOADED},
+    };
+    struct llm_provider *p = new_anthropic(NULL);
+    char data[256];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(data, sizeof(data),
+                 "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"m\"}}",
+                 cases[i].type);
+        struct llm_parsed acc = {0};
+        assert_int_equal(prov_feed(p, "error", data, &acc), LLM_OK);
+        assert_int_equal(acc.error, cases[i].want);
+        llm_parsed_clear(&acc);
+    }
+    llm_provider_free(p);
+}
+
 /* ---- streaming ------------------------------------------------------------------- */
 
 struct sse {
@@ -608,6 +717,108 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Issue 10 #5: after message_stop the reply is complete; a delta or an
+ * error event after it was applied ("aINJECTED", or a finished reply turned
+ * into SERVER_ERROR). */
+static void anthropic_events_after_message_stop_change_nothing(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_anthropic(NULL);
+    struct llm_parsed acc = {0};
+    assert_int_equal(prov_feed(p, "message_start",
+                               "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+                               "\"model\":\"claude\",\"content\":[],\"usage\":{\"input_tokens\":3,"
+                               "\"output_tokens\":1}}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "content_block_delta",
+                               "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+                               "{\"type\":\"text_delta\",\"text\":\"a\"}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_delta",
+                               "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                               "\"end_turn\"},\"usage\":{\"output_tokens\":2}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_stop", "{\"type\":\"message_stop\"}", &acc), LLM_OK);
+    assert_true(acc.done);
+    assert_int_equal(prov_feed(p, "content_block_delta",
+                               "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+                               "{\"type\":\"text_delta\",\"text\":\"INJECTED\"}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "error",
+                               "{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+                               "\"message\":\"late\"}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_delta",
+                               "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                               "\"max_tokens\"},\"usage\":{\"output_tokens\":99}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "content_block_delta", "not json", &acc), LLM_OK);
+    assert_string_equal(acc.content, "a");
+    assert_int_equal(acc.error, LLM_OK);
+    assert_string_equal(acc.finish_reason, "end_turn");
+    assert_int_equal(acc.usage.output_tokens, 2);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
+/* Issue 10 #12: a proxy's stream carried usage 0/0 with text; the result
+ * said known usage of 0 tokens (cost 0).  Output with 0 output tokens is
+ * unknown usage. */
+static void anthropic_zero_output_tokens_with_text_is_unknown_usage(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_anthropic(NULL);
+    struct llm_parsed acc = {0};
+    assert_int_equal(prov_feed(p, "message_start",
+                               "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+                               "\"content\":[],\"usage\":{\"input_tokens\":0,"
+                               "\"output_tokens\":0}}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "content_block_delta",
+                               "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+                               "{\"type\":\"text_delta\",\"text\":\"hello\"}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_delta",
+                               "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                               "\"end_turn\"},\"usage\":{\"output_tokens\":0}}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, "message_stop", "{\"type\":\"message_stop\"}", &acc), LLM_OK);
+    assert_true(acc.done);
+    assert_false(acc.usage.known);
+    llm_parsed_clear(&acc);
+
+    /* Not streamed: the same. */
+    assert_int_equal(prov_parse(p,
+                                "{\"id\":\"msg_1\",\"type\":\"message\",\"content\":[{\"type\":"
+                                "\"text\",\"text\":\"hello\"}],\"stop_reason\":\"end_turn\","
+                                "\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}",
+                                &acc),
+                     LLM_OK);
+    assert_false(acc.usage.known);
+    assert_int_equal(acc.usage.input_tokens, 5);
+    llm_parsed_clear(&acc);
+
+    /* An empty reply of 0 output tokens is a real zero. */
+    assert_int_equal(prov_parse(p,
+                                "{\"id\":\"msg_1\",\"type\":\"message\",\"content\":[],"
+                                "\"stop_reason\":\"end_turn\","
+                                "\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}",
+                                &acc),
+                     LLM_OK);
+    assert_true(acc.usage.known);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
 static void anthropic_rate_limit_headers_are_read_with_resets_relative_to_now(void **state)
 {
     (void)state;
@@ -683,11 +894,15 @@ int main(void)
         cmocka_unit_test(anthropic_malformed_responses_are_parse_errors_with_an_excerpt),
         cmocka_unit_test(anthropic_classification_table_maps_every_row),
         cmocka_unit_test(anthropic_unreadable_error_body_falls_back_on_status),
+        cmocka_unit_test(anthropic_status_decides_whatever_type_the_body_names),
+        cmocka_unit_test(anthropic_error_event_type_maps_as_its_documented_status),
         cmocka_unit_test(anthropic_stream_events_accumulate_text_stop_reason_and_usage),
         cmocka_unit_test(anthropic_message_delta_may_update_input_usage),
         cmocka_unit_test(anthropic_stream_events_without_names_use_the_payload_type),
         cmocka_unit_test(anthropic_stream_error_event_is_classified_by_type),
         cmocka_unit_test(anthropic_malformed_stream_event_is_a_parse_error),
+        cmocka_unit_test(anthropic_events_after_message_stop_change_nothing),
+        cmocka_unit_test(anthropic_zero_output_tokens_with_text_is_unknown_usage),
         cmocka_unit_test(anthropic_rate_limit_headers_are_read_with_resets_relative_to_now),
         cmocka_unit_test(anthropic_vtable_names_itself_and_its_request_id_header),
     };

@@ -190,6 +190,52 @@ static void string_escaping_is_the_same_at_every_offset(void **state)
     }
 }
 
+/* The writer's utf8 mode (issue 10 #8: documents for hosts and tools
+ * must be valid UTF-8): at every offset of the eight-byte scan, a string
+ * holding a well-formed or ill-formed sequence comes out as the default
+ * mode writes the string with each ill-formed sequence replaced by U+FFFD
+ * (llm__utf8_sanitize), and a NUL inside the length is \u0000. */
+static void utf8_mode_replaces_ill_formed_sequences_at_every_offset(void **state)
+{
+    (void)state;
+    static const char *const probes[] = {
+        "\x80", "\xff", "\xc0\x80", "\xc3", "\xc3\xa9", "\xe2\x82", "\xe2\x82\xac",
+        "\xed\xa0\x80", "\xf0\x9f\x99", "\xf0\x9f\x99\x82", "\xf4\x90\x80\x80", "\x01",
+    };
+    char s[64];
+    for (size_t len = 1; len < 24; len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
+                size_t pl = strlen(probes[k]);
+                memset(s, 'x', len);
+                memcpy(s + at, probes[k], pl);
+                size_t n = len > at + pl ? len : at + pl;
+                struct llm__jo w = {0};
+                w.utf8 = true;
+                llm__jo_string_n(&w, s, n);
+                char *got = jo_text(&w);
+                size_t clean_len;
+                char *clean = llm__utf8_sanitize(s, n, &clean_len);
+                assert_int_equal(clean_len, strlen(clean));
+                char *want = jo_string_text(clean);
+                char what[64];
+                snprintf(what, sizeof(what), "probe %zu at %zu of %zu", k, at, n);
+                assert_same_bytes(got, strlen(got), want, what);
+                assert_true(llm__utf8_valid(got, strlen(got)));
+                free(got);
+                free(clean);
+                free(want);
+            }
+        }
+    }
+    struct llm__jo w = {0};
+    w.utf8 = true;
+    llm__jo_string_n(&w, "a\0\xff", 3);
+    char *got = jo_text(&w);
+    assert_string_equal(got, "\"a\\u0000\xef\xbf\xbd\"");
+    free(got);
+}
+
 static void string_written_in_parts_equals_the_whole_string(void **state)
 {
     (void)state;
@@ -985,6 +1031,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(string_escaping_matches_cjson_for_every_byte),
         cmocka_unit_test(string_escaping_is_the_same_at_every_offset),
+        cmocka_unit_test(utf8_mode_replaces_ill_formed_sequences_at_every_offset),
         cmocka_unit_test(string_written_in_parts_equals_the_whole_string),
         cmocka_unit_test(doubles_are_formatted_as_cjson_formats_them),
         cmocka_unit_test(non_finite_doubles_are_written_as_null),

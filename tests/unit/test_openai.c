@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -606,6 +607,68 @@ static void openai_classification_table_maps_every_row(void **state)
     llm_provider_free(p);
 }
 
+/* Status first (issue 10 #6), the same rule as Anthropic's table: every
+ * documented status with every documented code; a code refines only the
+ * status it is documented with. */
+static void openai_status_decides_whatever_code_the_body_names(void **state)
+{
+    (void)state;
+    static const char *const codes[] = {
+        "invalid_request_error", "invalid_api_key",  "model_not_found",
+        "context_length_exceeded", "content_policy_violation",
+        "unsupported_country_region_territory", "rate_limit_exceeded", "insufficient_quota",
+        "server_error",
+    };
+    static const struct {
+        int status;
+        enum llm_error type;
+        bool retryable;
+    } by_status[] = {
+        {400, LLM_ERR_INVALID_REQUEST, false}, {401, LLM_ERR_AUTHENTICATION, false},
+        {403, LLM_ERR_PERMISSION_DENIED, false}, {404, LLM_ERR_NOT_FOUND, false},
+        {429, LLM_ERR_RATE_LIMITED, true},     {500, LLM_ERR_SERVER_ERROR, true},
+        {503, LLM_ERR_OVERLOADED, true},
+    };
+    static const struct {
+        int status;
+        const char *code;
+        enum llm_error type;
+    } refine[] = {
+        {400, "context_length_exceeded", LLM_ERR_CONTEXT_LENGTH_EXCEEDED},
+        {400, "content_policy_violation", LLM_ERR_CONTENT_FILTERED},
+        {403, "unsupported_country_region_territory", LLM_ERR_UNSUPPORTED_REGION},
+        {429, "insufficient_quota", LLM_ERR_INSUFFICIENT_QUOTA},
+    };
+    struct llm_provider *p = new_openai(NULL);
+    char body[256];
+    for (size_t s = 0; s < sizeof(by_status) / sizeof(by_status[0]); s++) {
+        for (size_t c = 0; c < sizeof(codes) / sizeof(codes[0]); c++) {
+            snprintf(body, sizeof(body),
+                     "{\"error\":{\"message\":\"m\",\"type\":\"api_error\",\"param\":null,"
+                     "\"code\":\"%s\"}}",
+                     codes[c]);
+            enum llm_error want = by_status[s].type;
+            bool want_retry = by_status[s].retryable;
+            for (size_t r = 0; r < sizeof(refine) / sizeof(refine[0]); r++) {
+                if (refine[r].status == by_status[s].status && strcmp(refine[r].code, codes[c]) == 0) {
+                    want = refine[r].type;
+                    want_retry = llm_error_is_retryable(want);
+                }
+            }
+            struct llm_error_info info = {0};
+            prov_classify(p, by_status[s].status, NULL, body, &info);
+            if (info.type != want || info.retryable != want_retry) {
+                print_error("%d %s: got %s retryable=%d, want %s retryable=%d\n",
+                            by_status[s].status, codes[c], llm_error_name(info.type),
+                            info.retryable, llm_error_name(want), want_retry);
+                fail();
+            }
+            llm_error_info_clear(&info);
+        }
+    }
+    llm_provider_free(p);
+}
+
 static void openai_unreadable_error_body_falls_back_on_status_and_quotes_it(void **state)
 {
     (void)state;
@@ -719,6 +782,132 @@ static void openai_stream_events_accumulate_text_finish_reason_and_usage(void **
     assert_int_equal(acc.usage.output_tokens, 2);
     assert_int_equal(prov_feed(p, NULL, " [DONE]\n", &acc), LLM_OK);
     assert_true(acc.done);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
+/* Issue 10 #1: the fast reader writes deltas in place; the bound is on the
+ * decoded text (here 12 escaped bytes are 4 of text), not the escapes. */
+static void openai_stream_deltas_stop_at_max_bytes_of_decoded_text(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_openai(NULL);
+    struct llm_parsed acc = {0};
+    acc.max_bytes = 6;
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"ab\"},\"finish_reason\":null}]}", &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"\\u00e9\\u00e9\"},\"finish_reason\":null}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(acc.content_len, 6);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"x\"},\"finish_reason\":null}]}", &acc),
+                     LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.error, LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.content_len, 6);
+    assert_string_equal(acc.content, "ab\xc3\xa9\xc3\xa9");
+    /* The tree reader (content parts) is bounded the same way. */
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":[{\"type\":\"text\",\"text\":\"y\"}]}}]}",
+                               &acc),
+                     LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.content_len, 6);
+    llm_parsed_clear(&acc);
+
+    /* Tool-call arguments count against the same bound. */
+    acc.max_bytes = 8;
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\","
+                                         "\"type\":\"function\",\"function\":{\"name\":\"f\","
+                                         "\"arguments\":\"{\\\"a\\\":\"}}]}}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(acc.n_tool_calls, 1);
+    assert_int_equal(acc.tool_calls[0].arguments_len, 5);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"tool_calls\":[{\"index\":0,\"function\":"
+                                         "{\"arguments\":\"12345\"}}]}}]}",
+                               &acc),
+                     LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.error, LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(acc.tool_calls[0].arguments_len, 5);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
+/* Issue 10 #5: a delta after [DONE] was appended ("aINJECTED") and an
+ * error event after it turned the finished reply into SERVER_ERROR. */
+static void openai_events_after_done_change_nothing(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_openai(NULL);
+    struct llm_parsed acc = {0};
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "[DONE]", &acc), LLM_OK);
+    assert_true(acc.done);
+    /* Both readers: the fast one (a plain delta) and the tree (parts). */
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"INJECTED\"},\"finish_reason\":null}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":[{\"type\":\"text\",\"text\":\"X\"}]}}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "{\"error\":{\"message\":\"late\",\"type\":"
+                                         "\"server_error\",\"code\":null}}", &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "not json", &acc), LLM_OK);
+    assert_string_equal(acc.content, "a");
+    assert_int_equal(acc.error, LLM_OK);
+    assert_null(acc.error_message);
+    llm_parsed_clear(&acc);
+    llm_provider_free(p);
+}
+
+/* Issue 10 #12: text with 0 completion tokens is unknown usage, streamed
+ * (settled at [DONE]) or not; an empty reply's zero is real. */
+static void openai_zero_completion_tokens_with_text_is_unknown_usage(void **state)
+{
+    (void)state;
+    struct llm_provider *p = new_openai(NULL);
+    struct llm_parsed acc = {0};
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[{\"index\":0,\"delta\":"
+                                         "{\"content\":\"hello\"},\"finish_reason\":\"stop\"}]}",
+                               &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, CHUNK_HEAD "\"choices\":[],\"usage\":{\"prompt_tokens\":0,"
+                                         "\"completion_tokens\":0,\"total_tokens\":0}}", &acc),
+                     LLM_OK);
+    assert_int_equal(prov_feed(p, NULL, "[DONE]", &acc), LLM_OK);
+    assert_false(acc.usage.known);
+    llm_parsed_clear(&acc);
+
+    assert_int_equal(prov_parse(p,
+                                "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\","
+                                "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                                "\"content\":\"hello\"},\"finish_reason\":\"stop\"}],"
+                                "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":0,"
+                                "\"total_tokens\":4}}",
+                                &acc),
+                     LLM_OK);
+    assert_false(acc.usage.known);
+    assert_int_equal(acc.usage.input_tokens, 4);
+    llm_parsed_clear(&acc);
+
+    assert_int_equal(prov_parse(p,
+                                "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\","
+                                "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                                "\"content\":\"\"},\"finish_reason\":\"stop\"}],"
+                                "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":0,"
+                                "\"total_tokens\":4}}",
+                                &acc),
+                     LLM_OK);
+    assert_true(acc.usage.known);
     llm_parsed_clear(&acc);
     llm_provider_free(p);
 }
@@ -949,8 +1138,12 @@ int main(void)
         cmocka_unit_test(openai_error_inside_a_2xx_body_is_classified),
         cmocka_unit_test(openai_classification_table_maps_every_row),
         cmocka_unit_test(openai_unreadable_error_body_falls_back_on_status_and_quotes_it),
+        cmocka_unit_test(openai_status_decides_whatever_code_the_body_names),
         cmocka_unit_test(openai_x_should_retry_header_overrides_retryable),
         cmocka_unit_test(openai_stream_events_accumulate_text_finish_reason_and_usage),
+        cmocka_unit_test(openai_stream_deltas_stop_at_max_bytes_of_decoded_text),
+        cmocka_unit_test(openai_events_after_done_change_nothing),
+        cmocka_unit_test(openai_zero_completion_tokens_with_text_is_unknown_usage),
         cmocka_unit_test(openai_stream_error_event_is_recorded_as_parsed_error),
         cmocka_unit_test(openai_error_code_beats_error_type_without_a_status),
         cmocka_unit_test(openai_string_error_with_a_message_keeps_both),

@@ -147,6 +147,38 @@ static void parsed_append_refuses_overflowing_lengths_and_bad_arguments(void **s
     llm_parsed_clear(&p);
 }
 
+/* Issue 10 #1: the bound on what a reply accumulates. */
+static void parsed_append_stops_at_max_bytes_and_records_response_too_large(void **state)
+{
+    (void)state;
+    struct llm_parsed p = {0};
+    p.max_bytes = 10;
+    assert_int_equal(llm_parsed_append(&p, "01234", 5), LLM_OK);
+    assert_int_equal(llm_parsed_append(&p, "56789", 5), LLM_OK);
+    assert_int_equal(p.error, LLM_OK);
+    assert_int_equal(llm_parsed_append(&p, "a", 1), LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(p.error, LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_non_null(strstr(p.error_message, "10-byte limit"));
+    assert_int_equal(p.content_len, 10);
+    assert_string_equal(p.content, "0123456789");
+    /* Refusal and tool-call arguments count with the content. */
+    llm_parsed_clear(&p);
+    p.max_bytes = 10;
+    assert_int_equal(llm_parsed_refusal_append(&p, "no", 2), LLM_OK);
+    struct llm_parsed_tool_call *call;
+    assert_int_equal(llm_parsed_tool_call(&p, 0, &call), LLM_OK);
+    assert_int_equal(llm_parsed_tool_append(call, "{\"a\":1}", 7), LLM_OK);
+    assert_int_equal(llm_parsed_append(&p, "x", 1), LLM_OK);
+    assert_int_equal(llm_parsed_append(&p, "y", 1), LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(llm_parsed_refusal_append(&p, "!", 1), LLM_ERR_RESPONSE_TOO_LARGE);
+    assert_int_equal(p.content_len, 1);
+    assert_int_equal(p.refusal_len, 2);
+    llm_parsed_clear(&p);
+    /* 0 = no bound. */
+    assert_int_equal(llm_parsed_append(&p, "0123456789abcdef", 16), LLM_OK);
+    llm_parsed_clear(&p);
+}
+
 static void parsed_set_replaces_copies_and_clears(void **state)
 {
     (void)state;
@@ -333,6 +365,7 @@ int main(void)
         cmocka_unit_test(headers_get_matches_names_ascii_case_insensitively),
         cmocka_unit_test(parsed_append_grows_and_keeps_content_nul_terminated),
         cmocka_unit_test(parsed_append_refuses_overflowing_lengths_and_bad_arguments),
+        cmocka_unit_test(parsed_append_stops_at_max_bytes_and_records_response_too_large),
         cmocka_unit_test(parsed_set_replaces_copies_and_clears),
         cmocka_unit_test(parsed_set_error_records_type_code_and_message),
         cmocka_unit_test(error_info_clear_frees_strings_and_resets),

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -358,6 +359,146 @@ static void result_content_with_quotes_newlines_and_utf8_round_trips_exactly(voi
     }
 }
 
+/* ---- issue 10 #8: valid UTF-8 whatever the bytes ----------------------------------- */
+
+/* An oracle written apart from the library's: decode every code point and
+ * reject what RFC 3629 forbids (overlongs, surrogates, > U+10FFFF, stray
+ * or missing continuation bytes). */
+static bool strict_utf8(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = u[i];
+        size_t n;
+        unsigned cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i < n)
+            return false;
+        for (size_t k = 1; k < n; k++) {
+            if ((u[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (u[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+static const char ill_formed[] =
+    "lead \x80\xBF\xC0\xC1\xF5\xFF|overlong \xC0\x80 \xE0\x80\x80 \xF0\x80\x80\x80|"
+    "surrogate \xED\xA0\x80 \xED\xBF\xBF|above \xF4\x90\x80\x80|"
+    "cut \xE2\x82|\xF0\x9F\x99|\xC3|ok \xC3\xA9\xF0\x9F\x99\x82|end \xE2";
+
+static void result_json_is_valid_utf8_whatever_bytes_its_strings_hold(void **state)
+{
+    (void)state;
+    char all[256];
+    for (int b = 0; b < 256; b++)
+        all[b] = (char)(255 - b); /* 0xFF .. 0x00: a NUL last */
+    struct llm_result *r = llm__result_new();
+    free(r->content);
+    r->content_len = sizeof(all) + sizeof(ill_formed);
+    r->content = malloc(r->content_len + 1);
+    memcpy(r->content, all, sizeof(all));
+    memcpy(r->content + sizeof(all), ill_formed, sizeof(ill_formed));
+    r->content[r->content_len] = '\0';
+    r->error.message = strdup(ill_formed);
+    r->error.provider_code = strdup("\xFF\xFE");
+    r->request_id = strdup("req_\xC0\x80");
+    r->response_id = strdup("id_\xED\xA0\x80");
+    r->model = strdup("model_\xF0\x9F\x99");
+    r->finish_reason = strdup("\x80stop");
+    r->metadata_json = strdup("{\"k\":\"\xFF\"}");
+    struct llm_attempt a = {.error = LLM_ERR_SERVER_ERROR, .error_message = strdup(ill_formed)};
+    assert_int_equal(llm__result_add_attempt(r, &a), LLM_OK);
+    char *json = llm_result_to_json(r);
+    assert_non_null(json);
+    assert_true(strict_utf8(json, strlen(json)));
+    cJSON *j = cJSON_Parse(json);
+    assert_non_null(j);
+    /* Every byte of the content is accounted for: the NUL is escaped, the
+     * ill-formed text after it is still there. */
+    assert_non_null(strstr(json, "\\u0001\\u0000lead \xEF\xBF\xBD"));
+    assert_non_null(strstr(json, "ok \xC3\xA9\xF0\x9F\x99\x82|end \xEF\xBF\xBD\\u0000\""));
+    /* Metadata that is not UTF-8 is kept as a (repaired) string. */
+    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "metadata")));
+    cJSON_Delete(j);
+    llm_free(json);
+    llm_result_free(r);
+}
+
+/* One U+FFFD per maximal ill-formed subpart (the practice of WHATWG
+ * decoders and Python's errors="replace"), well-formed text untouched. */
+static void result_json_replaces_each_ill_formed_sequence_with_one_replacement_character(
+    void **state)
+{
+    (void)state;
+#define R "\xEF\xBF\xBD"
+    static const struct {
+        const char *in;
+        const char *out; /* the JSON string literal, quotes included */
+    } cases[] = {
+        {"\x80", "\"" R "\""},
+        {"a\xFF" "b", "\"a" R "b\""},
+        {"\xC0\x80", "\"" R R "\""},                 /* overlong NUL */
+        {"\xE0\x80\x80", "\"" R R R "\""},           /* overlong: E0 needs A0..BF */
+        {"\xED\xA0\x80", "\"" R R R "\""},           /* surrogate: ED needs 80..9F */
+        {"\xF4\x90\x80\x80", "\"" R R R R "\""},     /* above U+10FFFF */
+        {"\xE2\x82", "\"" R "\""},                   /* cut: one subpart */
+        {"\xE2\x82x", "\"" R "x\""},
+        {"\xF0\x9F\x99\xF0\x9F\x99\x82", "\"" R "\xF0\x9F\x99\x82\""},
+        {"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", "\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\""},
+        {"\xEF\xBF\xBD", "\"\xEF\xBF\xBD\""},
+    };
+#undef R
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct llm_result *r = llm__result_new();
+        free(r->content);
+        r->content = strdup(cases[i].in);
+        r->content_len = strlen(cases[i].in);
+        char *json = llm_result_to_json(r);
+        assert_non_null(json);
+        char want[64];
+        snprintf(want, sizeof(want), "\"content\":%s,", cases[i].out);
+        if (strstr(json, want) == NULL) {
+            print_error("case %zu: %.120s\n", i, json);
+            fail();
+        }
+        llm_free(json);
+        llm_result_free(r);
+    }
+}
+
+/* A NUL in the content used to cut it silently: content_len is what
+ * counts, and the NUL is written as \u0000. */
+static void result_json_keeps_content_after_a_nul(void **state)
+{
+    (void)state;
+    struct llm_result *r = llm__result_new();
+    free(r->content);
+    r->content = malloc(6);
+    memcpy(r->content, "ab\0cd", 6);
+    r->content_len = 5;
+    char *json = llm_result_to_json(r);
+    assert_non_null(strstr(json, "\"content\":\"ab\\u0000cd\","));
+    llm_free(json);
+    llm_result_free(r);
+}
+
 static void result_timestamps_never_reached_are_null_and_others_iso8601(void **state)
 {
     (void)state;
@@ -473,6 +614,9 @@ int main(void)
         cmocka_unit_test(result_to_json_of_a_zeroed_result_uses_nulls_and_zeros),
         cmocka_unit_test(result_new_starts_successless_with_empty_content),
         cmocka_unit_test(result_content_with_quotes_newlines_and_utf8_round_trips_exactly),
+        cmocka_unit_test(result_json_is_valid_utf8_whatever_bytes_its_strings_hold),
+        cmocka_unit_test(result_json_replaces_each_ill_formed_sequence_with_one_replacement_character),
+        cmocka_unit_test(result_json_keeps_content_after_a_nul),
         cmocka_unit_test(result_timestamps_never_reached_are_null_and_others_iso8601),
         cmocka_unit_test(result_metadata_that_is_not_json_is_kept_as_a_string),
         cmocka_unit_test(result_successful_attempt_and_error_type_ok_serialise_as_null),

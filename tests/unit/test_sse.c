@@ -615,16 +615,17 @@ static int feed_with_limit(const char *s, size_t limit, bool bytewise, struct re
 static void sse_limit_bounds_the_pending_event_plus_any_incomplete_line(void **state)
 {
     (void)state;
-    /* Held at the end: event "e" + NUL (2) and data "0123456789\n" (11) = 13.
-     * Fed byte by byte, the line "data: 0123456789" (16) is also held while
-     * incomplete, next to the event name: 18 at the peak. */
+    /* The pending event "e" + NUL (2) next to the line "data: 0123456789"
+     * (16): 18 at the peak, whether the line is parsed in place (one feed)
+     * or held while incomplete (byte by byte).  (Before issue 10 #13 one
+     * feed needed only 13: the verdict depended on the read boundaries.) */
     static const char s[] = "event: e\ndata: 0123456789\n\n";
     static const struct expected want[] = {{"e", "0123456789"}};
     struct rec r = {0};
-    assert_int_equal(feed_with_limit(s, 13, false, &r), 0);
+    assert_int_equal(feed_with_limit(s, 18, false, &r), 0);
     assert_events(&r, want, 1);
     rec_free(&r);
-    assert_int_equal(feed_with_limit(s, 12, false, &r), LLM__SSE_TOO_LARGE);
+    assert_int_equal(feed_with_limit(s, 17, false, &r), LLM__SSE_TOO_LARGE);
     assert_int_equal(r.n, 0);
 
     assert_int_equal(feed_with_limit(s, 18, true, &r), 0);
@@ -632,6 +633,64 @@ static void sse_limit_bounds_the_pending_event_plus_any_incomplete_line(void **s
     rec_free(&r);
     assert_int_equal(feed_with_limit(s, 17, true, &r), LLM__SSE_TOO_LARGE);
     assert_int_equal(r.n, 0);
+}
+
+/* Feed s[0..len) under `limit`, cut at `cut` (len: one feed; SIZE_MAX:
+ * byte by byte).  Returns the first non-zero feed result, or 0. */
+static int feed_cut_with_limit(const char *s, size_t len, size_t limit, size_t cut, struct rec *r)
+{
+    struct llm__sse p;
+    llm__sse_init(&p, limit);
+    int rc = 0;
+    if (cut == SIZE_MAX) {
+        for (size_t i = 0; i < len && rc == 0; i++)
+            rc = llm__sse_feed(&p, s + i, 1, record, r);
+    } else {
+        rc = llm__sse_feed(&p, s, cut, record, r);
+        if (rc == 0)
+            rc = llm__sse_feed(&p, s + cut, len - cut, record, r);
+    }
+    llm__sse_free(&p);
+    return rc;
+}
+
+/* Issue 10 #13: an over-long id: (or event:, retry:, unknown field) line
+ * was accepted in one read but RESPONSE_TOO_LARGE when split.  For every
+ * limit around the lengths involved, the same bytes get the same verdict
+ * and the same events whole, cut at every boundary, and byte by byte. */
+static void sse_size_verdict_is_the_same_for_every_split_of_the_same_bytes(void **state)
+{
+    (void)state;
+    static const char *const streams[] = {
+        "id: 0123456789012345678901234567890123456789\ndata: a\n\ndata: b\n\n",
+        "data: a\n\nretry: 0123456789012345678901234567890123456789\ndata: b\n\n",
+        "data: a\n\nx-custom-field: 0123456789012345678901234567890123456789\n\n",
+        "data: a\n\nevent: 0123456789012345678901234567890123456789\ndata: b\n\n",
+        "event: e\ndata: 0123456789\ndata: 0123456789\n\nid\n\n",
+        ": a comment that is longer than every limit tried here, by far\ndata: a\n\n",
+        "data: a\r\n\r\nid: 01234567890123456789\rdata: b\r\rdata: c\n\n",
+    };
+    for (size_t k = 0; k < sizeof(streams) / sizeof(streams[0]); k++) {
+        const char *s = streams[k];
+        size_t len = strlen(s);
+        for (size_t limit = 4; limit <= 64; limit++) {
+            struct rec whole = {0};
+            int want = feed_cut_with_limit(s, len, limit, len, &whole);
+            for (size_t cut = 0; cut <= len + 1; cut++) {
+                struct rec r = {0};
+                size_t c = cut <= len ? cut : SIZE_MAX;
+                int got = feed_cut_with_limit(s, len, limit, c, &r);
+                if (got != want) {
+                    print_error("stream %zu, limit %zu, cut %zu: %d, one feed: %d\n", k, limit,
+                                cut, got, want);
+                    fail();
+                }
+                assert_same_events(&whole, &r);
+                rec_free(&r);
+            }
+            rec_free(&whole);
+        }
+    }
 }
 
 static void sse_callback_stop_returns_its_code_and_dispatches_nothing_more(void **state)
@@ -696,6 +755,7 @@ int main(void)
         cmocka_unit_test(sse_oversized_line_within_one_feed_is_rejected),
         cmocka_unit_test(sse_oversized_event_from_many_short_data_lines_is_rejected),
         cmocka_unit_test(sse_limit_bounds_the_pending_event_plus_any_incomplete_line),
+        cmocka_unit_test(sse_size_verdict_is_the_same_for_every_split_of_the_same_bytes),
         cmocka_unit_test(sse_callback_stop_returns_its_code_and_dispatches_nothing_more),
         cmocka_unit_test(sse_free_is_null_safe_and_parser_can_be_reinitialised),
     };

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+
 #define MAX_STOP 16
 
 __attribute__((format(printf, 4, 5)))
@@ -283,7 +285,9 @@ bool cli_parse_input_line(const char *line, size_t len, uint64_t line_no,
     if (cid != NULL || jbody != NULL) {
         if (!cJSON_IsString(cid) || cid->valuestring[0] == '\0')
             return fail(err, err_len, line_no, "custom_id must be a non-empty string");
-        out->custom_id = strdup(cid->valuestring);
+        /* As the output line will spell it (valid UTF-8), so that resume
+         * finds it there. */
+        out->custom_id = llm__utf8_sanitize(cid->valuestring, strlen(cid->valuestring), NULL);
         if (out->custom_id == NULL)
             return fail(err, err_len, line_no, "out of memory");
         const cJSON *method = cJSON_GetObjectItemCaseSensitive(root, "method");

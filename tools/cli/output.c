@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+#include "base/jsonw.h"
+
 static void lower_name(enum llm_error e, char *buf, size_t n)
 {
     snprintf(buf, n, "%s", llm_error_name(e));
@@ -26,16 +29,30 @@ static void lower_name(enum llm_error e, char *buf, size_t n)
         *p = (char)tolower((unsigned char)*p);
 }
 
+/* Every string from outside (a server's text, the input's custom_id) goes
+ * through the library's JSON string writer (base/jsonw.h), which keeps
+ * lines valid UTF-8 and NUL bytes as \u0000; cJSON_CreateString copies
+ * bytes as they are and stops at a NUL. */
 static cJSON *str_or_null(const char *s)
 {
-    return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
+    return llm__jw_str_or_null(s);
 }
 
-/* The provider's body when it is a JSON object we can reuse as is. */
+static void add_str(cJSON *obj, const char *key, const char *s)
+{
+    cJSON_AddItemToObject(obj, key, str_or_null(s));
+}
+
+/* The provider's body when it is a JSON object we can reuse as is: cJSON
+ * would print its strings back byte for byte, so not when it is not valid
+ * UTF-8, nor when it escapes a NUL (cJSON would cut the string there); the
+ * body is then built from the result instead. */
 static cJSON *raw_body(const struct llm_result *res)
 {
     if (res->raw_response == NULL || res->provider == NULL ||
-        strcmp(res->provider, "openai") != 0)
+        strcmp(res->provider, "openai") != 0 ||
+        !llm__utf8_valid(res->raw_response, res->raw_response_len) ||
+        memmem(res->raw_response, res->raw_response_len, "\\u0000", 6) != NULL)
         return NULL;
     cJSON *b = cJSON_ParseWithLength(res->raw_response, res->raw_response_len);
     if (b != NULL && !cJSON_IsObject(b)) {
@@ -53,7 +70,7 @@ static cJSON *completion_body(const struct llm_result *res)
     char id[64];
     if (res->response_id == NULL)
         snprintf(id, sizeof(id), "chatcmpl-%s", res->trace_id);
-    cJSON_AddStringToObject(b, "id", res->response_id ? res->response_id : id);
+    add_str(b, "id", res->response_id ? res->response_id : id);
     cJSON_AddStringToObject(b, "object", "chat.completion");
     int64_t done_us = res->timestamps[LLM_TS_COMPLETED];
     cJSON_AddNumberToObject(b, "created", (double)(done_us / 1000000));
@@ -64,7 +81,8 @@ static cJSON *completion_body(const struct llm_result *res)
     cJSON_AddNumberToObject(c, "index", 0);
     cJSON *msg = cJSON_AddObjectToObject(c, "message");
     cJSON_AddStringToObject(msg, "role", "assistant");
-    cJSON_AddStringToObject(msg, "content", res->content ? res->content : "");
+    cJSON_AddItemToObject(msg, "content", res->content ? llm__jw_strn(res->content, res->content_len)
+                                                       : str_or_null(""));
     cJSON_AddNullToObject(c, "logprobs");
     cJSON_AddItemToObject(c, "finish_reason", str_or_null(res->finish_reason));
     if (res->usage.known) {
@@ -86,12 +104,11 @@ static cJSON *error_body(const struct llm_result *res, const char *code)
 {
     cJSON *b = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(b, "error");
-    cJSON_AddStringToObject(e, "message", res->error.message ? res->error.message
-                                                             : llm_strerror(res->error.type));
+    add_str(e, "message", res->error.message ? res->error.message : llm_strerror(res->error.type));
     char type[64];
     lower_name(res->error.type, type, sizeof(type));
     cJSON_AddStringToObject(e, "type", type);
-    cJSON_AddStringToObject(e, "code", code);
+    add_str(e, "code", code);
     return b;
 }
 
@@ -99,7 +116,8 @@ static char *print_line(cJSON *root)
 {
     /* Resume relies on every line naming its custom_id: a line that lost it
      * to an allocation failure is not written at all. */
-    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "custom_id"))) {
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(root, "custom_id");
+    if (!cJSON_IsString(cid) && !cJSON_IsRaw(cid)) {
         cJSON_Delete(root);
         return NULL;
     }
@@ -126,7 +144,7 @@ char *cli_output_result_line(const char *custom_id, const struct llm_result *res
             id[k++] = *p;
     id[k] = '\0';
     cJSON_AddStringToObject(root, "id", id);
-    cJSON_AddStringToObject(root, "custom_id", custom_id);
+    add_str(root, "custom_id", custom_id);
 
     int status = res->error.http_status;
     if (res->success) {
@@ -152,13 +170,15 @@ char *cli_output_result_line(const char *custom_id, const struct llm_result *res
             cJSON_AddNullToObject(root, "response");
         }
         cJSON *e = cJSON_AddObjectToObject(root, "error");
-        cJSON_AddStringToObject(e, "code", code);
-        cJSON_AddStringToObject(e, "message", res->error.message ? res->error.message
-                                                                 : llm_strerror(res->error.type));
+        add_str(e, "code", code);
+        add_str(e, "message",
+                res->error.message ? res->error.message : llm_strerror(res->error.type));
     }
 
+    /* Embedded as printed (not parsed back: cJSON would cut the content
+     * at an escaped NUL). */
     char *rj = llm_result_to_json(res);
-    cJSON *full = rj != NULL ? cJSON_Parse(rj) : NULL;
+    cJSON *full = rj != NULL ? cJSON_CreateRaw(rj) : NULL;
     llm_free(rj);
     if (full == NULL) {
         cJSON_Delete(root);
@@ -177,11 +197,11 @@ char *cli_output_error_line(const char *custom_id, uint64_t line_no, const char 
     char id[64];
     snprintf(id, sizeof(id), "batch_req_invalid_line_%llu", (unsigned long long)line_no);
     cJSON_AddStringToObject(root, "id", id);
-    cJSON_AddStringToObject(root, "custom_id", custom_id);
+    add_str(root, "custom_id", custom_id);
     cJSON_AddNullToObject(root, "response");
     cJSON *e = cJSON_AddObjectToObject(root, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
+    add_str(e, "code", code);
+    add_str(e, "message", message);
     cJSON *l = cJSON_AddObjectToObject(root, "llmorch");
     cJSON_AddNumberToObject(l, "line", (double)line_no);
     return print_line(root);

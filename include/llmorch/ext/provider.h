@@ -89,6 +89,16 @@ struct llm_parsed {
     size_t refusal_len;
     size_t refusal_reported;     /* the engine's: refusal bytes already
                                     reported as stream events */
+    /* Bounds what the reply accumulates -- content, refusal and tool-call
+     * arguments together -- so that a server streaming small deltas
+     * forever cannot grow it without end; 0 = no bound.  The engine sets
+     * it to its max_response_bytes before each attempt (llm_parsed_clear
+     * resets it to 0).  llm_parsed_append and llm_parsed_refusal_append
+     * refuse to go past it: they record LLM_ERR_RESPONSE_TOO_LARGE in
+     * `error` and return that code, which parse_stream_event MUST pass
+     * on.  (llm_parsed_tool_append has no `p`: providers check the bound
+     * before calling it.) */
+    size_t max_bytes;
 };
 
 /* One tool call being read. */
@@ -121,6 +131,10 @@ LLM_API enum llm_error llm_parsed_tool_append(struct llm_parsed_tool_call *call,
 LLM_API enum llm_error llm_parsed_refusal_append(struct llm_parsed *p, const char *text,
                                                  size_t len);
 
+/* Append text to the content (always NUL-terminated after it).  Returns
+ * LLM_OK; LLM_ERR_RESPONSE_TOO_LARGE (also recorded as p->error) if the
+ * reply would grow past p->max_bytes, content unchanged;
+ * LLM_ERR_OUT_OF_MEMORY; LLM_ERR_INVALID_ARGUMENT. */
 LLM_API enum llm_error llm_parsed_append(struct llm_parsed *p, const char *text, size_t len);
 /* Replace *slot with a copy of s (NULL clears it). */
 LLM_API enum llm_error llm_parsed_set(char **slot, const char *s);
@@ -199,7 +213,10 @@ struct llm_provider_vtable {
      * joined data lines, not NUL-terminated) to `acc`: append text, set
      * finish reason, usage, done, or an in-stream error.  Returns LLM_OK,
      * LLM_ERR_PARSE for an event whose JSON is malformed, or
-     * LLM_ERR_OUT_OF_MEMORY. */
+     * LLM_ERR_OUT_OF_MEMORY.  Once an event has set acc->done (OpenAI's
+     * [DONE], Anthropic's message_stop) the reply is complete: the engine
+     * parses no more of the body, and a provider MUST ignore any event it
+     * is given after that (nothing appended, no error recorded). */
     enum llm_error (*parse_stream_event)(const struct llm_provider *p, const char *event,
                                          const char *data, size_t data_len,
                                          struct llm_parsed *acc);
