@@ -3,8 +3,9 @@
  *
  * Life of a request (one struct req, MHD's per-request closure):
  *   PH_BODY  the body arrives in pieces (bounded at 8 MiB);
- *   decide() on the final call builds the whole MHD_Response up front and
- *            sets the time it is due (latency + jitter);
+ *   on the final call decide() chooses the answer (a struct answer: no
+ *            libmicrohttpd there) and sets the time it is due (latency +
+ *            jitter); respond() builds the whole MHD_Response up front;
  *   PH_WAIT  suspended until due (mock_timer.c), then queued;
  *   PH_STALL suspended for stall_ms, then the connection is dropped;
  *   PH_SENT  MHD owns the response; streams pace themselves in their
@@ -504,11 +505,10 @@ static const enum mocksrv__fault random_faults_openai[] = {MOCKSRV__F_429, MOCKS
 static const enum mocksrv__fault random_faults_anthropic[] = {MOCKSRV__F_429, MOCKSRV__F_500,
                                                               MOCKSRV__F_529};
 
-/* false: the x-mock-fault header names no fault (400). */
-static bool choose_fault(struct req *r, struct MHD_Connection *c, enum mocksrv__fault *out)
+/* false: the x-mock-fault header `h` (NULL: none) names no fault (400). */
+static bool choose_fault(struct req *r, const char *h, enum mocksrv__fault *out)
 {
     struct mocksrv *s = r->srv;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-mock-fault");
     if (h != NULL) {
         while (*h == ' ' || *h == '\t')
             h++;
@@ -537,11 +537,80 @@ static bool choose_fault(struct req *r, struct MHD_Connection *c, enum mocksrv__
     return true;
 }
 
-/* ---- building the answer --------------------------------------------------------- */
+/* ---- the decision ------------------------------------------------------------------
+ *
+ * What to answer is decided from the request and the server's state
+ * (script, fault draw, rate window) into a struct answer; nothing in this
+ * section calls libmicrohttpd.  The glue below turns the answer into an
+ * MHD_Response. */
 
-static void rate_limited_answer(struct req *r, const struct mocksrv__rl_view *v)
+/* What the connection says besides the path and the body (the glue reads
+ * it; borrowed for the decision). */
+struct asked {
+    const char *method;
+    const char *fault;           /* x-mock-fault, or NULL */
+    const char *trace;           /* X-Client-Request-Id, or NULL */
+    bool anthropic_version;      /* the client sent anthropic-version */
+};
+
+enum answer_kind {
+    A_NONE = 0,                  /* out of memory: the glue answers 500 */
+    A_ERROR,                     /* an error body in the API's style */
+    A_RAW,                       /* a literal body */
+    A_MODELS,                    /* the model list */
+    A_REPLY,                     /* a completion, plain or streamed */
+    A_STALL                      /* no answer: the connection is dropped when due */
+};
+
+struct answer {
+    enum answer_kind kind;
+    unsigned status;
+    const char *type, *code;     /* A_ERROR: error.type (and OpenAI's code) */
+    const char *message;         /* A_ERROR: a literal or msg */
+    const char *body, *ctype;    /* A_RAW */
+    bool has_retry_after;        /* send Retry-After for retry_after_ms */
+    int64_t retry_after_ms;
+    bool has_limits;             /* send the rate-limit headers of `limits` */
+    struct mocksrv__rl_view limits;
+    /* A_REPLY (owned: model, text) */
+    struct mocksrv__reply rep;
+    char *model, *text;
+    bool stream;
+    enum mocksrv__fault fault;   /* transport fault on the reply, or NONE */
+    char msg[MAX_PATH_BYTES + 512];
+};
+
+static void answer_error(struct answer *a, unsigned status, const char *type, const char *code,
+                         const char *message)
 {
-    char msg[512], wait[MOCKSRV__TIMEBUF];
+    a->kind = A_ERROR;
+    a->status = status;
+    a->type = type;
+    a->code = code;
+    a->message = message;
+}
+
+static void answer_raw(struct answer *a, unsigned status, const char *body, const char *ctype)
+{
+    a->kind = A_RAW;
+    a->status = status;
+    a->body = body;
+    a->ctype = ctype;
+}
+
+static void answer_free(struct answer *a)
+{
+    free(a->model);
+    free(a->text);
+    a->model = a->text = NULL;
+}
+
+static void rate_limited_answer(const struct req *r, const struct mocksrv__rl_view *v,
+                                struct answer *a)
+{
+    char wait[MOCKSRV__TIMEBUF];
+    char *msg = a->msg;
+    size_t n = sizeof(a->msg);
     mocksrv__go_duration(wait, v->retry_after_ms);
     bool req = v->cause == MOCKSRV__LIMIT_REQUESTS;
     long long per_min = req ? v->requests_per_min : v->tokens_per_min;
@@ -550,40 +619,40 @@ static void rate_limited_answer(struct req *r, const struct mocksrv__rl_view *v)
     long long window_ms = (long long)r->srv->opt.window_ms;
     if (r->api == MOCKSRV__API_ANTHROPIC) {
         if (v->too_large)
-            snprintf(msg, sizeof(msg),
+            snprintf(msg, n,
                      "This request would exceed the rate limit for your organization of %lld "
                      "tokens per minute: it asks for %lld tokens and the %lldms window admits "
                      "%lld. Please reduce the prompt length or the maximum tokens requested.",
                      per_min, (long long)v->cost, window_ms, window);
         else
-            snprintf(msg, sizeof(msg),
+            snprintf(msg, n,
                      "This request would exceed the rate limit for your organization of %lld %s "
                      "per minute (%lld per %lldms window, %lld used). Please try again in %s.",
                      per_min, req ? "requests" : "tokens", window, window_ms, used, wait);
-        set_error(r, 429, "rate_limit_error", NULL, msg);
+        answer_error(a, 429, "rate_limit_error", NULL, msg);
     } else {
         if (v->too_large)
-            snprintf(msg, sizeof(msg),
+            snprintf(msg, n,
                      "Request too large for tokens per min (TPM) in organization org-mock: "
                      "Limit %lld (%lld per %lldms window), Requested %lld. The input or output "
                      "tokens must be reduced in order to run successfully.",
                      per_min, window, window_ms, (long long)v->cost);
         else if (req)
-            snprintf(msg, sizeof(msg),
+            snprintf(msg, n,
                      "Rate limit reached for requests per min (RPM) in organization org-mock: "
                      "Limit %lld (%lld per %lldms window), Used %lld, Requested 1. "
                      "Please try again in %s.",
                      per_min, window, window_ms, used, wait);
         else
-            snprintf(msg, sizeof(msg),
+            snprintf(msg, n,
                      "Rate limit reached for tokens per min (TPM) in organization org-mock: "
                      "Limit %lld (%lld per %lldms window), Used %lld, Requested %lld. "
                      "Please try again in %s.",
                      per_min, window, window_ms, used, (long long)v->cost, wait);
-        set_error(r, 429, req ? "requests" : "tokens", "rate_limit_exceeded", msg);
+        answer_error(a, 429, req ? "requests" : "tokens", "rate_limit_exceeded", msg);
     }
-    if (r->resp != NULL)
-        add_retry_after(r->resp, v->retry_after_ms);
+    a->has_retry_after = true;
+    a->retry_after_ms = v->retry_after_ms;
 }
 
 static const char openai_region_body[] =
@@ -593,114 +662,302 @@ static const char openai_region_body[] =
 static const char anthropic_region_body[] =
     "{\"error\":{\"type\":\"forbidden\",\"message\":\"Request not allowed\"}}";
 
-/* The error faults: 429, 500, 503, 529, insufficient_quota, region. */
-static void fault_answer(struct req *r, enum mocksrv__fault f)
+static const char openai_quota_message[] =
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors.";
+
+/* The error faults of an Anthropic client. */
+static void anthropic_fault_answer(enum mocksrv__fault f, int64_t ra, struct answer *a)
 {
-    bool anth = r->api == MOCKSRV__API_ANTHROPIC;
-    int64_t ra = r->srv->opt.retry_after_ms;
-    char msg[256], wait[MOCKSRV__TIMEBUF];
-    mocksrv__go_duration(wait, ra);
     switch (f) {
     case MOCKSRV__F_429:
-        if (anth) {
-            set_error(r, 429, "rate_limit_error", NULL,
-                      "Number of requests has exceeded your rate limit (mock fault). "
-                      "Please try again later.");
-        } else {
-            snprintf(msg, sizeof(msg),
-                     "Rate limit reached for requests (mock fault). Please try again in %s.", wait);
-            set_error(r, 429, "requests", "rate_limit_exceeded", msg);
-        }
-        if (r->resp != NULL)
-            add_retry_after(r->resp, ra);
+        answer_error(a, 429, "rate_limit_error", NULL,
+                     "Number of requests has exceeded your rate limit (mock fault). "
+                     "Please try again later.");
+        a->has_retry_after = true;
+        a->retry_after_ms = ra;
         return;
     case MOCKSRV__F_500:
-        if (anth)
-            set_error(r, 500, "api_error", NULL, "Internal server error");
-        else
-            set_error(r, 500, "server_error", NULL,
-                      "The server had an error while processing your request. Sorry about that!");
+        answer_error(a, 500, "api_error", NULL, "Internal server error");
         return;
     case MOCKSRV__F_503:
         /* Anthropic documents no 503 (a proxy in front may send one): it is
          * a plain api_error, not overloaded_error, which means 529. */
-        if (anth)
-            set_error(r, 503, "api_error", NULL, "Service unavailable");
-        else
-            set_error(r, 503, "server_error", NULL, "The server is overloaded or not ready yet.");
-        if (r->resp != NULL)
-            add_retry_after(r->resp, ra);
+        answer_error(a, 503, "api_error", NULL, "Service unavailable");
+        a->has_retry_after = true;
+        a->retry_after_ms = ra;
         return;
     case MOCKSRV__F_529:
-        if (anth) {
-            set_error(r, 529, "overloaded_error", NULL, "Overloaded");
-        } else {
-            /* OpenAI never sends 529: its overload answer is a 503. */
-            set_error(r, 503, "server_error", NULL,
-                      "The engine is currently overloaded, please try again later.");
-            if (r->resp != NULL)
-                add_retry_after(r->resp, ra);
-        }
+        answer_error(a, 529, "overloaded_error", NULL, "Overloaded");
         return;
     case MOCKSRV__F_504:
-        if (anth)
-            set_error(r, 504, "timeout_error", NULL, "Request timed out while processing.");
-        else
-            set_error(r, 504, "server_error", NULL, "Gateway timeout. Please try again.");
+        answer_error(a, 504, "timeout_error", NULL, "Request timed out while processing.");
         return;
     case MOCKSRV__F_BILLING:
-        if (anth)
-            set_error(r, 402, "billing_error", NULL,
-                      "There is an issue with your billing or payment information. Please go to "
-                      "Plans & Billing to update it.");
-        else
-            set_error(r, 429, "insufficient_quota", "insufficient_quota",
-                      "You exceeded your current quota, please check your plan and billing "
-                      "details. For more information on this error, read the docs: "
-                      "https://platform.openai.com/docs/guides/error-codes/api-errors.");
+        answer_error(a, 402, "billing_error", NULL,
+                     "There is an issue with your billing or payment information. Please go to "
+                     "Plans & Billing to update it.");
         return;
     case MOCKSRV__F_QUOTA:
-        if (anth)
-            set_error(r, 400, "invalid_request_error", NULL,
-                      "Your credit balance is too low to access the Anthropic API. Please go to "
-                      "Plans & Billing to upgrade or purchase credits.");
-        else
-            set_error(r, 429, "insufficient_quota", "insufficient_quota",
-                      "You exceeded your current quota, please check your plan and billing "
-                      "details. For more information on this error, read the docs: "
-                      "https://platform.openai.com/docs/guides/error-codes/api-errors.");
+        answer_error(a, 400, "invalid_request_error", NULL,
+                     "Your credit balance is too low to access the Anthropic API. Please go to "
+                     "Plans & Billing to upgrade or purchase credits.");
         return;
     case MOCKSRV__F_REGION:
-        set_raw(r, 403, anth ? anthropic_region_body : openai_region_body, "application/json");
+        answer_raw(a, 403, anthropic_region_body, "application/json");
         return;
     default:
-        set_error(r, 500, anth ? "api_error" : "server_error", NULL, "mock: unhandled fault");
+        answer_error(a, 500, "api_error", NULL, "mock: unhandled fault");
         return;
     }
 }
 
-/* A 200: plain or streamed, possibly with a transport fault.  Takes
- * ownership of text. */
-static void success_answer(struct req *r, struct MHD_Connection *c, const struct parsed *p,
-                           const struct mocksrv__reply *rep_in, char *text, enum mocksrv__fault f)
+/* The error faults of an OpenAI client. */
+static void openai_fault_answer(enum mocksrv__fault f, int64_t ra, struct answer *a)
 {
-    struct mocksrv__reply rep = *rep_in;
-    r->status = 200;
-    if (p->stream) {
-        struct stream *st = calloc(1, sizeof(*st));
-        char *model = strdup(p->model);
-        if (st == NULL || model == NULL) {
-            free(st);
-            free(model);
+    char wait[MOCKSRV__TIMEBUF];
+    switch (f) {
+    case MOCKSRV__F_429:
+        mocksrv__go_duration(wait, ra);
+        snprintf(a->msg, sizeof(a->msg),
+                 "Rate limit reached for requests (mock fault). Please try again in %s.", wait);
+        answer_error(a, 429, "requests", "rate_limit_exceeded", a->msg);
+        a->has_retry_after = true;
+        a->retry_after_ms = ra;
+        return;
+    case MOCKSRV__F_500:
+        answer_error(a, 500, "server_error", NULL,
+                     "The server had an error while processing your request. Sorry about that!");
+        return;
+    case MOCKSRV__F_503:
+        answer_error(a, 503, "server_error", NULL, "The server is overloaded or not ready yet.");
+        a->has_retry_after = true;
+        a->retry_after_ms = ra;
+        return;
+    case MOCKSRV__F_529:
+        /* OpenAI never sends 529: its overload answer is a 503. */
+        answer_error(a, 503, "server_error", NULL,
+                     "The engine is currently overloaded, please try again later.");
+        a->has_retry_after = true;
+        a->retry_after_ms = ra;
+        return;
+    case MOCKSRV__F_504:
+        answer_error(a, 504, "server_error", NULL, "Gateway timeout. Please try again.");
+        return;
+    case MOCKSRV__F_BILLING:
+    case MOCKSRV__F_QUOTA:
+        answer_error(a, 429, "insufficient_quota", "insufficient_quota", openai_quota_message);
+        return;
+    case MOCKSRV__F_REGION:
+        answer_raw(a, 403, openai_region_body, "application/json");
+        return;
+    default:
+        answer_error(a, 500, "server_error", NULL, "mock: unhandled fault");
+        return;
+    }
+}
+
+/* Parse and validate the body into *p and make the reply text (*text,
+ * *tlen).  False when the answer is already decided (a 400, or A_NONE on
+ * out of memory). */
+static bool read_request(struct req *r, cJSON **root, struct parsed *p, char **text,
+                         size_t *tlen, struct answer *a)
+{
+    bool anth = r->api == MOCKSRV__API_ANTHROPIC;
+    *root = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
+    if (*root == NULL) {
+        answer_error(a, 400, "invalid_request_error", NULL,
+                     anth ? "There was an error parsing the body of your request: not valid JSON"
+                          : "We could not parse the JSON body of your request. (HINT: This likely "
+                            "means you aren't using your HTTP library correctly. The OpenAI API "
+                            "expects a JSON payload, but what was sent was not valid JSON.)");
+        return false;
+    }
+    const char *bad = parse_request(r, *root, p);
+    if (bad != NULL) {
+        answer_error(a, 400, "invalid_request_error", NULL, bad);
+        return false;
+    }
+    r->stream = p->stream;
+    *text = make_reply_text(p, tlen, &bad);
+    if (*text == NULL) {
+        if (bad != NULL)
+            answer_error(a, 400, "invalid_request_error", NULL, bad);
+        return false; /* OOM: A_NONE, the glue answers 500 */
+    }
+    return true;
+}
+
+/* A 200 with `text` (ownership taken), after the rate window admitted it. */
+static void reply_answer(struct req *r, const struct parsed *p, char *text, size_t tlen,
+                         int64_t out_tok, bool cut, enum mocksrv__fault f, struct answer *a)
+{
+    a->model = strdup(p->model);
+    if (a->model == NULL) {
+        free(text);
+        return;
+    }
+    a->kind = A_REPLY;
+    a->status = 200;
+    a->text = text;
+    a->stream = p->stream;
+    a->fault = f;
+    r->out_tok = out_tok;
+    a->rep = (struct mocksrv__reply){
+        .api = r->api,
+        .id = r->id,
+        .created = (int64_t)time(NULL),
+        .model = a->model,
+        .text = a->text,
+        .text_len = tlen,
+        .input_tokens = r->in_tok,
+        .output_tokens = out_tok,
+        .cut = cut,
+        .include_usage = p->include_usage,
+    };
+}
+
+/* The answer to a well-formed API request: fault, rate window, reply. */
+static void decide_reply(struct req *r, const struct asked *in, const struct parsed *p,
+                         char *text, size_t tlen, enum mocksrv__fault f, struct answer *a)
+{
+    struct mocksrv *s = r->srv;
+    int64_t now = r->admit_ms;
+    r->id = (uint64_t)atomic_fetch_add(&s->next_id, 1) + 1;
+    r->in_tok = (int64_t)((p->prompt_bytes + 3) / 4);
+    int64_t out_tok = (int64_t)((tlen + 3) / 4);
+    bool cut = false;
+    if (p->has_max && out_tok > p->max_tokens) {
+        tlen = mocksrv__utf8_floor(text, tlen, (size_t)p->max_tokens * 4);
+        out_tok = p->max_tokens;
+        cut = true;
+    }
+    if (in->trace != NULL)
+        r->trace = dup_bounded(in->trace, MAX_TRACE_BYTES);
+    if (s->opt.latency_ms > 0 || s->opt.latency_jitter_ms > 0)
+        r->due_ms = now + s->opt.latency_ms + mocksrv__rand_upto(s, s->opt.latency_jitter_ms);
+
+    /* The TPM cost is fixed at admission, before anything is generated:
+     * input plus the most the answer may use (max_tokens), or plus what
+     * it will use when there is no cap.  This is how OpenAI meters. */
+    int64_t cost = r->in_tok + (p->has_max ? p->max_tokens : out_tok);
+    bool faulted = f != MOCKSRV__F_NONE && f != MOCKSRV__F_OK;
+    mocksrv__rl_check(s->rl, now, cost, !faulted, &a->limits);
+    if (faulted) {
+        r->fault = f;
+        ctr_add(&s->ctr.faults, 1);
+    }
+    if (f == MOCKSRV__F_STALL) {
+        a->kind = A_STALL;
+        r->phase = PH_STALL;
+        r->due_ms = now + s->opt.stall_ms;
+        free(text);
+        return;
+    }
+    a->has_limits = true;
+    switch (f) {
+    case MOCKSRV__F_429:
+    case MOCKSRV__F_500:
+    case MOCKSRV__F_503:
+    case MOCKSRV__F_529:
+    case MOCKSRV__F_QUOTA:
+    case MOCKSRV__F_REGION:
+    case MOCKSRV__F_504:
+    case MOCKSRV__F_BILLING:
+        free(text);
+        if (r->api == MOCKSRV__API_ANTHROPIC)
+            anthropic_fault_answer(f, s->opt.retry_after_ms, a);
+        else
+            openai_fault_answer(f, s->opt.retry_after_ms, a);
+        return;
+    default:
+        break;
+    }
+    if (!a->limits.admitted) {
+        free(text);
+        r->limit = a->limits.cause;
+        ctr_add(&s->ctr.rate_limited, 1);
+        rate_limited_answer(r, &a->limits, a);
+        return;
+    }
+    reply_answer(r, p, text, tlen, out_tok, cut, f, a);
+}
+
+/* Decide the answer to r.  Fills *a (answer_free() it). */
+static void decide(struct req *r, const struct asked *in, struct answer *a)
+{
+    memset(a, 0, sizeof(*a));
+    int64_t now = mocksrv__now_ms();
+    r->admit_ms = now;
+    r->due_ms = now;
+    r->phase = PH_WAIT;
+    bool anth = r->api == MOCKSRV__API_ANTHROPIC;
+    switch (r->kind) {
+    case K_HEALTH:
+        answer_raw(a, 200, "ok", "text/plain");
+        return;
+    case K_MODELS:
+        /* One path for both APIs: an Anthropic client says so by its
+         * anthropic-version header (every Anthropic SDK sends it). */
+        if (in->anthropic_version)
+            r->api = MOCKSRV__API_ANTHROPIC;
+        a->kind = A_MODELS;
+        a->status = 200;
+        return;
+    case K_NOT_FOUND:
+    case K_BAD_METHOD:
+        snprintf(a->msg, sizeof(a->msg), "Invalid URL (%s %s)", in->method, r->path);
+        if (r->kind == K_NOT_FOUND)
+            answer_error(a, 404, anth ? "not_found_error" : "invalid_request_error", NULL, a->msg);
+        else
+            answer_error(a, 405, "invalid_request_error", NULL, a->msg);
+        return;
+    case K_API:
+        break;
+    }
+    if (r->too_large) {
+        snprintf(a->msg, sizeof(a->msg), "Request body too large: the limit is %lld bytes.",
+                 (long long)MOCKSRV_MAX_BODY_BYTES);
+        answer_error(a, 413, anth ? "request_too_large" : "invalid_request_error", NULL, a->msg);
+        return;
+    }
+    cJSON *root = NULL;
+    struct parsed p = {0};
+    char *text = NULL;
+    size_t tlen = 0;
+    enum mocksrv__fault f;
+    if (read_request(r, &root, &p, &text, &tlen, a)) {
+        if (choose_fault(r, in->fault, &f))
+            decide_reply(r, in, &p, text, tlen, f, a);
+        else {
             free(text);
-            return;
+            answer_error(a, 400, "invalid_request_error", NULL,
+                         "unknown x-mock-fault token (see llmorch-mock-server --help)");
         }
+    }
+    mocksrv__buf_free(&p.last_user);
+    cJSON_Delete(root);
+}
+
+/* ---- the libmicrohttpd glue: an answer becomes a response ---------------------------- */
+
+/* A 200: plain or streamed, possibly with a transport fault.  Takes the
+ * reply's text and model from `a`. */
+static void reply_response(struct req *r, struct MHD_Connection *c, struct answer *a)
+{
+    r->status = 200;
+    if (a->stream) {
+        struct stream *st = calloc(1, sizeof(*st));
+        if (st == NULL)
+            return;
         st->srv = r->srv;
         st->conn = c;
-        st->model = model;
-        st->text = text;
-        st->fault = f;
-        st->rep = rep;
+        st->model = a->model;
+        st->text = a->text;
+        a->model = a->text = NULL;
+        st->fault = a->fault;
+        st->rep = a->rep;
         st->rep.model = st->model;
         st->rep.text = st->text;
         /* Frames are small, but a frame echoes the model name. */
@@ -718,22 +975,21 @@ static void success_answer(struct req *r, struct MHD_Connection *c, const struct
     }
 
     struct mocksrv__buf b = {.max = 8 * (size_t)MOCKSRV_MAX_BODY_BYTES + 2 * (size_t)MOCKSRV_MAX_ECHO_BYTES};
-    if (rep.api == MOCKSRV__API_ANTHROPIC)
-        mocksrv__anthropic_message(&b, &rep);
+    if (a->rep.api == MOCKSRV__API_ANTHROPIC)
+        mocksrv__anthropic_message(&b, &a->rep);
     else
-        mocksrv__openai_completion(&b, &rep);
-    free(text);
+        mocksrv__openai_completion(&b, &a->rep);
     if (b.failed) {
         mocksrv__buf_free(&b);
         return;
     }
-    if (f == MOCKSRV__F_TRUNCATED_SSE) {
+    if (a->fault == MOCKSRV__F_TRUNCATED_SSE) {
         b.len /= 2;
         b.data[b.len] = '\0';
-    } else if (f == MOCKSRV__F_MALFORMED_JSON) {
+    } else if (a->fault == MOCKSRV__F_MALFORMED_JSON) {
         b.len--; /* the final '}' */
         mocksrv__buf_str(&b, ",<<mock malformed>>");
-    } else if (f == MOCKSRV__F_RESET) {
+    } else if (a->fault == MOCKSRV__F_RESET) {
         struct cut_body *cb = malloc(sizeof(*cb));
         if (cb == NULL) {
             mocksrv__buf_free(&b);
@@ -753,154 +1009,52 @@ static void success_answer(struct req *r, struct MHD_Connection *c, const struct
     buffer_response(r, &b, "application/json");
 }
 
-static void decide(struct req *r, struct MHD_Connection *c, const char *method)
+/* Turn the decided answer into r->resp (NULL: out of memory, 500). */
+static void respond(struct req *r, struct MHD_Connection *c, struct answer *a)
 {
-    struct mocksrv *s = r->srv;
-    int64_t now = mocksrv__now_ms();
-    char msg[MAX_PATH_BYTES + 64];
-    r->admit_ms = now;
-    r->due_ms = now;
-    r->phase = PH_WAIT;
-
-    switch (r->kind) {
-    case K_HEALTH:
-        set_raw(r, 200, "ok", "text/plain");
+    struct mocksrv__buf b = {0};
+    switch (a->kind) {
+    case A_NONE:
+    case A_STALL:
         return;
-    case K_MODELS: {
-        /* One path for both APIs: an Anthropic client says so by its
-         * anthropic-version header (every Anthropic SDK sends it). */
-        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "anthropic-version") != NULL)
-            r->api = MOCKSRV__API_ANTHROPIC;
-        struct mocksrv__buf b = {0};
+    case A_ERROR:
+        set_error(r, a->status, a->type, a->code, a->message);
+        break;
+    case A_RAW:
+        set_raw(r, a->status, a->body, a->ctype);
+        break;
+    case A_MODELS:
         if (r->api == MOCKSRV__API_ANTHROPIC)
             mocksrv__anthropic_models(&b);
         else
             mocksrv__openai_models(&b);
         buffer_response(r, &b, "application/json");
-        r->status = 200;
-        return;
-    }
-    case K_NOT_FOUND:
-    case K_BAD_METHOD:
-        snprintf(msg, sizeof(msg), "Invalid URL (%s %s)", method, r->path);
-        if (r->kind == K_NOT_FOUND)
-            set_error(r, 404, r->api == MOCKSRV__API_ANTHROPIC ? "not_found_error" : "invalid_request_error", NULL, msg);
-        else
-            set_error(r, 405, "invalid_request_error", NULL, msg);
-        return;
-    case K_API:
+        r->status = a->status;
+        break;
+    case A_REPLY:
+        reply_response(r, c, a);
         break;
     }
-    bool anth = r->api == MOCKSRV__API_ANTHROPIC;
-    if (r->too_large) {
-        snprintf(msg, sizeof(msg), "Request body too large: the limit is %lld bytes.",
-                 (long long)MOCKSRV_MAX_BODY_BYTES);
-        set_error(r, 413, anth ? "request_too_large" : "invalid_request_error", NULL, msg);
-        return;
-    }
+    if (r->resp != NULL && a->has_retry_after)
+        add_retry_after(r->resp, a->retry_after_ms);
+    if (r->resp != NULL && a->has_limits)
+        add_ratelimit_headers(r->resp, r->api, &a->limits);
+}
 
-    cJSON *root = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
-    struct parsed p = {0};
-    char *text = NULL;
-    if (root == NULL) {
-        set_error(r, 400, "invalid_request_error", NULL,
-                  anth ? "There was an error parsing the body of your request: not valid JSON"
-                       : "We could not parse the JSON body of your request. (HINT: This likely "
-                         "means you aren't using your HTTP library correctly. The OpenAI API "
-                         "expects a JSON payload, but what was sent was not valid JSON.)");
-        goto out;
-    }
-    const char *bad = parse_request(r, root, &p);
-    if (bad != NULL) {
-        set_error(r, 400, "invalid_request_error", NULL, bad);
-        goto out;
-    }
-    r->stream = p.stream;
-    size_t tlen = 0;
-    text = make_reply_text(&p, &tlen, &bad);
-    if (text == NULL) {
-        if (bad != NULL)
-            set_error(r, 400, "invalid_request_error", NULL, bad);
-        goto out; /* OOM: no resp, the caller answers 500 */
-    }
-    enum mocksrv__fault f;
-    if (!choose_fault(r, c, &f)) {
-        set_error(r, 400, "invalid_request_error", NULL,
-                  "unknown x-mock-fault token (see llmorch-mock-server --help)");
-        goto out;
-    }
-
-    r->id = (uint64_t)atomic_fetch_add(&s->next_id, 1) + 1;
-    r->in_tok = (int64_t)((p.prompt_bytes + 3) / 4);
-    int64_t out_tok = (int64_t)((tlen + 3) / 4);
-    bool cut = false;
-    if (p.has_max && out_tok > p.max_tokens) {
-        tlen = mocksrv__utf8_floor(text, tlen, (size_t)p.max_tokens * 4);
-        out_tok = p.max_tokens;
-        cut = true;
-    }
-    const char *trace = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Client-Request-Id");
-    if (trace != NULL)
-        r->trace = dup_bounded(trace, MAX_TRACE_BYTES);
-    if (s->opt.latency_ms > 0 || s->opt.latency_jitter_ms > 0)
-        r->due_ms = now + s->opt.latency_ms + mocksrv__rand_upto(s, s->opt.latency_jitter_ms);
-
-    /* The TPM cost is fixed at admission, before anything is generated:
-     * input plus the most the answer may use (max_tokens), or plus what
-     * it will use when there is no cap.  This is how OpenAI meters. */
-    int64_t cost = r->in_tok + (p.has_max ? p.max_tokens : out_tok);
-    bool faulted = f != MOCKSRV__F_NONE && f != MOCKSRV__F_OK;
-    struct mocksrv__rl_view v;
-    mocksrv__rl_check(s->rl, now, cost, !faulted, &v);
-    if (faulted) {
-        r->fault = f;
-        ctr_add(&s->ctr.faults, 1);
-    }
-    switch (f) {
-    case MOCKSRV__F_STALL:
-        r->phase = PH_STALL;
-        r->due_ms = now + s->opt.stall_ms;
-        goto out;
-    case MOCKSRV__F_429:
-    case MOCKSRV__F_500:
-    case MOCKSRV__F_503:
-    case MOCKSRV__F_529:
-    case MOCKSRV__F_QUOTA:
-    case MOCKSRV__F_REGION:
-    case MOCKSRV__F_504:
-    case MOCKSRV__F_BILLING:
-        fault_answer(r, f);
-        break;
-    default:
-        if (!v.admitted) {
-            r->limit = v.cause;
-            ctr_add(&s->ctr.rate_limited, 1);
-            rate_limited_answer(r, &v);
-            break;
-        }
-        r->out_tok = out_tok;
-        struct mocksrv__reply rep = {
-            .api = r->api,
-            .id = r->id,
-            .created = (int64_t)time(NULL),
-            .model = p.model,
-            .text = text,
-            .text_len = tlen,
-            .input_tokens = r->in_tok,
-            .output_tokens = out_tok,
-            .cut = cut,
-            .include_usage = p.include_usage,
-        };
-        success_answer(r, c, &p, &rep, text, f);
-        text = NULL;
-        break;
-    }
-    if (r->resp != NULL)
-        add_ratelimit_headers(r->resp, r->api, &v);
-out:
-    free(text);
-    mocksrv__buf_free(&p.last_user);
-    cJSON_Delete(root);
+/* Read what the decision needs from the connection, decide, respond. */
+static void answer_request(struct req *r, struct MHD_Connection *c, const char *method)
+{
+    struct asked in = {
+        .method = method,
+        .fault = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-mock-fault"),
+        .trace = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Client-Request-Id"),
+        .anthropic_version =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "anthropic-version") != NULL,
+    };
+    struct answer a;
+    decide(r, &in, &a);
+    respond(r, c, &a);
+    answer_free(&a);
 }
 
 static const char oom_body[] = "{\"error\":{\"message\":\"mock server out of memory\","
@@ -1010,7 +1164,7 @@ enum MHD_Result mocksrv__on_request(void *cls, struct MHD_Connection *c, const c
         *req_cls = r;
         if (r->kind == K_API && declared_too_large(c)) {
             r->too_large = true;
-            decide(r, c, method);
+            answer_request(r, c, method);
             return send_answer(r, c);
         }
         return MHD_YES;
@@ -1030,7 +1184,7 @@ enum MHD_Result mocksrv__on_request(void *cls, struct MHD_Connection *c, const c
     if (stopping(s))
         return MHD_NO;
     if (r->phase == PH_BODY)
-        decide(r, c, method);
+        answer_request(r, c, method);
     if (r->phase == PH_SENT)
         return MHD_YES;
     if (mocksrv__now_ms() < r->due_ms && mocksrv__timer_suspend_until(s->timer, c, r->due_ms))
