@@ -145,7 +145,6 @@ struct job {
     struct llm_result *res;
     char *custom_id;
     uint64_t line_no;
-    bool streamed;
 };
 
 static void job_free(struct job *j)
@@ -255,7 +254,7 @@ static void drain(struct batch *b)
             b->st.discarded++;
         } else if (!b->fatal) {
             if (write_line(b, cli_output_result_line(j->custom_id, j->res)))
-                cli_stats_add_result(&b->st, j->res, j->streamed);
+                cli_stats_add_result(&b->st, j->res);
         }
         job_free(j);
         j = next;
@@ -308,7 +307,6 @@ static void handle_line(struct batch *b, const char *line, size_t len, uint64_t 
             j->custom_id = pl.custom_id;
             pl.custom_id = NULL;
             j->line_no = line_no;
-            j->streamed = pl.req.stream;
             pl.req.deadline_ms = b->common.deadline_ms;
             pl.req.user_data = j;
             enum llm_error rc = llm_generate_async(b->eng, &pl.req, on_done, j);
@@ -360,7 +358,7 @@ static void admit(struct batch *b)
             handle_line(b, line, len, b->rd.line_no);
             break;
         }
-        cli_progress_tick(&b->prog, &b->st, false);
+        cli_progress_tick(&b->prog, &b->st, b->eng, false);
     }
 }
 
@@ -631,6 +629,7 @@ static void run(struct batch *b)
                     "rerun does them)\n", (unsigned long long)b->outstanding);
             /* Completes every request; the cancelled ones are dropped by
              * drain(), the ones that finished first are written. */
+            cli_stats_snapshot(&b->st, b->eng); /* what the summary shows */
             llm_engine_free(b->eng);
             b->eng = NULL;
             drain(b);
@@ -641,7 +640,7 @@ static void run(struct batch *b)
         drain(b);
         if ((b->stopping || b->input_done) && b->outstanding == 0)
             break;
-        cli_progress_tick(&b->prog, &b->st, false);
+        cli_progress_tick(&b->prog, &b->st, b->eng, false);
         if (b->metrics && cli_now_us() >= next_metrics) {
             cli_metrics_write(b->metrics, &b->st, b->eng);
             next_metrics = cli_now_us() + metrics_every;
@@ -749,6 +748,7 @@ int cli_batch_main(int argc, char **argv)
 
     b.st.start_us = cli_now_us();
     run(&b);
+    cli_stats_snapshot(&b.st, b.eng); /* the summary's figures (no-op if run() freed it) */
     if (b.metrics)
         cli_metrics_write(b.metrics, &b.st, b.eng); /* the final figures */
     llm_engine_free(b.eng);

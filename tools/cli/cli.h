@@ -251,6 +251,10 @@ bool cli_output_line_may_be_cut(const char *line, size_t len);
 
 /* ---- batch statistics, progress and summary ---------------------------------- */
 
+/* What the CLI counts itself: the lines it wrote, skipped or refused.
+ * Everything the engine measures (retries, 429s, tokens, cost, latency
+ * percentiles) comes from the engine's own snapshot (llm_engine_stats),
+ * kept in `engine` and refreshed with cli_stats_snapshot(). */
 struct cli_stats {
     uint64_t total;             /* non-blank input lines, 0 if unknown */
     bool total_known;
@@ -261,27 +265,22 @@ struct cli_stats {
     uint64_t discarded;         /* cancelled at shutdown, not written */
     uint64_t in_flight;
     uint64_t by_error[LLM_ERROR_COUNT + 1]; /* last slot: unknown values */
-    uint64_t retries;
-    uint64_t http_429;
-    int64_t input_tokens;
-    int64_t output_tokens;
-    double cost_usd;
-    uint64_t cost_unknown;
-    uint64_t usage_unknown;      /* successes whose usage the server did not report */
-    int64_t *latency_us;        /* completed -> requested, per written result */
-    size_t n_latency, cap_latency;
-    int64_t *ttft_us;           /* first token -> requested, streamed requests */
-    size_t n_ttft, cap_ttft;
+    uint64_t usage_unknown;     /* successes whose usage the server did not report */
+    struct llm_stats *engine;   /* the latest engine snapshot, or NULL */
     int64_t start_us;           /* monotonic */
 };
 
 void cli_stats_init(struct cli_stats *s);
 void cli_stats_free(struct cli_stats *s);
-void cli_stats_add_result(struct cli_stats *s, const struct llm_result *res, bool streamed);
+void cli_stats_add_result(struct cli_stats *s, const struct llm_result *res);
+/* Replace s->engine with a fresh snapshot of `eng` (kept as it was if
+ * `eng` is NULL or the snapshot fails).  Take one before freeing the
+ * engine: the summary reads the last one. */
+void cli_stats_snapshot(struct cli_stats *s, struct llm_engine *eng);
 /* Requests finished in this run (written results and invalid lines). */
 uint64_t cli_stats_done(const struct cli_stats *s);
-/* Print the final table.  Sorts the latency arrays in place. */
-void cli_stats_print_summary(struct cli_stats *s, FILE *f, const char *out_path,
+/* Print the final table. */
+void cli_stats_print_summary(const struct cli_stats *s, FILE *f, const char *out_path,
                              bool interrupted);
 
 struct cli_progress {
@@ -294,12 +293,15 @@ struct cli_progress {
 
 void cli_progress_init(struct cli_progress *p, bool quiet);
 /* Redraw (TTY) or print a line (otherwise) if the interval has passed, or
- * always with `force`. */
-void cli_progress_tick(struct cli_progress *p, const struct cli_stats *s, bool force);
+ * always with `force`; a line shows a fresh snapshot of `eng` (may be
+ * NULL: the last one). */
+void cli_progress_tick(struct cli_progress *p, struct cli_stats *s, struct llm_engine *eng,
+                       bool force);
 /* Clear the TTY line before other output. */
 void cli_progress_clear(struct cli_progress *p);
 
-/* Append one metrics JSON line to `f` (and flush).  `eng` may be NULL. */
-void cli_metrics_write(FILE *f, const struct cli_stats *s, struct llm_engine *eng);
+/* Append one metrics JSON line to `f` (and flush), with a fresh snapshot of
+ * `eng` (may be NULL: the last one). */
+void cli_metrics_write(FILE *f, struct cli_stats *s, struct llm_engine *eng);
 
 #endif /* LLMORCH_CLI_H */

@@ -3,9 +3,7 @@
 
 #include <string.h>
 
-#ifdef LLM_CLI_HAVE_MOCKSERVER
 #include "mock_server.h"
-#endif
 
 static const char main_usage[] =
     "Usage: llmorch COMMAND [options]\n"
@@ -42,16 +40,9 @@ static const char main_usage[] =
 
 static int mock_server_main(int argc, char **argv)
 {
-#ifdef LLM_CLI_HAVE_MOCKSERVER
     char name[] = "llmorch mock-server";
     argv[0] = name;
     return mocksrv_main(argc, argv);
-#else
-    (void)argc;
-    (void)argv;
-    fputs("llmorch: this build has no mock server (libmicrohttpd was not found)\n", stderr);
-    return CLI_EXIT_FAILURE;
-#endif
 }
 
 int main(int argc, char **argv)

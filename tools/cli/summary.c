@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,55 +18,30 @@ void cli_stats_init(struct cli_stats *s)
 
 void cli_stats_free(struct cli_stats *s)
 {
-    free(s->latency_us);
-    free(s->ttft_us);
-    s->latency_us = s->ttft_us = NULL;
+    llm_stats_free(s->engine);
+    s->engine = NULL;
 }
 
-static void push(int64_t **arr, size_t *n, size_t *cap, int64_t v)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 1024;
-        int64_t *na = realloc(*arr, nc * sizeof(*na));
-        if (na == NULL)
-            return; /* the percentiles lose a sample; nothing else does */
-        *arr = na;
-        *cap = nc;
-    }
-    (*arr)[(*n)++] = v;
-}
-
-void cli_stats_add_result(struct cli_stats *s, const struct llm_result *res, bool streamed)
+void cli_stats_add_result(struct cli_stats *s, const struct llm_result *res)
 {
     if (res->success) {
         s->succeeded++;
+        if (!res->usage.known)
+            s->usage_unknown++;
     } else {
         s->failed++;
         unsigned e = (unsigned)res->error.type;
         s->by_error[e < LLM_ERROR_COUNT ? e : LLM_ERROR_COUNT]++;
     }
-    if (res->n_attempts > 1)
-        s->retries += res->n_attempts - 1;
-    for (size_t i = 0; i < res->n_attempts; i++)
-        if (res->attempts[i].http_status == 429)
-            s->http_429++;
-    if (res->usage.known) {
-        s->input_tokens = cli_sat_add(s->input_tokens, res->usage.input_tokens);
-        s->output_tokens = cli_sat_add(s->output_tokens, res->usage.output_tokens);
-    } else if (res->success) {
-        s->usage_unknown++;
-    }
-    /* A non-finite cost would print as $inf or $-nan: count it unknown. */
-    if (res->cost.known && isfinite(res->cost.total_usd))
-        s->cost_usd += res->cost.total_usd;
-    else if (res->success)
-        s->cost_unknown++;
-    const int64_t *ts = res->timestamps;
-    if (ts[LLM_TS_COMPLETED] && ts[LLM_TS_REQUESTED])
-        push(&s->latency_us, &s->n_latency, &s->cap_latency,
-             ts[LLM_TS_COMPLETED] - ts[LLM_TS_REQUESTED]);
-    if (streamed && ts[LLM_TS_FIRST_TOKEN] && ts[LLM_TS_REQUESTED])
-        push(&s->ttft_us, &s->n_ttft, &s->cap_ttft, ts[LLM_TS_FIRST_TOKEN] - ts[LLM_TS_REQUESTED]);
+}
+
+void cli_stats_snapshot(struct cli_stats *s, struct llm_engine *eng)
+{
+    struct llm_stats *snap = NULL;
+    if (eng == NULL || llm_engine_stats(eng, &snap) != LLM_OK)
+        return;
+    llm_stats_free(s->engine);
+    s->engine = snap;
 }
 
 uint64_t cli_stats_done(const struct cli_stats *s)
@@ -75,26 +49,8 @@ uint64_t cli_stats_done(const struct cli_stats *s)
     return s->succeeded + s->failed + s->invalid;
 }
 
-static int cmp_i64(const void *a, const void *b)
+static const char *fmt_dur(double ms, char *buf, size_t n)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static int64_t pct(const int64_t *v, size_t n, double p)
-{
-    size_t rank = (size_t)((p / 100.0) * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
-}
-
-static const char *fmt_dur(int64_t us, char *buf, size_t n)
-{
-    double ms = (double)us / 1000.0;
     if (ms >= 10000)
         snprintf(buf, n, "%.2f s", ms / 1000);
     else if (ms >= 100)
@@ -104,26 +60,20 @@ static const char *fmt_dur(int64_t us, char *buf, size_t n)
     return buf;
 }
 
-static void print_percentiles(FILE *f, const char *label, int64_t *v, size_t n,
+static void print_percentiles(FILE *f, const char *label, const struct llm_stats_latency *l,
                               const char *note)
 {
-    if (n == 0)
+    if (l->count == 0)
         return;
-    qsort(v, n, sizeof(*v), cmp_i64);
     char a[32], b[32], c[32], d[32];
-    fprintf(f, "  %-16s p50 %s   p95 %s   p99 %s   max %s%s\n", label,
-            fmt_dur(pct(v, n, 50), a, sizeof(a)), fmt_dur(pct(v, n, 95), b, sizeof(b)),
-            fmt_dur(pct(v, n, 99), c, sizeof(c)), fmt_dur(v[n - 1], d, sizeof(d)), note);
+    fprintf(f, "  %-16s p50 %s   p90 %s   p99 %s   max %s%s\n", label,
+            fmt_dur(l->p50_ms, a, sizeof(a)), fmt_dur(l->p90_ms, b, sizeof(b)),
+            fmt_dur(l->p99_ms, c, sizeof(c)), fmt_dur(l->max_ms, d, sizeof(d)), note);
 }
 
-void cli_stats_print_summary(struct cli_stats *s, FILE *f, const char *out_path,
-                             bool interrupted)
+static void print_counts(const struct cli_stats *s, FILE *f)
 {
-    double wall = (double)(cli_now_us() - s->start_us) / 1e6;
     uint64_t done = cli_stats_done(s);
-    fprintf(f, "llmorch batch: %s\n", interrupted ? "interrupted (rerun the same command to "
-                                                    "resume)" : "done");
-    fprintf(f, "  %-16s %s\n", "output", out_path);
     fprintf(f, "  %-16s %llu written: %llu succeeded, %llu failed, %llu invalid input line%s\n",
             "requests", (unsigned long long)done, (unsigned long long)s->succeeded,
             (unsigned long long)s->failed, (unsigned long long)s->invalid,
@@ -145,26 +95,48 @@ void cli_stats_print_summary(struct cli_stats *s, FILE *f, const char *out_path,
             }
         fputc('\n', f);
     }
-    fprintf(f, "  %-16s %.2f s\n", "wall time", wall);
-    fprintf(f, "  %-16s %.1f req/s\n", "throughput", wall > 0 ? (double)done / wall : 0.0);
-    print_percentiles(f, "latency", s->latency_us, s->n_latency, "");
-    char note[64];
-    snprintf(note, sizeof(note), "   (%zu streamed)", s->n_ttft);
-    print_percentiles(f, "first token", s->ttft_us, s->n_ttft, note);
+}
+
+/* The engine's figures: latency, retries, tokens, cost. */
+static void print_engine(const struct cli_stats *s, FILE *f)
+{
+    static const struct llm_stats none;
+    const struct llm_stats *e = s->engine != NULL ? s->engine : &none;
+    print_percentiles(f, "latency", &e->latency_total, "");
+    char note[96];
+    snprintf(note, sizeof(note), "   (%llu replies)",
+             (unsigned long long)e->latency_ttft.count);
+    print_percentiles(f, "first token", &e->latency_ttft, note);
     fprintf(f, "  %-16s %llu   (HTTP 429 answers: %llu)\n", "retries",
-            (unsigned long long)s->retries, (unsigned long long)s->http_429);
+            (unsigned long long)e->retries, (unsigned long long)e->rate_limited);
     if (s->usage_unknown)
-        fprintf(f, "  %-16s in %lld   out %lld (+ %llu request%s whose usage was not reported)\n",
-                "tokens", (long long)s->input_tokens, (long long)s->output_tokens,
-                (unsigned long long)s->usage_unknown, s->usage_unknown == 1 ? "" : "s");
+        fprintf(f, "  %-16s in %llu   out %llu (+ %llu request%s whose usage was not reported)\n",
+                "tokens", (unsigned long long)e->tokens_input,
+                (unsigned long long)e->tokens_output, (unsigned long long)s->usage_unknown,
+                s->usage_unknown == 1 ? "" : "s");
     else
-        fprintf(f, "  %-16s in %lld   out %lld\n", "tokens", (long long)s->input_tokens,
-                (long long)s->output_tokens);
-    if (s->cost_unknown)
-        fprintf(f, "  %-16s $%.6f (+ %llu request%s with no known price)\n", "cost", s->cost_usd,
-                (unsigned long long)s->cost_unknown, s->cost_unknown == 1 ? "" : "s");
+        fprintf(f, "  %-16s in %llu   out %llu\n", "tokens",
+                (unsigned long long)e->tokens_input, (unsigned long long)e->tokens_output);
+    if (e->cost_unknown_requests)
+        fprintf(f, "  %-16s $%.6f (+ %llu request%s with no known price)\n", "cost",
+                e->cost_usd, (unsigned long long)e->cost_unknown_requests,
+                e->cost_unknown_requests == 1 ? "" : "s");
     else
-        fprintf(f, "  %-16s $%.6f\n", "cost", s->cost_usd);
+        fprintf(f, "  %-16s $%.6f\n", "cost", e->cost_usd);
+}
+
+void cli_stats_print_summary(const struct cli_stats *s, FILE *f, const char *out_path,
+                             bool interrupted)
+{
+    double wall = (double)(cli_now_us() - s->start_us) / 1e6;
+    fprintf(f, "llmorch batch: %s\n", interrupted ? "interrupted (rerun the same command to "
+                                                    "resume)" : "done");
+    fprintf(f, "  %-16s %s\n", "output", out_path);
+    print_counts(s, f);
+    fprintf(f, "  %-16s %.2f s\n", "wall time", wall);
+    fprintf(f, "  %-16s %.1f req/s\n", "throughput",
+            wall > 0 ? (double)cli_stats_done(s) / wall : 0.0);
+    print_engine(s, f);
 }
 
 /* ---- progress ---------------------------------------------------------------- */
@@ -188,7 +160,8 @@ static void fmt_eta(double s, char *buf, size_t n)
         snprintf(buf, n, "%d:%02d", (int)(s / 60), (int)s % 60);
 }
 
-void cli_progress_tick(struct cli_progress *p, const struct cli_stats *s, bool force)
+void cli_progress_tick(struct cli_progress *p, struct cli_stats *s, struct llm_engine *eng,
+                       bool force)
 {
     if (!p->enabled)
         return;
@@ -196,6 +169,9 @@ void cli_progress_tick(struct cli_progress *p, const struct cli_stats *s, bool f
     if (!force && now - p->last_us < p->interval_us)
         return;
     p->last_us = now;
+    cli_stats_snapshot(s, eng);
+    static const struct llm_stats none;
+    const struct llm_stats *e = s->engine != NULL ? s->engine : &none;
     double el = (double)(now - s->start_us) / 1e6;
     uint64_t done = cli_stats_done(s);
     uint64_t seen = done + s->skipped;
@@ -209,20 +185,20 @@ void cli_progress_tick(struct cli_progress *p, const struct cli_stats *s, bool f
         if (rate > 0)
             fmt_eta((double)(s->total > seen ? s->total - seen : 0) / rate, eta, sizeof(eta));
     }
-    long long tok = (long long)cli_sat_add(s->input_tokens, s->output_tokens);
+    unsigned long long tok = (unsigned long long)(e->tokens_input + e->tokens_output);
     if (p->tty) {
         fprintf(stderr, "\r%llu/%s%s  %.1f req/s  ETA %s  in flight %llu  retries %llu  429s %llu"
-                "  tokens %lld  $%.4f\033[K",
+                "  tokens %llu  $%.4f\033[K",
                 (unsigned long long)seen, total, pctbuf, rate, eta,
-                (unsigned long long)s->in_flight, (unsigned long long)s->retries,
-                (unsigned long long)s->http_429, tok, s->cost_usd);
+                (unsigned long long)s->in_flight, (unsigned long long)e->retries,
+                (unsigned long long)e->rate_limited, tok, e->cost_usd);
         p->drawn = true;
     } else {
         fprintf(stderr, "llmorch: %llu/%s done%s, %.1f req/s, ETA %s, in flight %llu, "
-                "retries %llu, 429s %llu, tokens %lld, cost $%.4f\n",
+                "retries %llu, 429s %llu, tokens %llu, cost $%.4f\n",
                 (unsigned long long)seen, total, pctbuf, rate, eta,
-                (unsigned long long)s->in_flight, (unsigned long long)s->retries,
-                (unsigned long long)s->http_429, tok, s->cost_usd);
+                (unsigned long long)s->in_flight, (unsigned long long)e->retries,
+                (unsigned long long)e->rate_limited, tok, e->cost_usd);
     }
     fflush(stderr);
 }
@@ -238,21 +214,7 @@ void cli_progress_clear(struct cli_progress *p)
 
 /* ---- metrics log ------------------------------------------------------------- */
 
-/* The engine's own snapshot (queue depth, gates, windows, latency
- * histograms), when the library has llm_engine_stats(). */
-static cJSON *engine_stats(struct llm_engine *eng)
-{
-    struct llm_stats *snap = NULL;
-    if (eng == NULL || llm_engine_stats(eng, &snap) != LLM_OK)
-        return NULL;
-    char *j = llm_stats_to_json(snap);
-    llm_stats_free(snap);
-    cJSON *v = j != NULL ? cJSON_Parse(j) : NULL;
-    llm_free(j);
-    return v;
-}
-
-void cli_metrics_write(FILE *f, const struct cli_stats *s, struct llm_engine *eng)
+void cli_metrics_write(FILE *f, struct cli_stats *s, struct llm_engine *eng)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -262,6 +224,9 @@ void cli_metrics_write(FILE *f, const struct cli_stats *s, struct llm_engine *en
     snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
     double el = (double)(cli_now_us() - s->start_us) / 1e6;
+    cli_stats_snapshot(s, eng);
+    static const struct llm_stats none;
+    const struct llm_stats *e = s->engine != NULL ? s->engine : &none;
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
         return;
@@ -278,19 +243,22 @@ void cli_metrics_write(FILE *f, const struct cli_stats *s, struct llm_engine *en
     cJSON_AddNumberToObject(o, "failed", (double)s->failed);
     cJSON_AddNumberToObject(o, "invalid", (double)s->invalid);
     cJSON *by = cJSON_AddObjectToObject(o, "failed_by_type");
-    for (unsigned e = 0; e <= LLM_ERROR_COUNT; e++)
-        if (s->by_error[e])
-            cJSON_AddNumberToObject(by, e < LLM_ERROR_COUNT ? llm_error_name(e) : "OTHER",
-                                    (double)s->by_error[e]);
-    cJSON_AddNumberToObject(o, "retries", (double)s->retries);
-    cJSON_AddNumberToObject(o, "http_429", (double)s->http_429);
-    cJSON_AddNumberToObject(o, "input_tokens", (double)s->input_tokens);
-    cJSON_AddNumberToObject(o, "output_tokens", (double)s->output_tokens);
-    cJSON_AddNumberToObject(o, "cost_usd", s->cost_usd);
+    for (unsigned i = 0; i <= LLM_ERROR_COUNT; i++)
+        if (s->by_error[i])
+            cJSON_AddNumberToObject(by, i < LLM_ERROR_COUNT ? llm_error_name(i) : "OTHER",
+                                    (double)s->by_error[i]);
+    cJSON_AddNumberToObject(o, "retries", (double)e->retries);
+    cJSON_AddNumberToObject(o, "http_429", (double)e->rate_limited);
+    cJSON_AddNumberToObject(o, "input_tokens", (double)e->tokens_input);
+    cJSON_AddNumberToObject(o, "output_tokens", (double)e->tokens_output);
+    cJSON_AddNumberToObject(o, "cost_usd", e->cost_usd);
     cJSON_AddNumberToObject(o, "requests_per_s", el > 0 ? (double)cli_stats_done(s) / el : 0);
-    cJSON *es = engine_stats(eng);
-    if (es != NULL)
-        cJSON_AddItemToObject(o, "engine", es);
+    /* The engine's snapshot goes in as the library wrote it (raw JSON, not
+     * parsed back into a tree). */
+    char *engine_json = s->engine != NULL ? llm_stats_to_json(s->engine) : NULL;
+    if (engine_json != NULL)
+        cJSON_AddRawToObject(o, "engine", engine_json);
+    llm_free(engine_json);
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (line != NULL) {

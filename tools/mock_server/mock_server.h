@@ -2,8 +2,8 @@
  *
  * NOT part of libllmorch's public API: it is a static library
  * (llmorch_mockserver) that integration tests and benchmarks start
- * in-process, and the program llmorch-mock-server (later also
- * `llmorch mock-server`).  Everything listens on 127.0.0.1 by default.
+ * in-process, and the programs llmorch-mock-server and
+ * `llmorch mock-server`.  Everything listens on 127.0.0.1 by default.
  *
  * ==== Usage ============================================================
  *
