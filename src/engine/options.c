@@ -9,6 +9,7 @@
 #include "base/util.h"
 #include "engine/engine_internal.h"
 #include "llmorch/ext/backoff.h"
+#include "providers/mock_reply.h"
 
 static enum llm_error check_timeouts(const struct llm_engine_options *o, char *errbuf,
                                      size_t errlen)
@@ -47,6 +48,26 @@ static enum llm_error make_provider(const struct llm_engine_options *o, struct l
                                     out, errbuf, errlen);
 }
 
+/* A custom provider answering in-process through its execute_local slot. */
+static enum llm_error slot_reply(const void *ctx, const struct llm_request *req, unsigned attempt,
+                                 struct llm_local_response *out)
+{
+    const struct llm_provider *p = ctx;
+    return p->vtable->execute_local(p, req, attempt, out);
+}
+
+/* Whether `p` is answered in-process (the mock, or a provider with an
+ * execute_local slot), and by what. */
+static bool local_replies(const struct llm_provider *p, llm__local_reply_fn **reply,
+                          const void **ctx)
+{
+    if (llm__mock_reply(p, reply, ctx))
+        return true;
+    *reply = slot_reply;
+    *ctx = p;
+    return p->vtable->execute_local != NULL;
+}
+
 /* Plain settings: defaults for zeros. */
 static void apply_settings(struct llm_engine *e, const struct llm_engine_options *o)
 {
@@ -73,7 +94,9 @@ static void apply_settings(struct llm_engine *e, const struct llm_engine_options
     a->adaptive = !o->no_adaptive_limits && (o->rpm <= 0 || o->tpm <= 0);
     /* The probe learns limits from the first response's headers; a local
      * transport sends none. */
-    a->probing = a->adaptive && o->rpm <= 0 && !e->provider->vtable->execute_local;
+    llm__local_reply_fn *reply;
+    const void *ctx;
+    a->probing = a->adaptive && o->rpm <= 0 && !local_replies(e->provider, &reply, &ctx);
     a->max_server_wait_ms = e->max_server_wait_ms;
     a->estimate = o->estimate_tokens ? o->estimate_tokens : llm_token_estimate_default_fn;
     a->estimate_user = o->estimate_user;
@@ -101,10 +124,12 @@ static enum llm_error make_strategies(struct llm_engine *e, const struct llm_eng
 static enum llm_error make_machinery(struct llm_engine *e, const struct llm_engine_options *o,
                                      char *errbuf, size_t errlen)
 {
-    const struct llm_provider *p = e->provider;
+    llm__local_reply_fn *reply;
+    const void *ctx;
+    bool local = local_replies(e->provider, &reply, &ctx);
     if (!e->provider_name || llm__loop_new(&e->loop) != 0 ||
-        (p->vtable->execute_local ? llm__transport_new_local(e->loop, p, &e->transport)
-                                  : llm__transport_new_curl(e->loop, &e->transport)) != LLM_OK ||
+        (local ? llm__transport_new_local(e->loop, reply, ctx, &e->transport)
+               : llm__transport_new_curl(e->loop, &e->transport)) != LLM_OK ||
         llm__eng_observe_init(e, o, errbuf, errlen) != LLM_OK) {
         llm__eng_set_err(errbuf, errlen, "could not initialise the event loop or libcurl");
         return LLM_ERR_INTERNAL;

@@ -1,7 +1,9 @@
-/* The in-process mock provider.  It produces OpenAI-format bodies (plain or
- * SSE) and lets an inner OpenAI provider parse and classify them, so a mock
- * request exercises the same parsing and error paths as a real one; only
- * curl is bypassed. */
+/* The in-process mock provider: an inner OpenAI provider (it builds the
+ * request, parses and classifies replies) plus a reply source for the
+ * engine's local transport (llm__mock_reply), which produces OpenAI-format
+ * bodies (plain or SSE) by script.  So a mock request takes the same
+ * attempt path, parsing and error paths as a real one; only curl is
+ * replaced. */
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "base/util.h"
 #include "llmorch/ext/provider.h"
 #include "llmorch/mock.h"
+#include "providers/mock_reply.h"
 
 enum outcome_kind { OUT_OK, OUT_STATUS, OUT_QUOTA, OUT_REGION, OUT_CONTEXT, OUT_FILTER,
                     OUT_TRANSPORT, OUT_MALFORMED };
@@ -315,10 +318,10 @@ static enum llm_error build_success(const struct llm_request *req, const char *r
     return out->body ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
 }
 
-static enum llm_error mock_execute(const struct llm_provider *p, const struct llm_request *req,
-                                   unsigned attempt, struct llm_local_response *out)
+static enum llm_error mock_reply(const void *ctx, const struct llm_request *req, unsigned attempt,
+                                 struct llm_local_response *out)
 {
-    const struct mock_impl *m = impl(p);
+    const struct mock_impl *m = ctx;
     memset(out, 0, sizeof(*out));
     out->latency_ms = m->latency_ms;
     out->retry_after_ms = -1;
@@ -377,9 +380,20 @@ static const struct llm_provider_vtable mock_vtable = {
     .classify_error = mock_classify,
     .read_rate_limits = NULL,
     .request_id_header = NULL,
-    .execute_local = mock_execute,
+    .execute_local = NULL, /* replies come from the local transport: llm__mock_reply */
     .destroy = mock_destroy,
 };
+
+bool llm__mock_reply(const struct llm_provider *p, llm__local_reply_fn **reply,
+                     const void **ctx)
+{
+    /* The vtable is a copy (llm_provider_new): recognise the mock by a slot. */
+    if (p == NULL || p->vtable == NULL || p->vtable->destroy != mock_destroy)
+        return false;
+    *reply = mock_reply;
+    *ctx = p->impl;
+    return true;
+}
 
 enum llm_error llm_provider_new_mock(const struct llm_mock_options *opts, struct llm_provider **out)
 {

@@ -1,5 +1,5 @@
-/* The local transport: attempts answered in-process by a provider's
- * execute_local slot (the mock provider) instead of over a network.  The
+/* The local transport: attempts answered in-process (the mock provider's
+ * replies) instead of over a network.  The
  * reply is made when the transfer starts and delivered after its simulated
  * latency on a loop timer, through the same callbacks as a curl transfer:
  * the size cap, streamed bodies through on_data, a Retry-After as a
@@ -16,7 +16,8 @@
 
 struct local {
     struct llm__loop *loop;
-    const struct llm_provider *provider; /* borrowed */
+    llm__local_reply_fn *reply;
+    const void *ctx;             /* borrowed */
 };
 
 /* Stands for struct llm__xfer on this transport. */
@@ -119,8 +120,7 @@ static enum llm_error local_start(void *impl, struct llm_http_request *req,
     x->cbs = *cbs;
     x->user = user;
     x->start_mono_us = llm__now_mono_us();
-    const struct llm_provider *p = t->provider;
-    enum llm_error rc = p->vtable->execute_local(p, o->origin, o->attempt, &x->reply);
+    enum llm_error rc = t->reply(t->ctx, o->origin, o->attempt, &x->reply);
     if (rc != LLM_OK) {
         xfer_free(x);
         return rc;
@@ -155,8 +155,8 @@ static const struct llm__transport_vtable local_vtable = {
     .destroy = local_destroy,
 };
 
-enum llm_error llm__transport_new_local(struct llm__loop *loop, const struct llm_provider *p,
-                                        struct llm__transport **out)
+enum llm_error llm__transport_new_local(struct llm__loop *loop, llm__local_reply_fn *reply,
+                                        const void *ctx, struct llm__transport **out)
 {
     *out = NULL;
     struct llm__transport *tr = calloc(1, sizeof(*tr));
@@ -167,7 +167,8 @@ enum llm_error llm__transport_new_local(struct llm__loop *loop, const struct llm
         return LLM_ERR_OUT_OF_MEMORY;
     }
     t->loop = loop;
-    t->provider = p;
+    t->reply = reply;
+    t->ctx = ctx;
     tr->vt = &local_vtable;
     tr->impl = t;
     *out = tr;

@@ -79,12 +79,17 @@ struct llm__transport {
 /* The curl transport (http.c): a libcurl multi handle on `loop`. */
 enum llm_error llm__transport_new_curl(struct llm__loop *loop, struct llm__transport **out);
 
+/* An in-process answerer: the reply to attempt `attempt` (from 1) of
+ * `req`, made when the attempt starts.  Returns LLM_OK or
+ * LLM_ERR_OUT_OF_MEMORY. */
+typedef enum llm_error llm__local_reply_fn(const void *ctx, const struct llm_request *req,
+                                           unsigned attempt, struct llm_local_response *out);
+
 /* The local transport (local.c): each attempt is answered in-process by
- * `p`'s execute_local slot (the mock provider), after the reply's simulated
- * latency on a `loop` timer.  `p` is borrowed and MUST outlive the
- * transport. */
-enum llm_error llm__transport_new_local(struct llm__loop *loop, const struct llm_provider *p,
-                                        struct llm__transport **out);
+ * `reply` (the mock), after the reply's simulated latency on a `loop`
+ * timer.  `ctx` is borrowed and MUST outlive the transport. */
+enum llm_error llm__transport_new_local(struct llm__loop *loop, llm__local_reply_fn *reply,
+                                        const void *ctx, struct llm__transport **out);
 
 /* Start a transfer.  `req` is moved into the transfer (cleared on return,
  * whatever the result).  Returns LLM_OK, or an error (OUT_OF_MEMORY,

@@ -506,6 +506,84 @@ static void a_mock_retry_after_reaches_the_engine_as_a_header(void **state)
     llm_result_free(res);
 }
 
+/* A custom provider that answers in-process through the execute_local slot
+ * (the way the mock did before it moved to the local transport): the
+ * engine still serves it without any network. */
+static struct llm_provider *g_inner;
+
+static enum llm_error fwd_build(const struct llm_provider *p, const struct llm_request *req,
+                                const char *trace_id, struct llm_http_request *out)
+{
+    (void)p;
+    return llm_provider_vtable(g_inner)->build_request(g_inner, req, trace_id, out);
+}
+
+static enum llm_error fwd_parse(const struct llm_provider *p, const char *body, size_t len,
+                                struct llm_parsed *out)
+{
+    (void)p;
+    return llm_provider_vtable(g_inner)->parse_response(g_inner, body, len, out);
+}
+
+static enum llm_error fwd_event(const struct llm_provider *p, const char *event,
+                                const char *data, size_t len, struct llm_parsed *acc)
+{
+    (void)p;
+    return llm_provider_vtable(g_inner)->parse_stream_event(g_inner, event, data, len, acc);
+}
+
+static void fwd_classify(const struct llm_provider *p, int status,
+                         const struct llm_http_headers *h, const char *body, size_t len,
+                         struct llm_error_info *out)
+{
+    (void)p;
+    llm_provider_vtable(g_inner)->classify_error(g_inner, status, h, body, len, out);
+}
+
+static enum llm_error canned_reply(const struct llm_provider *p, const struct llm_request *req,
+                                   unsigned attempt, struct llm_local_response *out)
+{
+    (void)p, (void)req;
+    memset(out, 0, sizeof(*out));
+    out->retry_after_ms = -1;
+    out->status = attempt == 1 ? 503 : 200;
+    out->body = strdup(attempt == 1
+                           ? "{\"error\":{\"message\":\"busy\",\"type\":\"server_error\"}}"
+                           : "{\"id\":\"x\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+                             "\"message\":{\"role\":\"assistant\",\"content\":\"canned\"},"
+                             "\"finish_reason\":\"stop\"}]}");
+    out->body_len = strlen(out->body);
+    return LLM_OK;
+}
+
+static void a_custom_provider_with_execute_local_is_answered_in_process(void **state)
+{
+    (void)state;
+    struct llm_provider_options po = {.base_url = "http://127.0.0.1:9", .api_key = ""};
+    assert_int_equal(llm_provider_new_openai(&po, &g_inner), LLM_OK);
+    static const struct llm_provider_vtable vt = {
+        .name = "canned", .build_request = fwd_build, .parse_response = fwd_parse,
+        .parse_stream_event = fwd_event, .classify_error = fwd_classify,
+        .execute_local = canned_reply};
+    struct llm_engine_options o = {0};
+    assert_int_equal(llm_provider_new(&vt, NULL, &o.provider_instance), LLM_OK);
+    o.base_backoff_ms = 1;
+    o.max_backoff_ms = 2;
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "hello");
+    struct llm_result *res = llm_generate(e, &req);
+    llm_engine_free(e);
+    llm_provider_free(g_inner);
+    assert_true(res->success);
+    assert_string_equal(res->content, "canned");
+    assert_string_equal(res->provider, "canned");
+    assert_int_equal(res->n_attempts, 2);
+    assert_int_equal(res->attempts[0].http_status, 503);
+    llm_result_free(res);
+}
+
 /* ---- providers by name ----------------------------------------------------- */
 
 static void provider_options_reach_the_factory_whole(void **state)
@@ -937,6 +1015,7 @@ int main(void)
         cmocka_unit_test(a_malformed_mock_stream_fails_with_parse_on_the_stream_path),
         cmocka_unit_test(a_mock_attempt_is_stamped_like_a_transfer),
         cmocka_unit_test(a_mock_retry_after_reaches_the_engine_as_a_header),
+        cmocka_unit_test(a_custom_provider_with_execute_local_is_answered_in_process),
         cmocka_unit_test(provider_options_reach_the_factory_whole),
         cmocka_unit_test(deadline_passes_during_a_slow_attempt),
         cmocka_unit_test(deadline_passes_while_queued),

@@ -236,13 +236,15 @@ struct llm_provider_vtable {
      * request id ("x-request-id"); NULL if none. */
     const char *request_id_header;
 
-    /* Optional, NULL for HTTP providers.  A provider that answers
-     * in-process (the mock) sets it: the engine then sends its attempts
-     * through the local transport instead of curl, which calls this when an
-     * attempt starts (`attempt` counts from 1) and delivers the reply after
-     * its latency through the same completion path as an HTTP reply (size
-     * cap, stream parsing, Retry-After).  A pure function of its arguments
-     * like every slot.  Returns LLM_OK or LLM_ERR_OUT_OF_MEMORY. */
+    /* Optional, NULL for HTTP providers.  For a custom provider that
+     * answers in-process: the engine then sends its attempts through its
+     * local transport instead of curl, which calls this when an attempt
+     * starts (`attempt` counts from 1) and delivers the reply after its
+     * latency through the same completion path as an HTTP reply (size cap,
+     * stream parsing, Retry-After as a header).  A pure function of its
+     * arguments like every slot.  (The built-in mock no longer uses it: its
+     * replies are wired to the local transport directly.)  Returns LLM_OK
+     * or LLM_ERR_OUT_OF_MEMORY. */
     enum llm_error (*execute_local)(const struct llm_provider *p, const struct llm_request *req,
                                     unsigned attempt, struct llm_local_response *out);
 
