@@ -99,11 +99,15 @@ static void apply_settings(struct llm_engine *e, const struct llm_engine_options
 static enum llm_error note_secrets(struct llm_engine *e, const struct llm_engine_options *o,
                                    char *errbuf, size_t errlen)
 {
-    const char *env_key = o->api_key_env ? getenv(o->api_key_env) : NULL;
-    if (!llm__secrets_add(&e->secrets, o->api_key, o->api_key ? strlen(o->api_key) : 0) ||
-        !llm__secrets_add(&e->secrets, env_key, env_key ? strlen(env_key) : 0)) {
-        llm__eng_set_err(errbuf, errlen, "out of memory");
-        return LLM_ERR_OUT_OF_MEMORY;
+    const struct llm_provider_options *po = o->provider_options;
+    const char *keys[4] = {o->api_key, o->api_key_env ? getenv(o->api_key_env) : NULL,
+                           po ? po->api_key : NULL,
+                           po && po->api_key_env ? getenv(po->api_key_env) : NULL};
+    for (size_t i = 0; i < 4; i++) {
+        if (!llm__secrets_add(&e->secrets, keys[i], keys[i] ? strlen(keys[i]) : 0)) {
+            llm__eng_set_err(errbuf, errlen, "out of memory");
+            return LLM_ERR_OUT_OF_MEMORY;
+        }
     }
     return LLM_OK;
 }
