@@ -75,7 +75,10 @@ struct llm_engine_options {
      * (default 60000) with the limit scaled to it (rpm * window_ms / 60000).
      * 0 = not configured: unless no_adaptive_limits is set, the engine then
      * adopts the limits the server announces in its rate-limit headers
-     * (x-ratelimit-*, anthropic-ratelimit-*). */
+     * (x-ratelimit-*, anthropic-ratelimit-*); an announced limit above 1e12
+     * per minute (servers say "unlimited" as INT64_MAX) is ignored.
+     * rpm and tpm MUST be finite and at most 1e12, window_ms at most one
+     * year: otherwise llm_engine_new fails with LLM_ERR_INVALID_ARGUMENT. */
     double rpm;
     double tpm;
     int64_t window_ms;
@@ -133,16 +136,29 @@ struct llm_engine_options {
     int64_t max_server_wait_ms;
 
     /* Timeouts (ms): per attempt (default 600000), connect (default 10000),
-     * and a default total deadline for requests that set none (0 = none). */
+     * and a default total deadline for requests that set none (0 = none).
+     * A deadline too far away to represent (e.g. INT64_MAX) means none. */
     int64_t attempt_timeout_ms;
     int64_t connect_timeout_ms;
     int64_t default_deadline_ms;
+    /* Silence limits per attempt (ms), so that a hung server is found long
+     * before attempt_timeout_ms: no byte of the response within
+     * first_byte_timeout_ms (default 120000) of the attempt's start, or,
+     * for a streamed reply, no byte for stream_idle_timeout_ms (default
+     * 60000) once the response has begun (a non-streamed reply that stalls
+     * mid-body is held to first_byte_timeout_ms).  Either fails the
+     * attempt with LLM_ERR_TIMEOUT, retried as timeouts are.  Negative
+     * values are refused.  Not applied to the in-process mock. */
+    int64_t first_byte_timeout_ms;
+    int64_t stream_idle_timeout_ms;
 
     /* Largest response body accepted (default 16 MiB); larger fails the
      * attempt with LLM_ERR_RESPONSE_TOO_LARGE. */
     size_t max_response_bytes;
 
-    /* Keep the last response body in llm_result.raw_response. */
+    /* Keep the last response body in llm_result.raw_response: for a
+     * streamed reply the raw SSE bytes (the first max_response_bytes of
+     * them), also when the attempt was cut by a deadline or a cancel. */
     bool keep_raw_response;
 
     /* Logging: none unless `log` is set (or log_stderr), up to log_level
@@ -230,6 +246,11 @@ LLM_API enum llm_error llm_submit(struct llm_engine *eng, const struct llm_reque
  * poll).  Returns LLM_OK and hands over the result (*out, free with
  * llm_result_free(); a second successful wait returns
  * LLM_ERR_INVALID_ARGUMENT), or LLM_ERR_TIMEOUT with *out NULL if not ready.
+ * From the engine thread (a completion or delta callback of the future's
+ * own engine) a wait that would block (timeout_ms != 0, result not ready)
+ * returns LLM_ERR_INTERNAL at once, as llm_generate() does there: the
+ * result could only come from the thread that would be waiting.  Polling
+ * (timeout_ms 0) is allowed there.
  * Thread-safe with respect to cancel; one waiter at a time. */
 LLM_API enum llm_error llm_future_wait(struct llm_future *f, int64_t timeout_ms,
                                        struct llm_result **out);

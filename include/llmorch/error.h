@@ -34,14 +34,17 @@ enum llm_error {
     LLM_ERR_INTERNAL = 20,
     LLM_ERR_RESPONSE_TOO_LARGE = 21,  /* body over max_response_bytes */
     LLM_ERR_INVALID_ARGUMENT = 22,    /* API misuse: bad option, NULL pointer */
-    LLM_ERR_SERVER_WAIT_TOO_LONG = 23 /* a wait longer than the cap (ext/retry.h verdict); the
+    LLM_ERR_SERVER_WAIT_TOO_LONG = 23, /* a wait longer than the cap (ext/retry.h verdict); the
                                          engine itself reports the server's own error type with
                                          the asked wait in the message */
+    LLM_ERR_LOCAL_RESOURCE = 24       /* this process ran out of a resource (file descriptors:
+                                         EMFILE/ENFILE); never retried, so it spends no retry
+                                         budget */
     /* Append new values here; never renumber. */
 };
 
 /* Number of defined values (one past the highest).  Grows with the enum. */
-#define LLM_ERROR_COUNT 24
+#define LLM_ERROR_COUNT 25
 
 /* Human-readable, static description of `err` ("rate limited").  Never NULL:
  * unknown values give "unknown error".  Thread-safe. */

@@ -32,6 +32,7 @@ static const char *const error_names[] = {
     [LLM_ERR_RESPONSE_TOO_LARGE] = "RESPONSE_TOO_LARGE",
     [LLM_ERR_INVALID_ARGUMENT] = "INVALID_ARGUMENT",
     [LLM_ERR_SERVER_WAIT_TOO_LONG] = "SERVER_WAIT_TOO_LONG",
+    [LLM_ERR_LOCAL_RESOURCE] = "LOCAL_RESOURCE",
 };
 
 static const char *const error_messages[] = {
@@ -59,6 +60,7 @@ static const char *const error_messages[] = {
     [LLM_ERR_RESPONSE_TOO_LARGE] = "response too large",
     [LLM_ERR_INVALID_ARGUMENT] = "invalid argument",
     [LLM_ERR_SERVER_WAIT_TOO_LONG] = "server asked to wait longer than allowed",
+    [LLM_ERR_LOCAL_RESOURCE] = "out of a local resource (file descriptors)",
 };
 
 /* THE retryability table: how each error type is retried.  Everything that
@@ -92,6 +94,9 @@ static const unsigned char retry_kinds[] = {
     [LLM_ERR_RESPONSE_TOO_LARGE] = LLM__RETRY_FINAL,
     [LLM_ERR_INVALID_ARGUMENT] = LLM__RETRY_NEVER,
     [LLM_ERR_SERVER_WAIT_TOO_LONG] = LLM__RETRY_NEVER,
+    /* Retrying cannot help while the process is out of descriptors, and
+     * must not drain the budget other requests share. */
+    [LLM_ERR_LOCAL_RESOURCE] = LLM__RETRY_NEVER,
 };
 
 _Static_assert(sizeof(error_names) / sizeof(error_names[0]) == LLM_ERROR_COUNT,

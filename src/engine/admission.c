@@ -61,8 +61,6 @@ void llm__adm_clear(struct llm_engine *e)
 
 /* ---- asking the gates ----------------------------------------------------------- */
 
-/* ms -> µs without overflow: a gate may answer INT64_MAX ("never"). */
-static int64_t ms_to_us_sat(int64_t ms) { return ms > INT64_MAX / 1000 ? INT64_MAX : ms * 1000; }
 
 /* Ask every gate for `r`; all or nothing.  Returns 0 when admitted (debits
  * recorded in the ticket), else the monotonic µs at which to ask again. */
@@ -75,14 +73,15 @@ static int64_t gates_admit(struct llm__admission *a, struct ereq *r, int64_t now
         int64_t wait = llm_gate_try_acquire(a->rpm_gate, now_ms, 1, &t->rpm_ticket);
         if (wait > 0) {
             a->blocked = LLM__ADM_RPM;
-            return ms_to_us_sat(wait);
+            return llm__ms_to_us_sat(wait);
         }
         t->rpm_debited = true;
     }
     if (a->tpm_gate) {
         if (t->tpm_amount < 0)
-            t->tpm_amount = a->estimate(a->estimate_user, &r->req) +
-                            (r->req.max_tokens > 0 ? r->req.max_tokens : DEFAULT_TPM_OUTPUT_TOKENS);
+            t->tpm_amount = llm__add_sat(a->estimate(a->estimate_user, &r->req),
+                                         r->req.max_tokens > 0 ? r->req.max_tokens
+                                                               : DEFAULT_TPM_OUTPUT_TOKENS);
         int64_t wait = llm_gate_try_acquire(a->tpm_gate, now_ms, t->tpm_amount, &t->tpm_ticket);
         if (wait > 0) {
             if (t->rpm_debited) {
@@ -90,7 +89,7 @@ static int64_t gates_admit(struct llm__admission *a, struct ereq *r, int64_t now
                 t->rpm_debited = false;
             }
             a->blocked = LLM__ADM_TPM;
-            return ms_to_us_sat(wait);
+            return llm__ms_to_us_sat(wait);
         }
         t->tpm_debited = true;
     }
@@ -123,6 +122,10 @@ static void learn_limit(struct llm_engine *e, struct llm_gate **gate, bool *lear
 {
     if (per_minute <= 0 || (*gate && !*learned))
         return; /* nothing announced, or a configured limit wins */
+    /* Servers announce "unlimited" as INT64_MAX or some other absurd
+     * number: no gate (a gate of billions per second only costs time). */
+    if ((double)per_minute > MAX_RATE_PER_MINUTE)
+        return;
     int64_t limit, window;
     rate_window((double)per_minute, ADAPTIVE_WINDOW_MS, &limit, &window);
     if (*gate) {
@@ -185,7 +188,8 @@ static void reconcile(struct llm__admission *a, struct ereq *r, int status, int6
             llm_gate_adjust(a->tpm_gate, t->tpm_ticket, 0, now_ms);
     } else if (t->tpm_debited && a->tpm_gate && r->parsed.usage.known) {
         llm_gate_adjust(a->tpm_gate, t->tpm_ticket,
-                        r->parsed.usage.input_tokens + r->parsed.usage.output_tokens, now_ms);
+                        llm__add_sat(r->parsed.usage.input_tokens, r->parsed.usage.output_tokens),
+                        now_ms);
     }
     t->rpm_debited = t->tpm_debited = false;
 }
@@ -198,7 +202,8 @@ static int64_t cooldown_end(const struct llm__admission *a, int status, int64_t 
     if (status != 429)
         return 0;
     if (retry_after >= 0)
-        return retry_after <= a->max_server_wait_ms ? now_us + retry_after * 1000 : 0;
+        return retry_after <= a->max_server_wait_ms
+                   ? llm__add_sat(now_us, llm__ms_to_us_sat(retry_after)) : 0;
     if (!have)
         return 0;
     int64_t wait = -1;
@@ -206,7 +211,8 @@ static int64_t cooldown_end(const struct llm__admission *a, int status, int64_t 
         wait = rl->reset_requests_ms;
     if (rl->remaining_tokens == 0 && rl->reset_tokens_ms > wait)
         wait = rl->reset_tokens_ms;
-    return wait >= 0 && wait <= a->max_server_wait_ms ? now_us + wait * 1000 : 0;
+    return wait >= 0 && wait <= a->max_server_wait_ms
+               ? llm__add_sat(now_us, llm__ms_to_us_sat(wait)) : 0;
 }
 
 void llm__adm_feedback(struct llm_engine *e, struct ereq *r, int status,

@@ -72,6 +72,11 @@ static int feed_stream(struct ereq *r, const char *data, size_t len)
         llm__sse_init(&r->sse, MAX_SSE_EVENT_BYTES);
         r->sse_init = true;
     }
+    if (r->eng->keep_raw && r->raw_stream.len < r->eng->max_response_bytes) {
+        size_t room = r->eng->max_response_bytes - r->raw_stream.len;
+        /* Out of memory only loses the copy, not the reply. */
+        (void)llm__buf_append(&r->raw_stream, data, len < room ? len : room);
+    }
     int rc = llm__sse_feed(&r->sse, data, len, deliver_event, r);
     if (rc == STREAM_OVER)
         return 0;
@@ -131,7 +136,7 @@ static void xfer_on_done(void *user, const struct llm__xfer_outcome *o)
     const char *rid = rid_hdr ? llm_http_headers_get(&o->headers, rid_hdr) : NULL;
     if (rid) {
         free(r->res->request_id);
-        r->res->request_id = llm__strdup(rid);
+        r->res->request_id = llm__eng_scrub(r->eng, llm__strdup(rid));
     }
     llm__eng_attempt_done(r, o);
 }
@@ -160,6 +165,7 @@ static void begin(struct llm_engine *e, struct ereq *r, int64_t now_mono)
         llm__sse_free(&r->sse);
         r->sse_init = false;
     }
+    r->raw_stream.len = 0;
 }
 
 void llm__eng_start_attempt(struct ereq *r)
@@ -178,11 +184,17 @@ void llm__eng_start_attempt(struct ereq *r)
                         0, NULL, false);
         return;
     }
+    /* The credentials the provider sends are secrets from now on (cheap:
+     * known ones are recognised by a compare). */
+    for (size_t i = 0; i < hreq.n_headers; i++)
+        llm__secrets_add_header(&e->secrets, hreq.headers[i].name, hreq.headers[i].value);
     struct llm__xfer_opts xo = {
         .timeout_ms = e->attempt_timeout_ms,
         .connect_timeout_ms = e->connect_timeout_ms,
         .max_response_bytes = e->max_response_bytes,
         .stream = r->req.stream,
+        .first_byte_timeout_ms = e->first_byte_timeout_ms,
+        .idle_timeout_ms = r->req.stream ? e->stream_idle_timeout_ms : e->first_byte_timeout_ms,
         .origin = &r->req,
         .attempt = r->attempt,
     };

@@ -16,6 +16,8 @@
 #include "llmorch/pipeline.h"
 #include "metrics/stats_acc.h"
 
+_Thread_local const struct llm_engine *llm__tls_engine;
+
 /* ---- command queue --------------------------------------------------------- */
 
 enum llm_error llm__cmdq_push(struct llm_engine *e, struct cmd *c)
@@ -85,6 +87,7 @@ void llm__ereq_free(struct ereq *r)
     llm_parsed_clear(&r->parsed);
     if (r->sse_init)
         llm__sse_free(&r->sse);
+    llm__buf_free(&r->raw_stream);
     free(r->prefailed_msg);
     free(r);
 }
@@ -125,17 +128,21 @@ void llm__eng_finish(struct ereq *r, enum llm_error err, const char *msg, int ht
 {
     struct llm_engine *e = r->eng;
     struct llm_result *res = r->res;
+    /* An attempt still in progress is cut here (deadline, cancel,
+     * shutdown): it goes in the record with what it moved. */
+    if (r->state == ST_ATTEMPT && r->xfer)
+        llm__eng_record_cut(r, err, msg);
     unlink_request(e, r);
     res->success = err == LLM_OK;
     res->error.type = err;
     res->error.retryable = err != LLM_OK && retryable;
     if (err != LLM_OK) {
         free(res->error.message);
-        res->error.message = llm__strdup(msg ? msg : llm_strerror(err));
+        res->error.message = llm__eng_scrub(e, llm__strdup(msg ? msg : llm_strerror(err)));
         if (http_status)
             res->error.http_status = http_status;
         if (provider_code && !res->error.provider_code)
-            res->error.provider_code = llm__strdup(provider_code);
+            res->error.provider_code = llm__eng_scrub(e, llm__strdup(provider_code));
     }
     ts_set(r, LLM_TS_COMPLETED, llm__stamp_now());
     llm__eng_observe_done(e, res, err);
@@ -223,8 +230,13 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
         /* The deadline counts from submission, not from dequeue. */
         int64_t requested_mono = r->res->timestamps[LLM_TS_REQUESTED] -
                                  (llm__stamp_at(now_mono) - now_mono);
-        r->deadline_mono_us = requested_mono + dl * 1000;
-        if (llm__timer_start(e->loop, &r->deadline, r->deadline_mono_us, on_deadline, r) != 0) {
+        /* Saturating: INT64_MAX as "no deadline" must not wrap into the
+         * past.  A deadline past the end of int64 time is no deadline. */
+        r->deadline_mono_us = llm__add_sat(requested_mono, llm__ms_to_us_sat(dl));
+        if (r->deadline_mono_us == INT64_MAX) {
+            r->deadline_mono_us = 0;
+        } else if (llm__timer_start(e->loop, &r->deadline, r->deadline_mono_us, on_deadline, r) !=
+                   0) {
             llm__eng_fifo_push(e, r, false); /* so finish() unlinks it everywhere */
             llm__eng_finish(r, LLM_ERR_OUT_OF_MEMORY, "out of memory arming the deadline", 0,
                             NULL, false);
@@ -273,6 +285,7 @@ static void *engine_main(void *arg)
 {
     struct llm_engine *e = arg;
     bool stop = false;
+    llm__tls_engine = e;
     llm__eng_metrics_start(e);
     for (;;) {
         process_commands(e, &stop);
@@ -312,6 +325,7 @@ void llm__eng_destroy(struct llm_engine *e)
     free(e->price_model);
     llm_pipeline_free(e->pipeline);
     free(e->provider_name);
+    llm__secrets_free(&e->secrets);
     pthread_mutex_destroy(&e->submit_mu);
     free(e);
 }

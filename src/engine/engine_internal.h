@@ -33,6 +33,8 @@
 
 #include "base/clock.h"
 #include "base/loop.h"
+#include "base/redact.h"
+#include "base/util.h"
 #include "llmorch/engine.h"
 #include "llmorch/ext/provider.h"
 #include "llmorch/ext/retry.h"
@@ -50,9 +52,16 @@
 #define DEFAULT_MAX_SERVER_WAIT_MS 60000
 #define DEFAULT_ATTEMPT_TIMEOUT_MS 600000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_FIRST_BYTE_TIMEOUT_MS 120000
+#define DEFAULT_STREAM_IDLE_TIMEOUT_MS 60000
 #define DEFAULT_MAX_RESPONSE_BYTES ((size_t)16 * 1024 * 1024)
 #define DEFAULT_WINDOW_MS 60000
 #define MAX_SSE_EVENT_BYTES ((size_t)1024 * 1024)
+/* Rates above this (per minute) are not limits: configured, they are
+ * refused; announced by a server ("unlimited" as INT64_MAX), ignored. */
+#define MAX_RATE_PER_MINUTE 1e12
+/* Longest rate window accepted (one year): keeps window arithmetic exact. */
+#define MAX_WINDOW_MS ((int64_t)366 * 24 * 3600 * 1000)
 
 struct llm_gate;
 struct llm_backoff;
@@ -157,6 +166,7 @@ struct ereq {
     struct llm_parsed parsed;
     struct llm__sse sse;
     bool sse_init;
+    struct llm__buf raw_stream; /* keep_raw_response: this attempt's SSE bytes, capped */
     bool delivered_delta;       /* a retry would repeat deltas: never retry */
     bool bytes_after_end;       /* non-blank bytes came after the stream's final event */
 
@@ -177,11 +187,18 @@ struct llm_engine {
     int64_t attempt_timeout_ms;
     int64_t connect_timeout_ms;
     int64_t default_deadline_ms;
+    int64_t first_byte_timeout_ms;
+    int64_t stream_idle_timeout_ms;
     size_t max_response_bytes;
     bool keep_raw;
     llm_log_fn *log;
     void *log_user;
     enum llm_log_level log_level;
+    /* The API key and the credentials the provider puts in its headers:
+     * scrubbed from every server-supplied string the engine stores or logs
+     * (base/redact.h).  Filled by llm_engine_new, then by the engine thread
+     * alone (each attempt's headers). */
+    struct llm__secrets secrets;
 
     struct llm__loop *loop;
     struct llm__transport *transport; /* curl, or local for the mock */
@@ -219,6 +236,31 @@ struct llm_engine {
     void *events_user;
 };
 
+/* ---- saturating arithmetic ------------------------------------------------- */
+
+/* For values that come from servers or options (limits, token counts,
+ * deadlines): "huge" must stay huge, never wrap into "negative" or "now". */
+static inline int64_t llm__add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+/* ms -> µs without overflow (a gate may answer INT64_MAX, "never"). */
+static inline int64_t llm__ms_to_us_sat(int64_t ms)
+{
+    return ms > INT64_MAX / 1000 ? INT64_MAX : ms < INT64_MIN / 1000 ? INT64_MIN : ms * 1000;
+}
+
+/* Scrub a stored string that may hold server bytes (base/redact.h). */
+static inline char *llm__eng_scrub(const struct llm_engine *e, char *s)
+{
+    return llm__redact(&e->secrets, s, NULL);
+}
+
 /* ---- stamps (base/clock.h) ---------------------------------------------- */
 
 static inline void ts_set(struct ereq *r, enum llm_timestamp ts, int64_t wall_us)
@@ -233,6 +275,11 @@ static inline void ts_set_once(struct ereq *r, enum llm_timestamp ts, int64_t wa
 }
 
 /* ---- engine.c ------------------------------------------------------------- */
+
+/* The engine whose thread this is (NULL on other threads), so that blocking
+ * calls made from a callback (which would wait for the very thread they
+ * block) can refuse. */
+extern _Thread_local const struct llm_engine *llm__tls_engine;
 
 /* Queue a command for the engine thread and wake it.  LLM_ERR_CANCELLED
  * (nothing queued) once the engine is stopping.  Any thread. */
@@ -284,6 +331,11 @@ void llm__eng_start_attempt(struct ereq *r);
 
 /* An attempt's transfer completed (or failed): succeed, retry or fail. */
 void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o);
+/* The attempt in progress is being cut (deadline, cancel, shutdown) with
+ * `err`: record it with what it moved so far, and keep its raw stream. */
+void llm__eng_record_cut(struct ereq *r, enum llm_error err, const char *msg);
+/* Keep `body` as the result's raw response (keep_raw_response), scrubbed. */
+void llm__eng_set_raw(struct ereq *r, const char *body, size_t len);
 
 /* ---- observe.c ------------------------------------------------------------ */
 

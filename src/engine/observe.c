@@ -36,6 +36,12 @@ void llm__eng_log(struct llm_engine *e, enum llm_log_level lvl, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    if (llm__secrets_found(&e->secrets, buf, strlen(buf))) {
+        char *clean = llm__redact(&e->secrets, llm__strdup(buf), NULL);
+        e->log(e->log_user, lvl, clean ? clean : LLM__REDACTED);
+        free(clean);
+        return;
+    }
     e->log(e->log_user, lvl, buf);
 }
 
@@ -120,14 +126,16 @@ static void on_metrics_timer(struct llm__timer *t, void *user)
     struct llm_engine *e = user;
     emit_metrics(e);
     llm__timer_start(e->loop, &e->metrics_timer,
-                     llm__now_mono_us() + e->metrics_interval_ms * 1000, on_metrics_timer, e);
+                     llm__add_sat(llm__now_mono_us(), llm__ms_to_us_sat(e->metrics_interval_ms)),
+                     on_metrics_timer, e);
 }
 
 void llm__eng_metrics_start(struct llm_engine *e)
 {
     if (e->metrics_file || e->metrics_cb)
         llm__timer_start(e->loop, &e->metrics_timer,
-                         llm__now_mono_us() + e->metrics_interval_ms * 1000, on_metrics_timer, e);
+                         llm__add_sat(llm__now_mono_us(), llm__ms_to_us_sat(e->metrics_interval_ms)),
+                         on_metrics_timer, e);
 }
 
 void llm__eng_metrics_stop(struct llm_engine *e)
@@ -171,7 +179,7 @@ enum llm_error llm_engine_stats(struct llm_engine *e, struct llm_stats **out)
     *out = NULL;
     if (!e)
         return LLM_ERR_INVALID_ARGUMENT;
-    if (pthread_equal(pthread_self(), e->thread))
+    if (llm__tls_engine == e)
         return llm__eng_snapshot(e, out);
     struct stats_req sr = {.done = false, .rc = LLM_OK, .out = NULL};
     struct cmd *c = calloc(1, sizeof(*c));

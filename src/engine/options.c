@@ -1,6 +1,7 @@
 /* llm_engine_new_ex: engine options (zero means default) -> a running
  * engine.  Ownership of the provider instance, backoff and pipeline passes
  * to the engine on success only; every failure goes through one path. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,8 @@ static enum llm_error check_timeouts(const struct llm_engine_options *o, char *e
 {
     if (o->max_in_flight < 0 || o->max_attempts < 0 || o->base_backoff_ms < 0 ||
         o->max_backoff_ms < 0 || o->max_server_wait_ms < 0 || o->attempt_timeout_ms < 0 ||
-        o->connect_timeout_ms < 0 || o->default_deadline_ms < 0) {
+        o->connect_timeout_ms < 0 || o->default_deadline_ms < 0 || o->first_byte_timeout_ms < 0 ||
+        o->stream_idle_timeout_ms < 0) {
         llm__eng_set_err(errbuf, errlen, "engine options: negative limit or timeout");
         return LLM_ERR_INVALID_ARGUMENT;
     }
@@ -28,6 +30,15 @@ static enum llm_error check_rates(const struct llm_engine_options *o, char *errb
     if (o->rpm < 0 || o->tpm < 0 || o->window_ms < 0 || o->retry_budget < -1) {
         llm__eng_set_err(errbuf, errlen,
                          "engine options: negative rpm, tpm, window_ms or retry_budget");
+        return LLM_ERR_INVALID_ARGUMENT;
+    }
+    /* NaN passes every comparison above, and a float -> int64 cast of
+     * 1e300 or inf is undefined: refuse what is not a usable rate. */
+    if (!isfinite(o->rpm) || !isfinite(o->tpm) || o->rpm > MAX_RATE_PER_MINUTE ||
+        o->tpm > MAX_RATE_PER_MINUTE || o->window_ms > MAX_WINDOW_MS) {
+        llm__eng_set_err(errbuf, errlen,
+                         "engine options: rpm and tpm must be finite and at most 1e12 per "
+                         "minute, window_ms at most one year");
         return LLM_ERR_INVALID_ARGUMENT;
     }
     return LLM_OK;
@@ -80,6 +91,10 @@ static void apply_settings(struct llm_engine *e, const struct llm_engine_options
     e->attempt_timeout_ms = o->attempt_timeout_ms ? o->attempt_timeout_ms : DEFAULT_ATTEMPT_TIMEOUT_MS;
     e->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     e->default_deadline_ms = o->default_deadline_ms;
+    e->first_byte_timeout_ms =
+        o->first_byte_timeout_ms ? o->first_byte_timeout_ms : DEFAULT_FIRST_BYTE_TIMEOUT_MS;
+    e->stream_idle_timeout_ms =
+        o->stream_idle_timeout_ms ? o->stream_idle_timeout_ms : DEFAULT_STREAM_IDLE_TIMEOUT_MS;
     e->max_response_bytes = o->max_response_bytes ? o->max_response_bytes : DEFAULT_MAX_RESPONSE_BYTES;
     e->keep_raw = o->keep_raw_response;
     e->log = o->log ? o->log : (o->log_stderr ? llm__eng_log_stderr : NULL);
@@ -100,6 +115,24 @@ static void apply_settings(struct llm_engine *e, const struct llm_engine_options
     a->max_server_wait_ms = e->max_server_wait_ms;
     a->estimate = o->estimate_tokens ? o->estimate_tokens : llm_token_estimate_default_fn;
     a->estimate_user = o->estimate_user;
+}
+
+/* The configured key is a secret before any request (the provider may also
+ * send it in a header, registered per attempt). */
+static enum llm_error note_secrets(struct llm_engine *e, const struct llm_engine_options *o,
+                                   char *errbuf, size_t errlen)
+{
+    const struct llm_provider_options *po = o->provider_options;
+    const char *keys[4] = {o->api_key, o->api_key_env ? getenv(o->api_key_env) : NULL,
+                           po ? po->api_key : NULL,
+                           po && po->api_key_env ? getenv(po->api_key_env) : NULL};
+    for (size_t i = 0; i < 4; i++) {
+        if (!llm__secrets_add(&e->secrets, keys[i], keys[i] ? strlen(keys[i]) : 0)) {
+            llm__eng_set_err(errbuf, errlen, "out of memory");
+            return LLM_ERR_OUT_OF_MEMORY;
+        }
+    }
+    return LLM_OK;
 }
 
 /* Gates, retry budget and backoff. */
@@ -168,7 +201,8 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
         goto fail;
     e->provider_name = llm__strdup(llm_provider_name(e->provider));
     apply_settings(e, o);
-    if ((rc = make_strategies(e, o, errbuf, errlen)) != LLM_OK ||
+    if ((rc = note_secrets(e, o, errbuf, errlen)) != LLM_OK ||
+        (rc = make_strategies(e, o, errbuf, errlen)) != LLM_OK ||
         (rc = make_machinery(e, o, errbuf, errlen)) != LLM_OK)
         goto fail;
     e->pipeline = o->pipeline;

@@ -17,6 +17,7 @@ struct verdict {
     char *msg;
     char *code;
     bool retryable;
+    bool final;                 /* no retry whatever the server says (a redirect) */
 };
 
 static void set_msg(struct verdict *v, char *msg)
@@ -52,11 +53,30 @@ static void judge_success(struct ereq *r, const struct llm__xfer_outcome *o, str
     v->retryable = llm_error_is_retryable(v->err);
 }
 
+/* A 3xx.  Redirects are never followed: the key would go wherever the
+ * server points.  Nor retried: the next answer would be the same. */
+static void judge_redirect(const struct llm__xfer_outcome *o, struct verdict *v)
+{
+    const char *loc = llm_http_headers_get(&o->headers, "location");
+    char *ex = loc ? llm__excerpt(loc, strlen(loc), 200) : NULL;
+    set_msg(v, llm__asprintf("HTTP %d: the server redirected to %s; redirects are not followed "
+                             "(check base_url)",
+                             o->status, ex ? ex : "(no Location header)"));
+    free(ex);
+    v->err = LLM_ERR_SERVER_ERROR;
+    v->retryable = false;
+    v->final = true;
+}
+
 /* Any other status: the provider's table classifies it. */
 static void judge_failure(struct ereq *r, const struct llm__xfer_outcome *o, struct verdict *v)
 {
     struct llm_engine *e = r->eng;
     const char *body = o->body ? o->body : "";
+    if (o->status >= 300 && o->status < 400) {
+        judge_redirect(o, v);
+        return;
+    }
     struct llm_error_info info = {0};
     e->provider->vtable->classify_error(e->provider, o->status, &o->headers, body, o->body_len,
                                         &info);
@@ -98,8 +118,9 @@ static void record_attempt(struct ereq *r, const struct llm__xfer_outcome *o,
         .end_us = llm__stamp_now(),
         .http_status = o->status,
         .error = v->err,
-        .error_message = v->err != LLM_OK ? llm__strdup(v->msg ? v->msg : llm_strerror(v->err))
-                                          : NULL,
+        .error_message = v->err != LLM_OK
+                             ? llm__eng_scrub(r->eng, llm__strdup(v->msg ? v->msg : llm_strerror(v->err)))
+                             : NULL,
         .retry_after_ms = retry_after_ms,
         .backoff_ms = 0,
         .bytes_sent = o->bytes_sent,
@@ -109,13 +130,24 @@ static void record_attempt(struct ereq *r, const struct llm__xfer_outcome *o,
         free(a.error_message);
 }
 
-static void set_raw(struct ereq *r, const char *body, size_t len)
+void llm__eng_set_raw(struct ereq *r, const char *body, size_t len)
 {
     if (!r->eng->keep_raw || !body)
         return;
     free(r->res->raw_response);
-    r->res->raw_response = llm__strndup(body, len);
+    r->res->raw_response = llm__redact(&r->eng->secrets, llm__strndup(body, len), &len);
     r->res->raw_response_len = r->res->raw_response ? len : 0;
+}
+
+void llm__eng_record_cut(struct ereq *r, enum llm_error err, const char *msg)
+{
+    struct llm__xfer_outcome o = {.status = 0};
+    llm__transport_progress(r->eng->transport, r->xfer, &o.status, &o.bytes_sent,
+                            &o.bytes_received);
+    struct verdict v = {.err = err, .msg = (char *)msg};
+    record_attempt(r, &o, &v, -1);
+    if (r->req.stream && r->raw_stream.len)
+        llm__eng_set_raw(r, r->raw_stream.data, r->raw_stream.len);
 }
 
 /* Move a string the parser owns into the result. */
@@ -140,6 +172,11 @@ static void succeed(struct ereq *r)
     take(&res->finish_reason, &p->finish_reason);
     take(&res->model, &p->model);
     take(&res->response_id, &p->response_id);
+    /* The reply's own words (content) are the server's business; the
+     * identifiers we keep and print next to our own fields are scrubbed. */
+    res->finish_reason = llm__eng_scrub(r->eng, res->finish_reason);
+    res->model = llm__eng_scrub(r->eng, res->model);
+    res->response_id = llm__eng_scrub(r->eng, res->response_id);
     res->usage = p->usage;
     if (res->content_len && !res->timestamps[LLM_TS_FIRST_TOKEN]) {
         ts_set(r, LLM_TS_FIRST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
@@ -181,8 +218,9 @@ static void back_off(struct ereq *r, int64_t delay, bool server_directed)
     else
         res->backoff.backoff_ms += delay;
     r->state = ST_BACKOFF;
-    if (llm__timer_start(e->loop, &r->timer, llm__now_mono_us() + delay * 1000, on_backoff_done,
-                         r) != 0)
+    if (llm__timer_start(e->loop, &r->timer,
+                         llm__add_sat(llm__now_mono_us(), llm__ms_to_us_sat(delay)),
+                         on_backoff_done, r) != 0)
         llm__eng_finish(r, LLM_ERR_OUT_OF_MEMORY, "out of memory arming a timer", 0, NULL, false);
 }
 
@@ -193,6 +231,10 @@ static void retry_or_fail(struct ereq *r, const struct llm__xfer_outcome *o,
                           int64_t retry_after, struct verdict *v)
 {
     struct llm_engine *e = r->eng;
+    if (v->final) {
+        llm__eng_finish(r, v->err, v->msg, o->status, v->code, false);
+        return;
+    }
     struct llm__retry_input in = {
         .attempt = r->attempt,
         .err = v->err,
@@ -224,7 +266,10 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
     llm__eng_release_slot(e, r);
     ts_set(r, LLM_TS_RESPONSE_RECEIVED, llm__stamp_now());
     r->res->error.http_status = o->status;
-    set_raw(r, o->body, o->body_len);
+    if (r->req.stream && o->status >= 200 && o->status < 300)
+        llm__eng_set_raw(r, r->raw_stream.data ? r->raw_stream.data : "", r->raw_stream.len);
+    else
+        llm__eng_set_raw(r, o->body, o->body_len);
 
     /* A success has no server-directed wait to honour: skip the lookups. */
     int64_t retry_after = o->status >= 200 && o->status < 300

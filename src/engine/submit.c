@@ -172,6 +172,13 @@ enum llm_error llm_future_wait(struct llm_future *f, int64_t timeout_ms, struct 
     if (!f)
         return LLM_ERR_INVALID_ARGUMENT;
     pthread_mutex_lock(&f->mu);
+    if (timeout_ms != 0 && !f->done && llm__tls_engine == f->eng) {
+        /* On the engine thread (a callback): the result can only come from
+         * this thread, so waiting would never end (or, with a timeout, stall
+         * every request of the engine for nothing). */
+        pthread_mutex_unlock(&f->mu);
+        return LLM_ERR_INTERNAL;
+    }
     wait_done(f, timeout_ms);
     enum llm_error rc;
     if (!f->done) {
@@ -250,7 +257,7 @@ static struct llm_result *error_result(enum llm_error type, const char *msg, boo
 
 struct llm_result *llm_generate(struct llm_engine *e, const struct llm_request *req)
 {
-    if (e && e->thread_started && pthread_equal(pthread_self(), e->thread))
+    if (e && llm__tls_engine == e)
         return error_result(LLM_ERR_INTERNAL,
                             "llm_generate() called from the engine thread (a callback); use "
                             "llm_generate_async()",

@@ -58,7 +58,11 @@ void llm__retry_plan(struct llm__retry_strategy *s, const struct llm__retry_inpu
         out->verdict = LLM_VERDICT_STOP_MAX_ATTEMPTS;
         return;
     }
-    if (in->deadline_mono_us && in->now_mono_us + out->delay_ms * 1000 >= in->deadline_mono_us) {
+    /* delay_ms may be a server's or an option's (huge): compare without
+     * overflow. */
+    if (in->deadline_mono_us &&
+        (in->now_mono_us >= in->deadline_mono_us ||
+         out->delay_ms > (in->deadline_mono_us - in->now_mono_us - 1) / 1000)) {
         out->verdict = LLM_VERDICT_STOP_NOT_RETRYABLE;
         out->final_error = LLM_ERR_DEADLINE_EXCEEDED;
         out->retryable = false;

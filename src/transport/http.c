@@ -6,7 +6,10 @@
 #include "transport/transport.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -56,6 +59,13 @@ struct llm__xfer {
     int status;
     bool status_read;
     bool too_large;
+    bool headers_done;               /* the final response's headers are complete */
+    int sock_errno;                  /* errno of a failed socket(), 0 = none */
+    /* Silence detection: a timer at most once per limit, re-armed lazily
+     * from the time of the last byte (no timer work per byte). */
+    struct llm__timer idle_timer;
+    int64_t last_rx_us;
+    bool got_byte;
     enum llm_error fail_err;         /* set by on_data via xfer_fail */
     char *fail_msg;
     char errbuf[CURL_ERROR_SIZE];
@@ -88,6 +98,37 @@ static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT
 
 static void check_done(struct llm__http *h);
 static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message);
+static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc);
+static void on_idle_timer(struct llm__timer *t, void *user);
+
+/* When the silence limit `limit_ms` after `since_us` runs out (saturating). */
+static int64_t idle_due(int64_t since_us, int64_t limit_ms)
+{
+    int64_t us = limit_ms > (INT64_MAX - since_us) / 1000 ? INT64_MAX - since_us : limit_ms * 1000;
+    return since_us + us;
+}
+
+/* The response began: from now on the silence limit is idle_timeout_ms
+ * (often shorter than the first-byte one), counted from this byte.  Only
+ * the loop's timer heap is touched, which is allowed inside a curl
+ * callback. */
+static void first_byte(struct llm__xfer *x)
+{
+    x->got_byte = true;
+    if (x->opts.idle_timeout_ms > 0)
+        llm__timer_start(x->h->loop, &x->idle_timer,
+                         idle_due(x->last_rx_us, x->opts.idle_timeout_ms), on_idle_timer, x);
+}
+
+static bool is_too_large(CURLcode rc)
+{
+#if LIBCURL_VERSION_NUM >= 0x080600
+    return rc == CURLE_TOO_LARGE;
+#else
+    (void)rc;
+    return false;
+#endif
+}
 
 static void on_socket_event(int fd, uint32_t events, void *user)
 {
@@ -141,10 +182,15 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose,
                                    struct curl_sockaddr *addr)
 {
-    struct llm__http *h = clientp;
+    struct llm__xfer *x = clientp;
+    struct llm__http *h = x->h;
     curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-    if (fd < 0)
+    if (fd < 0) {
+        /* curl only says "couldn't connect": keep the reason, so that a
+         * process out of descriptors is told apart from a server down. */
+        x->sock_errno = errno;
         return CURL_SOCKET_BAD;
+    }
     if ((size_t)fd >= h->conn_fd_cap) {
         size_t ncap = h->conn_fd_cap ? h->conn_fd_cap : 256;
         while (ncap <= (size_t)fd)
@@ -271,11 +317,16 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
 {
     struct llm__xfer *x = userp;
     size_t len = size * n;
-    if (x->cbs.on_headers && (len == 2 || len == 1) && (buf[0] == '\r' || buf[0] == '\n')) {
+    x->last_rx_us = llm__now_mono_us();
+    if (!x->got_byte)
+        first_byte(x);
+    if ((len == 2 || len == 1) && (buf[0] == '\r' || buf[0] == '\n')) {
         /* The blank line ending a response's headers. */
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-        if (code >= 200 && (x->n_headers == 0 || make_view(x))) {
+        if (code >= 200)
+            x->headers_done = true;
+        if (x->cbs.on_headers && code >= 200 && (x->n_headers == 0 || make_view(x))) {
             struct llm_http_headers h = {x->n_headers ? x->hdr_view : NULL, x->n_headers};
             x->cbs.on_headers(x->user, (int)code, &h);
         }
@@ -284,6 +335,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after 100-continue or a redirect): start over. */
         reset_headers(x);
+        x->headers_done = false;
         return len;
     }
     const char *colon = memchr(buf, ':', len);
@@ -323,6 +375,9 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
     struct llm__xfer *x = userp;
     size_t len = size * n;
+    x->last_rx_us = llm__now_mono_us();
+    if (!x->got_byte)
+        first_byte(x);
     if (!x->status_read) {
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -368,7 +423,7 @@ static int configure_easy(struct llm__xfer *x)
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x->h) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->h) != CURLE_OK ||
         /* Only http(s): a base URL must not turn into file:// or friends. */
@@ -380,6 +435,7 @@ static int configure_easy(struct llm__xfer *x)
 
 static void xfer_destroy(struct llm__xfer *x)
 {
+    llm__timer_stop(x->h->loop, &x->idle_timer);
     if (x->easy)
         curl_easy_cleanup(x->easy);
     free(x->slist);
@@ -425,6 +481,7 @@ static void shrink_buf(struct llm__buf *b)
  * belongs to the request and pool the rest. */
 static void xfer_put(struct llm__http *h, struct llm__xfer *x)
 {
+    llm__timer_stop(h->loop, &x->idle_timer);
     llm_http_request_clear(&x->req);
     free(x->fail_msg);
     x->fail_msg = NULL;
@@ -511,6 +568,10 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
     x->status = 0;
     x->status_read = false;
     x->too_large = false;
+    x->headers_done = false;
+    x->sock_errno = 0;
+    x->got_byte = false;
+    x->last_rx_us = llm__now_mono_us();
     x->fail_err = LLM_OK;
     x->errbuf[0] = '\0';
     if (build_slist(x) != LLM_OK) {
@@ -552,6 +613,12 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
             want *= 2;
         if (curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)want) == CURLM_OK)
             h->max_connects = want;
+    }
+    if (o->first_byte_timeout_ms > 0 &&
+        llm__timer_start(h->loop, &x->idle_timer, idle_due(x->last_rx_us, o->first_byte_timeout_ms),
+                         on_idle_timer, x) != 0) {
+        xfer_put(h, x);
+        return LLM_ERR_OUT_OF_MEMORY;
     }
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
         xfer_put(h, x);
@@ -602,7 +669,7 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
     }
     o.status = x->status;
     o.transport_error = map_curl(rc);
-    char msg[CURL_ERROR_SIZE + 64];
+    char msg[CURL_ERROR_SIZE + 160];
     if (x->fail_err != LLM_OK) {
         o.transport_error = x->fail_err;
         o.transport_message = x->fail_msg ? x->fail_msg : llm_strerror(x->fail_err);
@@ -610,6 +677,28 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
         o.transport_error = LLM_ERR_RESPONSE_TOO_LARGE;
         snprintf(msg, sizeof(msg), "response body exceeds the %zu-byte limit (max_response_bytes)",
                  x->opts.max_response_bytes);
+        o.transport_message = msg;
+    } else if (rc != CURLE_OK && x->sock_errno != 0 &&
+               (x->sock_errno == EMFILE || x->sock_errno == ENFILE || x->sock_errno == ENOBUFS ||
+                x->sock_errno == ENOMEM)) {
+        /* Our own exhaustion, not the server's: retrying would only burn
+         * the budget every other request shares. */
+        o.transport_error = LLM_ERR_LOCAL_RESOURCE;
+        snprintf(msg, sizeof(msg), "could not open a socket: %s (%s)",
+                 x->sock_errno == EMFILE   ? "EMFILE, the process is out of file descriptors"
+                 : x->sock_errno == ENFILE ? "ENFILE, the system is out of file descriptors"
+                 : x->sock_errno == ENOBUFS ? "ENOBUFS"
+                                            : "ENOMEM",
+                 strerror(x->sock_errno));
+        o.transport_message = msg;
+    } else if (!x->headers_done && (rc == CURLE_OUT_OF_MEMORY || is_too_large(rc))) {
+        /* curl refuses a header line over CURL_MAX_HTTP_HEADER (100 KiB)
+         * with "out of memory" and no details: say what it was. */
+        o.transport_error = LLM_ERR_PARSE;
+        snprintf(msg, sizeof(msg),
+                 "response header too large: a header line or the header block exceeds "
+                 "curl's %d-byte limit (CURL_MAX_HTTP_HEADER)%s%s",
+                 CURL_MAX_HTTP_HEADER, x->errbuf[0] ? ": " : "", x->errbuf);
         o.transport_message = msg;
     } else if (rc != CURLE_OK) {
         snprintf(msg, sizeof(msg), "%s: %s", curl_easy_strerror(rc),
@@ -647,6 +736,45 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
     xfer_put(h, x);
 }
 
+static void curl_progress(void *impl, const struct llm__xfer *x, int *status, uint64_t *sent,
+                          uint64_t *recv)
+{
+    long code = 0;
+    curl_off_t up = 0, down = 0;
+    long hdr = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+    curl_easy_getinfo(x->easy, CURLINFO_HEADER_SIZE, &hdr);
+    *status = (int)code;
+    *sent = (uint64_t)(up > 0 ? up : 0);
+    *recv = (uint64_t)(down > 0 ? down : 0) + (uint64_t)(hdr > 0 ? hdr : 0);
+}
+
+static void on_idle_timer(struct llm__timer *t, void *user)
+{
+    struct llm__xfer *x = user;
+    struct llm__http *h = x->h;
+    int64_t limit = x->got_byte && x->opts.idle_timeout_ms > 0 ? x->opts.idle_timeout_ms
+                                                               : x->opts.first_byte_timeout_ms;
+    int64_t due = idle_due(x->last_rx_us, limit);
+    if (due > llm__now_mono_us()) {
+        /* Bytes came meanwhile: look again a full limit after the last. */
+        if (llm__timer_start(h->loop, &x->idle_timer, due, on_idle_timer, x) == 0)
+            return;
+    }
+    char m[160];
+    if (x->got_byte)
+        snprintf(m, sizeof(m), "no data from the server for %" PRId64
+                 " ms after the response began (idle timeout)", limit);
+    else
+        snprintf(m, sizeof(m), "no response from the server within %" PRId64
+                 " ms (first-byte timeout)", limit);
+    xfer_fail(x, LLM_ERR_TIMEOUT, m);
+    /* Not inside a curl callback: the transfer can be finished here. */
+    finish(h, x, CURLE_OPERATION_TIMEDOUT);
+}
+
 static void check_done(struct llm__http *h)
 {
     CURLMsg *m;
@@ -680,6 +808,7 @@ static const struct llm__transport_vtable curl_vtable = {
     .start = curl_start,
     .cancel = curl_cancel,
     .fail = xfer_fail,
+    .progress = curl_progress,
     .destroy = curl_destroy,
 };
 

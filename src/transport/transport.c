@@ -23,6 +23,15 @@ void llm__transport_fail(struct llm__transport *t, struct llm__xfer *x, enum llm
     t->vt->fail(x, err, message);
 }
 
+void llm__transport_progress(struct llm__transport *t, const struct llm__xfer *x, int *status,
+                             uint64_t *sent, uint64_t *recv)
+{
+    *status = 0;
+    *sent = *recv = 0;
+    if (t->vt->progress)
+        t->vt->progress(t->impl, x, status, sent, recv);
+}
+
 void llm__transport_free(struct llm__transport *t)
 {
     if (!t)

@@ -24,6 +24,13 @@ struct llm__xfer_opts {
     int64_t connect_timeout_ms;  /* 0 = curl default */
     size_t max_response_bytes;   /* body cap */
     bool stream;                 /* 2xx body goes to on_data instead of the buffer */
+    /* Silence limits (0 = none): no byte of the response within
+     * first_byte_timeout_ms of the start, or no byte for idle_timeout_ms
+     * once the response has begun, fails the transfer with
+     * LLM_ERR_TIMEOUT (a hung server is found long before timeout_ms).
+     * Ignored by in-process transports. */
+    int64_t first_byte_timeout_ms;
+    int64_t idle_timeout_ms;
     /* For in-process transports, which answer the request itself rather
      * than its wire form: the request (borrowed until on_done) and the
      * attempt number, counting from 1.  Ignored by curl. */
@@ -68,6 +75,9 @@ struct llm__transport_vtable {
                             void *user, struct llm__xfer **out);
     void (*cancel)(void *impl, struct llm__xfer *x);
     void (*fail)(struct llm__xfer *x, enum llm_error err, const char *message);
+    /* Optional (NULL = nothing moved on the wire). */
+    void (*progress)(void *impl, const struct llm__xfer *x, int *status, uint64_t *sent,
+                     uint64_t *recv);
     void (*destroy)(void *impl);
 };
 
@@ -106,6 +116,12 @@ void llm__transport_cancel(struct llm__transport *t, struct llm__xfer *x);
 /* From on_data: make the abort that follows report this error. */
 void llm__transport_fail(struct llm__transport *t, struct llm__xfer *x, enum llm_error err,
                          const char *message);
+
+/* What a transfer in progress has moved so far, for the record of an
+ * attempt cut by a deadline or a cancel: the response status (0 before
+ * it), bytes sent and received (headers included). */
+void llm__transport_progress(struct llm__transport *t, const struct llm__xfer *x, int *status,
+                             uint64_t *sent, uint64_t *recv);
 
 /* All transfers MUST have completed or been cancelled.  NULL-safe. */
 void llm__transport_free(struct llm__transport *t);
