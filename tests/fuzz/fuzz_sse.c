@@ -23,16 +23,15 @@
 #define MAX_INPUT 65536
 #define HEADER 6
 
-/* Known issue #13 (issue 10), being fixed in sse.c by harden-wire: a line
- * cut by a feed boundary is measured whole (field name included) against
- * max_event_bytes, a line parsed in place is not, so an over-long non-data
- * field line (or a data line within its prefix's length of the limit) is
- * accepted whole but RESPONSE_TOO_LARGE when split, or stops earlier split
- * than whole.  While this is 1 that one difference is tolerated (the split
- * run stops with TOO_LARGE, its events a prefix of the whole run's); build
- * with -DSSE_KNOWN_ISSUE_13=0 to see it. */
+/* Issue 10 #13 (fixed: every line is now measured as if buffered): a
+ * line cut by a feed boundary was measured whole against max_event_bytes,
+ * a line parsed in place was not, so an over-long non-data field line was
+ * accepted whole but RESPONSE_TOO_LARGE when split.  Whole and split runs
+ * must now agree exactly; -DSSE_KNOWN_ISSUE_13=1 tolerates the old
+ * difference again (the split run stops with TOO_LARGE, its events a
+ * prefix of the whole run's). */
 #ifndef SSE_KNOWN_ISSUE_13
-#define SSE_KNOWN_ISSUE_13 1
+#define SSE_KNOWN_ISSUE_13 0
 #endif
 
 /* Events recorded as [has_name][name_len u32][name][data_len u32][data]. */
