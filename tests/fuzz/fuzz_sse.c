@@ -5,7 +5,10 @@
  * and once in pieces whose sizes come from the input; both runs must call
  * back with the same events in the same order and end with the same return
  * code.  After a stop, a further feed must return the same code without
- * calling back (the parser is sticky).
+ * calling back (the parser is sticky).  This property found issue 10 #13
+ * (an over-long non-data field line accepted whole, RESPONSE_TOO_LARGE when
+ * split; a data line near the limit stopping earlier split than whole);
+ * both inputs are in the seeds.
  *
  * Input layout: [limit][stop_after][seed0][seed1][seed2][seed3][stream...]
  *   limit       max_event_bytes: 0 = the default (16 MiB), else 2 * limit,
@@ -22,17 +25,6 @@
 
 #define MAX_INPUT 65536
 #define HEADER 6
-
-/* Issue 10 #13 (fixed: every line is now measured as if buffered): a
- * line cut by a feed boundary was measured whole against max_event_bytes,
- * a line parsed in place was not, so an over-long non-data field line was
- * accepted whole but RESPONSE_TOO_LARGE when split.  Whole and split runs
- * must now agree exactly; -DSSE_KNOWN_ISSUE_13=1 tolerates the old
- * difference again (the split run stops with TOO_LARGE, its events a
- * prefix of the whole run's). */
-#ifndef SSE_KNOWN_ISSUE_13
-#define SSE_KNOWN_ISSUE_13 0
-#endif
 
 /* Events recorded as [has_name][name_len u32][name][data_len u32][data]. */
 struct log {
@@ -145,10 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_sticky(&p, rc_split, &split);
     llm__sse_free(&p);
 
-    bool known = SSE_KNOWN_ISSUE_13 && rc_split == LLM__SSE_TOO_LARGE && split.len <= whole.len &&
-                 (split.len == 0 || memcmp(whole.b, split.b, split.len) == 0);
-    if (!known && (rc_whole != rc_split || whole.len != split.len ||
-                   (whole.len != 0 && memcmp(whole.b, split.b, whole.len) != 0)))
+    if (rc_whole != rc_split || whole.len != split.len ||
+        (whole.len != 0 && memcmp(whole.b, split.b, whole.len) != 0))
         abort();
     if (rc_whole != 0 && rc_whole != 7 && rc_whole != LLM__SSE_TOO_LARGE)
         abort();

@@ -30,7 +30,7 @@ command -v clang >/dev/null || { echo "clang is required" >&2; exit 1; }
 
 CC=clang cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLLM_BUILD_TESTS=OFF \
   -DLLM_BUILD_EXAMPLES=OFF -DLLM_SANITIZE=address,undefined \
-  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
+  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link -O1" >/dev/null
 cmake --build "$B" --target llmorch_static >"$B/build.log" 2>&1 || { cat "$B/build.log" >&2; exit 1; }
 LIBS=$(pkg-config --libs libcjson libcurl 2>/dev/null || echo "-lcjson -lcurl")
 
