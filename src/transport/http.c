@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "base/util.h"
 #include "base/loop.h"
+#include "base/util.h"
+#include "transport/headers.h"
 
 #define MAX_RESPONSE_HEADERS 128
 #define MAX_HEADER_BYTES (64 * 1024)
@@ -28,13 +29,6 @@
  * at most MAX_SPARE of them, and no buffer above KEEP_BUF_BYTES. */
 #define MAX_SPARE 4096
 #define KEEP_BUF_BYTES (16 * 1024)
-
-/* A response header while it is collected: offsets into hdr_buf, which
- * holds "name\0value\0" pairs (one allocation for all of them). */
-struct hdr_ref {
-    uint32_t name;
-    uint32_t value;
-};
 
 struct llm__xfer {
     struct llm__http *h;
@@ -49,12 +43,7 @@ struct llm__xfer {
     struct llm__xfer_opts opts;
     struct llm__xfer_cbs cbs;
     void *user;
-    struct llm__buf hdr_buf;
-    struct hdr_ref *hdr_refs;
-    struct llm_header *hdr_view;     /* built from hdr_refs for on_done */
-    size_t n_headers;
-    size_t cap_headers;
-    size_t header_bytes;
+    struct llm__hdr_list hdrs;       /* the response's headers */
     struct llm__buf body;
     int status;
     bool status_read;
@@ -291,28 +280,6 @@ static void http_free(struct llm__http *h)
     free(h);
 }
 
-static void reset_headers(struct llm__xfer *x)
-{
-    x->n_headers = 0;
-    x->header_bytes = 0;
-    x->hdr_buf.len = 0;
-}
-
-/* Point the header views into hdr_buf (which no longer moves once the
- * headers are complete).  False if memory ran out. */
-static bool make_view(struct llm__xfer *x)
-{
-    if (!x->hdr_view)
-        x->hdr_view = malloc(x->cap_headers * sizeof(*x->hdr_view));
-    if (!x->hdr_view)
-        return false;
-    for (size_t i = 0; i < x->n_headers; i++) {
-        x->hdr_view[i].name = x->hdr_buf.data + x->hdr_refs[i].name;
-        x->hdr_view[i].value = x->hdr_buf.data + x->hdr_refs[i].value;
-    }
-    return true;
-}
-
 static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
 {
     struct llm__xfer *x = userp;
@@ -326,49 +293,20 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
         if (code >= 200)
             x->headers_done = true;
-        if (x->cbs.on_headers && code >= 200 && (x->n_headers == 0 || make_view(x))) {
-            struct llm_http_headers h = {x->n_headers ? x->hdr_view : NULL, x->n_headers};
+        struct llm_http_headers h;
+        if (x->cbs.on_headers && code >= 200 && llm__hdr_list_view(&x->hdrs, &h))
             x->cbs.on_headers(x->user, (int)code, &h);
-        }
         return len;
     }
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after 100-continue or a redirect): start over. */
-        reset_headers(x);
+        llm__hdr_list_reset(&x->hdrs);
         x->headers_done = false;
         return len;
     }
-    const char *colon = memchr(buf, ':', len);
-    if (!colon || x->n_headers >= MAX_RESPONSE_HEADERS || x->header_bytes + len > MAX_HEADER_BYTES)
-        return len; /* status line tail, blank line, or past our bounds: skip */
-    size_t nlen = (size_t)(colon - buf);
-    const char *v = colon + 1;
-    const char *end = buf + len;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    if (x->n_headers == x->cap_headers) {
-        size_t ncap = x->cap_headers ? x->cap_headers * 2 : 16;
-        struct hdr_ref *nr = realloc(x->hdr_refs, ncap * sizeof(*nr));
-        if (!nr)
-            return 0; /* out of memory: abort the transfer */
-        x->hdr_refs = nr;
-        x->cap_headers = ncap;
-        free(x->hdr_view); /* sized by cap_headers: remade at finish */
-        x->hdr_view = NULL;
-    }
-    /* Offsets fit in 32 bits: the bytes kept are capped at MAX_HEADER_BYTES. */
-    struct hdr_ref ref = {.name = (uint32_t)x->hdr_buf.len};
-    ref.value = (uint32_t)(x->hdr_buf.len + nlen + 1);
-    if (llm__buf_append(&x->hdr_buf, buf, nlen) != LLM_OK ||
-        llm__buf_append(&x->hdr_buf, "", 1) != LLM_OK ||
-        llm__buf_append(&x->hdr_buf, v, (size_t)(end - v)) != LLM_OK ||
-        llm__buf_append(&x->hdr_buf, "", 1) != LLM_OK)
-        return 0;
-    x->hdr_refs[x->n_headers++] = ref;
-    x->header_bytes += len;
-    return len;
+    return llm__hdr_list_add_line(&x->hdrs, buf, len, MAX_RESPONSE_HEADERS, MAX_HEADER_BYTES)
+               ? len
+               : 0; /* out of memory: abort the transfer */
 }
 
 static size_t write_cb(char *data, size_t size, size_t n, void *userp)
@@ -440,9 +378,7 @@ static void xfer_destroy(struct llm__xfer *x)
         curl_easy_cleanup(x->easy);
     free(x->slist);
     llm_http_request_clear(&x->req);
-    llm__buf_free(&x->hdr_buf);
-    free(x->hdr_refs);
-    free(x->hdr_view);
+    llm__hdr_list_free(&x->hdrs);
     llm__buf_free(&x->body);
     free(x->fail_msg);
     free(x);
@@ -489,16 +425,8 @@ static void xfer_put(struct llm__http *h, struct llm__xfer *x)
         xfer_destroy(x);
         return;
     }
-    reset_headers(x);
-    shrink_buf(&x->hdr_buf);
+    llm__hdr_list_trim(&x->hdrs, KEEP_BUF_BYTES);
     shrink_buf(&x->body);
-    if (x->cap_headers > 64) {
-        free(x->hdr_refs);
-        free(x->hdr_view);
-        x->hdr_refs = NULL;
-        x->hdr_view = NULL;
-        x->cap_headers = 0;
-    }
     if (x->slist_cap > KEEP_BUF_BYTES) {
         free(x->slist);
         x->slist = NULL;
@@ -705,15 +633,10 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
                  x->errbuf[0] ? x->errbuf : "no details");
         o.transport_message = msg;
     }
-    if (x->n_headers) {
-        if (make_view(x)) {
-        } else if (o.transport_error == LLM_OK) {
-            o.transport_error = LLM_ERR_OUT_OF_MEMORY;
-            o.transport_message = "out of memory collecting the response headers";
-        }
+    if (!llm__hdr_list_view(&x->hdrs, &o.headers) && o.transport_error == LLM_OK) {
+        o.transport_error = LLM_ERR_OUT_OF_MEMORY;
+        o.transport_message = "out of memory collecting the response headers";
     }
-    o.headers.items = x->hdr_view;
-    o.headers.n = x->hdr_view ? x->n_headers : 0;
     o.body = x->body.data ? x->body.data : "";
     o.body_len = x->body.len;
     o.dns_us = info_us(e, CURLINFO_NAMELOOKUP_TIME_T);

@@ -1,0 +1,96 @@
+/* Response header collection.  See headers.h. */
+#include "transport/headers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void llm__hdr_list_reset(struct llm__hdr_list *l)
+{
+    l->n = 0;
+    l->bytes = 0;
+    l->buf.len = 0;
+}
+
+static bool grow_refs(struct llm__hdr_list *l)
+{
+    size_t ncap = l->cap ? l->cap * 2 : 16;
+    struct llm__hdr_ref *nr = realloc(l->refs, ncap * sizeof(*nr));
+    if (!nr)
+        return false;
+    l->refs = nr;
+    l->cap = ncap;
+    free(l->view); /* sized by cap: remade by llm__hdr_list_view */
+    l->view = NULL;
+    return true;
+}
+
+bool llm__hdr_list_add_line(struct llm__hdr_list *l, const char *line, size_t len,
+                            size_t max_headers, size_t max_bytes)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon || l->n >= max_headers || l->bytes + len > max_bytes)
+        return true; /* status line tail, blank line, or past our bounds: skip */
+    size_t nlen = (size_t)(colon - line);
+    const char *v = colon + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (l->n == l->cap && !grow_refs(l))
+        return false;
+    /* Offsets fit in 32 bits when max_bytes does (the bytes kept are
+     * capped by it). */
+    struct llm__hdr_ref ref = {.name = (uint32_t)l->buf.len};
+    ref.value = (uint32_t)(l->buf.len + nlen + 1);
+    if (llm__buf_append(&l->buf, line, nlen) != LLM_OK ||
+        llm__buf_append(&l->buf, "", 1) != LLM_OK ||
+        llm__buf_append(&l->buf, v, (size_t)(end - v)) != LLM_OK ||
+        llm__buf_append(&l->buf, "", 1) != LLM_OK)
+        return false;
+    l->refs[l->n++] = ref;
+    l->bytes += len;
+    return true;
+}
+
+bool llm__hdr_list_view(struct llm__hdr_list *l, struct llm_http_headers *out)
+{
+    out->items = NULL;
+    out->n = 0;
+    if (l->n == 0)
+        return true;
+    /* The pairs no longer move once the headers are complete. */
+    if (!l->view)
+        l->view = malloc(l->cap * sizeof(*l->view));
+    if (!l->view)
+        return false;
+    for (size_t i = 0; i < l->n; i++) {
+        l->view[i].name = l->buf.data + l->refs[i].name;
+        l->view[i].value = l->buf.data + l->refs[i].value;
+    }
+    out->items = l->view;
+    out->n = l->n;
+    return true;
+}
+
+void llm__hdr_list_trim(struct llm__hdr_list *l, size_t keep_bytes)
+{
+    llm__hdr_list_reset(l);
+    if (l->buf.cap > keep_bytes)
+        llm__buf_free(&l->buf);
+    if (l->cap > 64) {
+        free(l->refs);
+        free(l->view);
+        l->refs = NULL;
+        l->view = NULL;
+        l->cap = 0;
+    }
+}
+
+void llm__hdr_list_free(struct llm__hdr_list *l)
+{
+    llm__buf_free(&l->buf);
+    free(l->refs);
+    free(l->view);
+    memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,50 @@
+/* Response headers while they arrive: raw header lines in, a borrowed
+ * struct llm_http_headers view out.  One allocation holds every
+ * "name\0value\0" pair; lines past the bounds are skipped, not kept.  No
+ * curl here (the curl transport feeds it from its header callback).  Loop
+ * thread only.  Not installed. */
+#ifndef LLMORCH_TRANSPORT_HEADERS_H
+#define LLMORCH_TRANSPORT_HEADERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/util.h"
+#include "llmorch/ext/provider.h"
+
+/* A header while it is collected: offsets into `buf`. */
+struct llm__hdr_ref {
+    uint32_t name;
+    uint32_t value;
+};
+
+/* Zero-initialised means empty. */
+struct llm__hdr_list {
+    struct llm__buf buf;             /* "name\0value\0" pairs */
+    struct llm__hdr_ref *refs;
+    struct llm_header *view;         /* built from refs by llm__hdr_list_view */
+    size_t n, cap;
+    size_t bytes;                    /* raw bytes of the lines kept */
+};
+
+/* Forget the headers (a new response starts); memory is kept. */
+void llm__hdr_list_reset(struct llm__hdr_list *l);
+
+/* Keep one raw header line ("Name: value\r\n") if it has a colon and the
+ * list stays within `max_headers` headers and `max_bytes` raw bytes; other
+ * lines are skipped.  False only when memory ran out. */
+bool llm__hdr_list_add_line(struct llm__hdr_list *l, const char *line, size_t len,
+                            size_t max_headers, size_t max_bytes);
+
+/* The headers kept, as a view valid until the next add, reset or free.
+ * False (and an empty view) when memory ran out. */
+bool llm__hdr_list_view(struct llm__hdr_list *l, struct llm_http_headers *out);
+
+/* Reset, and give back memory above `keep_bytes` of pairs or 64 headers
+ * (for a list pooled with its transfer). */
+void llm__hdr_list_trim(struct llm__hdr_list *l, size_t keep_bytes);
+
+void llm__hdr_list_free(struct llm__hdr_list *l);
+
+#endif /* LLMORCH_TRANSPORT_HEADERS_H */
