@@ -297,10 +297,6 @@ void llm__eng_finish(struct ereq *r, enum llm_error err, const char *msg, int ht
                      const char *provider_code, bool retryable);
 void llm__ereq_free(struct ereq *r);
 
-/* ---- options.c ------------------------------------------------------------ */
-
-void llm__eng_log_stderr(void *user, enum llm_log_level level, const char *msg);
-
 /* ---- submit.c ------------------------------------------------------------- */
 
 /* Hand `res` to the future's owner and drop the engine's reference. */
@@ -349,6 +345,9 @@ enum llm_error llm__eng_observe_init(struct llm_engine *e, const struct llm_engi
 void llm__eng_metrics_start(struct llm_engine *e);
 /* A last metrics line with the final totals; stops the timer. */
 void llm__eng_metrics_stop(struct llm_engine *e);
+/* The log sink of log_stderr. */
+void llm__eng_log_stderr(void *user, enum llm_log_level level, const char *msg);
+/* printf into a caller's error buffer (NULL-safe): llm_engine_new_ex. */
 void llm__eng_set_err(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
