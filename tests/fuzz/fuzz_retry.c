@@ -1,8 +1,11 @@
 /* libFuzzer target: the server's "wait this long" headers and the retry
- * decision (src/retry/retry.c, public API in llmorch/ext/retry.h).
+ * decision (src/retry/retry.c, public API in llmorch/ext/retry.h) and the
+ * engine's retry plan (src/retry/plan.c, llm__retry_plan).
  *
  * Input layout: [now 6 bytes][max_attempts][max_wait 2][flags][err]
- *               [status 2][attempts][retry-after-ms '\n' retry-after]
+ *               [status 2][attempts][later][mono_now 8][deadline 8]
+ *               [prev_backoff 4][base 2][cap 2][jitter]
+ *               [retry-after-ms '\n' retry-after '\n' x-should-retry]
  * flags: bit0 retry-after-ms absent (NULL), bit1 retry-after absent,
  *        bit2 retry_parse_errors, bit3 max_wait negative (no cap),
  *        bits4-5 x-should-retry absent / false / true.
@@ -14,7 +17,9 @@
  * and a later clock never gives a longer wait; the verdict follows the
  * documented order (classify -> attempts -> server wait -> retry), the
  * bill-only and client-side errors never become retryable through
- * x-should-retry, and LLM_OK never is.
+ * x-should-retry, and LLM_OK never is.  The plan agrees with the decision;
+ * a RETRY plan waits the server's time when there is one, never a negative
+ * time, and never past the deadline; a stop carries an error.
  * fuzz-max-len: 512 */
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,9 +27,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llmorch/ext/backoff.h"
 #include "llmorch/ext/retry.h"
+#include "retry/plan.h"
 
-#define HEADER 15
+#define HEADER 40
+
+static int64_t le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n; i-- > 0;)
+        v = v << 8 | p[i];
+    return (int64_t)(v & (uint64_t)INT64_MAX);
+}
 
 static bool is_ows(char c)
 {
@@ -85,19 +100,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned attempts = 1 + data[12] % 12;
     int should_retry = (int)((flags >> 4) & 3) % 3 - 1;
 
-    /* The two header values, NUL-terminated copies. */
+    const uint8_t *q = data + 14; /* past the fields above (data was advanced by one) */
+    int64_t mono_now = le(q, 8);
+    int64_t deadline = (q[8] & 1) ? le(q + 8, 8) : 0;
+    int64_t prev_backoff = le(q + 16, 4);
+    int64_t base_ms = le(q + 20, 2), cap_ms = le(q + 22, 2);
+    enum llm_jitter jitter = (enum llm_jitter)(q[24] % 4);
+
+    /* The three header values, NUL-terminated copies of the lines of the
+     * rest (a NUL inside a line ends that header early, as in C). */
     const char *text = (const char *)data + HEADER - 1;
     size_t n = size - HEADER;
-    const char *nl = memchr(text, '\n', n);
-    size_t n1 = nl != NULL ? (size_t)(nl - text) : n;
-    size_t n2 = nl != NULL ? n - n1 - 1 : 0;
-    char *h1 = malloc(n1 + 1), *h2 = malloc(n2 + 1);
-    if (h1 == NULL || h2 == NULL)
-        abort();
-    memcpy(h1, text, n1);
-    h1[n1] = '\0';
-    memcpy(h2, nl != NULL ? nl + 1 : "", n2);
-    h2[n2] = '\0';
+    char *h[3];
+    for (int k = 0; k < 3; k++) {
+        const char *nl = memchr(text, '\n', n);
+        size_t len = nl != NULL ? (size_t)(nl - text) : n;
+        if ((h[k] = malloc(len + 1)) == NULL)
+            abort();
+        memcpy(h[k], text, len);
+        h[k][len] = '\0';
+        text += len < n ? len + 1 : len;
+        n -= len < n ? len + 1 : len;
+    }
+    char *h1 = h[0], *h2 = h[1];
     const char *ms_hdr = (flags & 1) ? NULL : h1;
     const char *ra_hdr = (flags & 2) ? NULL : h2;
 
@@ -149,7 +174,55 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         llm_retry_decide(&def, attempts, err, status, should_retry, w))
         abort();
 
-    free(h1);
-    free(h2);
+    /* The engine's plan on the same failure, headers as received. */
+    struct llm_header hv[3];
+    size_t nh = 0;
+    if (ms_hdr != NULL)
+        hv[nh++] = (struct llm_header){"retry-after-ms", (char *)ms_hdr};
+    if (ra_hdr != NULL)
+        hv[nh++] = (struct llm_header){"Retry-After", (char *)ra_hdr};
+    if (should_retry >= 0)
+        hv[nh++] = (struct llm_header){"x-should-retry", h[2]};
+    const struct llm_http_headers hh = {hv, nh};
+    int sr = llm__should_retry(&hh);
+    if (sr < -1 || sr > 1 || llm__retry_after(&hh, now) != w)
+        abort();
+    struct llm__retry_strategy st = {.policy = pol, .rng = (uint64_t)mono_now | 1};
+    const struct llm_backoff_options bo = {.base_ms = base_ms, .cap_ms = base_ms + cap_ms,
+                                           .jitter = jitter};
+    /* Options the constructor refuses (a cap below the default base): the
+     * defaults. */
+    if ((llm_backoff_new_exponential(&bo, &st.backoff) != LLM_OK &&
+         llm_backoff_new_exponential(NULL, &st.backoff) != LLM_OK) ||
+        llm_retry_budget_new(NULL, &st.budget) != LLM_OK)
+        abort();
+    const struct llm__retry_input in = {
+        .attempt = attempts, .err = err != LLM_OK ? err : LLM_ERR_SERVER_ERROR, .status = status,
+        .headers = &hh, .server_wait_ms = w, .prev_backoff_ms = prev_backoff,
+        .now_mono_us = mono_now, .deadline_mono_us = deadline,
+        .delivered_delta = (flags & 0x40) != 0};
+    struct llm__retry_plan plan;
+    llm__retry_plan(&st, &in, &plan);
+    if ((unsigned)plan.verdict > LLM_VERDICT_STOP_SERVER_WAIT_TOO_LONG)
+        abort();
+    enum llm_retry_verdict dv =
+        in.delivered_delta ? LLM_VERDICT_STOP_NOT_RETRYABLE
+                           : llm_retry_decide(&pol, attempts, in.err, status, sr, w);
+    if (dv != LLM_VERDICT_RETRY && plan.verdict != dv)
+        abort();
+    if (plan.verdict == LLM_VERDICT_RETRY) {
+        if (plan.delay_ms < 0 || plan.server_directed != (w >= 0) ||
+            (w >= 0 && plan.delay_ms != w) || plan.final_message != NULL ||
+            (deadline != 0 &&
+             (__int128)mono_now + (__int128)plan.delay_ms * 1000 >= (__int128)deadline))
+            abort();
+    } else if (plan.final_error == LLM_OK) {
+        abort();
+    }
+    free(plan.final_message);
+    llm__retry_strategy_clear(&st);
+
+    for (int k = 0; k < 3; k++)
+        free(h[k]);
     return 0;
 }
