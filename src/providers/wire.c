@@ -49,7 +49,10 @@ enum llm_error llm__endpoint_url(const char *base, const char *default_base, con
     if (n == 0)
         return LLM_ERR_INVALID_ARGUMENT;
     bool has_v1 = n >= 3 && memcmp(base + n - 3, "/v1", 3) == 0;
-    *out = llm__asprintf("%.*s%s/%s", (int)n, base, has_v1 ? "" : "/v1", path);
+    if (path == NULL)
+        *out = llm__strndup(base, n);
+    else
+        *out = llm__asprintf("%.*s%s/%s", (int)n, base, has_v1 ? "" : "/v1", path);
     return *out != NULL ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
 }
 
@@ -220,6 +223,121 @@ void llm__put_message(struct llm__jo *w, const char *role, const char *content)
     llm__jo_key(w, "content");
     llm__jo_string(w, content);
     llm__jo_object_end(w);
+}
+
+bool llm__is_system_role(const char *role)
+{
+    return strcmp(role, "system") == 0 || strcmp(role, "developer") == 0;
+}
+
+bool llm__message_text_empty(const struct llm_message *m)
+{
+    if (m->content != NULL)
+        return m->content[0] == '\0';
+    for (size_t k = 0; k < m->n_parts; k++)
+        if (m->parts[k].type == LLM_PART_TEXT && m->parts[k].text[0] != '\0')
+            return false;
+    return true;
+}
+
+void llm__put_message_text_parts(struct llm__jo *w, const struct llm_message *m)
+{
+    if (m->content != NULL) {
+        llm__jo_string_part(w, m->content);
+        return;
+    }
+    for (size_t k = 0; k < m->n_parts; k++)
+        if (m->parts[k].type == LLM_PART_TEXT)
+            llm__jo_string_part(w, m->parts[k].text);
+}
+
+bool llm__has_system(const struct llm_request *req)
+{
+    if (req->system != NULL && req->system[0] != '\0')
+        return true;
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const struct llm_message *m = &req->messages[i];
+        if (llm__is_system_role(m->role) && !llm__message_text_empty(m))
+            return true;
+    }
+    return false;
+}
+
+void llm__put_system(struct llm__jo *w, const struct llm_request *req)
+{
+    bool any = false;
+    llm__jo_string_begin(w);
+    if (req->system != NULL && req->system[0] != '\0') {
+        llm__jo_string_part(w, req->system);
+        any = true;
+    }
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const struct llm_message *m = &req->messages[i];
+        if (!llm__is_system_role(m->role) || llm__message_text_empty(m))
+            continue;
+        if (any)
+            llm__jo_string_part(w, "\n\n");
+        llm__put_message_text_parts(w, m);
+        any = true;
+    }
+    llm__jo_string_end(w);
+}
+
+void llm__put_sampling_object(struct llm__jo *w, const struct llm_request *req,
+                              const struct llm__sampling_keys *k)
+{
+    llm__jo_object_begin(w);
+    if (req->max_tokens > 0 && k->max_tokens != NULL) {
+        llm__jo_key(w, k->max_tokens);
+        llm__jo_int(w, req->max_tokens);
+    }
+    if (req->has_temperature) {
+        llm__jo_key(w, k->temperature);
+        llm__jo_double(w, req->temperature);
+    }
+    if (req->has_top_p) {
+        llm__jo_key(w, k->top_p);
+        llm__jo_double(w, req->top_p);
+    }
+    if (req->n_stop > 0) {
+        llm__jo_key(w, k->stop);
+        llm__jo_array_begin(w);
+        for (size_t i = 0; i < req->n_stop; i++)
+            llm__jo_string(w, req->stop[i]);
+        llm__jo_array_end(w);
+    }
+    llm__jo_object_end(w);
+}
+
+bool llm__has_sampling(const struct llm_request *req, bool with_max_tokens)
+{
+    return (with_max_tokens && req->max_tokens > 0) || req->has_temperature || req->has_top_p ||
+           req->n_stop > 0;
+}
+
+char *llm__url_segment(const char *s)
+{
+    static const char HX[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    if (n > (SIZE_MAX - 1) / 3)
+        return NULL;
+    char *out = malloc(3 * n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = HX[c >> 4];
+            out[o++] = HX[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
 }
 
 static size_t add_sat(size_t a, size_t b)

@@ -31,7 +31,9 @@ bool llm__header_name_ok(const char *s);
 /* The endpoint URL for `base` (NULL = `default_base`): trailing '/'
  * stripped, then "/<path>" appended if the base already ends in "/v1",
  * else "/v1/<path>" (so "http://host:8080" and "http://host:11434/v1" both
- * work).  On success *out is malloc'd.  Returns LLM_ERR_INVALID_ARGUMENT for
+ * work).  A NULL `path` gives the cleaned base alone (providers whose
+ * paths name the model: Gemini, Bedrock, Azure, Ollama).  On success *out
+ * is malloc'd.  Returns LLM_ERR_INVALID_ARGUMENT for
  * an empty base or one with spaces or control bytes, LLM_ERR_OUT_OF_MEMORY. */
 enum llm_error llm__endpoint_url(const char *base, const char *default_base,
                                  const char *path, char **out);
@@ -205,6 +207,40 @@ bool llm__data_url_split(const char *url, const char **media, size_t *media_len,
 
 /* Write {"role": role, "content": content}. */
 void llm__put_message(struct llm__jo *w, const char *role, const char *content);
+
+/* System and developer turns: wire formats without a system role inside
+ * their messages (Anthropic, Gemini, Bedrock) send the request's system
+ * prompt and every system/developer message, in order, joined by blank
+ * lines, as one top-level text.  llm__has_system: true if that text is not
+ * empty; llm__put_system writes it as one JSON string (in pieces, no
+ * joined copy). */
+bool llm__is_system_role(const char *role);
+bool llm__has_system(const struct llm_request *req);
+/* True if a message has no text (no content, no non-empty text part). */
+bool llm__message_text_empty(const struct llm_message *m);
+/* Write a message's text (content, else its text parts joined) as parts
+ * of a JSON string being written (between llm__jo_string_begin/end). */
+void llm__put_message_text_parts(struct llm__jo *w, const struct llm_message *m);
+void llm__put_system(struct llm__jo *w, const struct llm_request *req);
+
+/* Member names of a nested sampling object (Gemini's generationConfig,
+ * Bedrock's inferenceConfig, Ollama's options).  max_tokens NULL: not
+ * written. */
+struct llm__sampling_keys {
+    const char *max_tokens, *temperature, *top_p, *stop;
+};
+
+/* True if `req` sets anything such an object would carry. */
+bool llm__has_sampling(const struct llm_request *req, bool with_max_tokens);
+
+/* Write the object: each member only when the request sets it. */
+void llm__put_sampling_object(struct llm__jo *w, const struct llm_request *req,
+                              const struct llm__sampling_keys *k);
+
+/* `s` percent-encoded as one URL path segment (every byte but RFC 3986's
+ * unreserved ones: a model id's ':' and '/' become %3A and %2F, as the AWS
+ * SDK sends them).  malloc'd; NULL when out of memory. */
+char *llm__url_segment(const char *s);
 
 /* Room for a body of `req` when nothing needs escaping, with slack for the
  * field names, so that writing it takes one allocation.  `req` MUST have
