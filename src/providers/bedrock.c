@@ -288,13 +288,19 @@ static enum llm_error bedrock_parse_stream_event(const struct llm_provider *p, c
         /* {"message": "..."} for exceptions; the text itself for errors. */
         bool exc = event[0] == 'e' && event[1] == 'x';
         cJSON *root = exc ? llm__json_parse(data, len) : NULL;
+        /* `data` is not NUL-terminated (the slot's contract): an error
+         * message's text is copied before it is used as a string. */
+        char *text = exc ? NULL : llm__strndup(data, len);
+        if (!exc && text == NULL)
+            return LLM_ERR_OUT_OF_MEMORY;
         char tbuf[96];
         struct llm__wire_error e = {
             .code = normalise_type(event + (exc ? 10 : 6), tbuf, sizeof(tbuf)),
-            .message = exc ? llm__json_string(root, "message") : data,
+            .message = exc ? llm__json_string(root, "message") : text,
         };
         enum llm_error err = llm__parsed_set_wire_error(acc, bedrock_rules, N_BEDROCK_RULES, &e);
         cJSON_Delete(root);
+        free(text);
         return err;
     }
     cJSON *root = llm__json_parse(data, len);
