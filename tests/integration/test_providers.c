@@ -299,6 +299,92 @@ static void truncated_streams_are_parse_errors_in_every_framing(void **state)
     }
 }
 
+#define CANARY_SECRET "canary-aws-secret-DO-NOT-PRINT-0123456789"
+#define CANARY_TOKEN "canary-aws-session-token-DO-NOT-PRINT"
+#define CANARY_KEY "canary-gemini-key-DO-NOT-PRINT-4242"
+
+struct sink {
+    char text[65536];
+    size_t len;
+};
+
+static void sink_add(struct sink *k, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > sizeof(k->text) - 1 - k->len)
+        n = sizeof(k->text) - 1 - k->len;
+    memcpy(k->text + k->len, s, n);
+    k->len += n;
+    k->text[k->len] = '\0';
+}
+
+static void log_to_sink(void *user, enum llm_log_level level, const char *msg)
+{
+    (void)level;
+    sink_add(user, msg);
+}
+
+static void line_to_sink(void *user, const char *line)
+{
+    sink_add(user, line);
+}
+
+/* The AWS secret and session token (given as provider options, so the
+ * engine knows them as secrets) and a Gemini key never show up in results,
+ * debug logs, event or metrics lines, whatever the server answers. */
+static void provider_secrets_never_appear_in_results_logs_or_metrics(void **state)
+{
+    (void)state;
+    struct mocksrv_options mo = {0};
+    mo.aws_secret_key = CANARY_SECRET;
+    mo.script = "429,ok,500,ok";
+    mo.retry_after_ms = 10;
+    struct mocksrv *s = NULL;
+    assert_int_equal(mocksrv_start(&mo, &s), 0);
+    static const char *const names[] = {"bedrock", "gemini"};
+    for (size_t i = 0; i < 2; i++) {
+        struct sink sink = {{0}, 0};
+        struct llm_provider_options po = {0};
+        po.base_url = mocksrv_url(s);
+        po.api_key = i == 0 ? "" : CANARY_KEY;
+        po.aws_access_key_id = AKID;
+        po.aws_secret_access_key = CANARY_SECRET;
+        po.aws_session_token = CANARY_TOKEN;
+        struct llm_engine_options o = {0};
+        o.provider = names[i];
+        o.provider_options = &po;
+        o.max_attempts = 3;
+        o.base_backoff_ms = 1;
+        o.max_backoff_ms = 2;
+        o.log = log_to_sink;
+        o.log_user = &sink;
+        o.log_level = LLM_LOG_DEBUG;
+        o.events_cb = line_to_sink;
+        o.events_user = &sink;
+        o.metrics_cb = line_to_sink;
+        o.metrics_user = &sink;
+        o.keep_raw_response = true;
+        struct llm_engine *e = NULL;
+        assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+        for (int stream = 0; stream < 2; stream++) {
+            struct deltas d = {0};
+            struct llm_result *res = run(e, i == 0 ? cases[2].model : cases[0].model, stream, &d);
+            if (!res->success)
+                fail_msg("%s: %s", names[i], res->error.message ? res->error.message : "");
+            char *json = llm_result_to_json(res);
+            sink_add(&sink, json);
+            llm_free(json);
+            llm_result_free(res);
+        }
+        llm_engine_free(e); /* flushes the last metrics line */
+        assert_true(sink.len > 0);
+        assert_null(strstr(sink.text, CANARY_SECRET));
+        assert_null(strstr(sink.text, CANARY_TOKEN));
+        assert_null(strstr(sink.text, CANARY_KEY));
+    }
+    mocksrv_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +396,7 @@ int main(void)
         cmocka_unit_test(bedrock_unsigned_requests_are_refused_by_the_verifier),
         cmocka_unit_test(bedrock_corrupted_event_stream_crc_is_a_parse_error),
         cmocka_unit_test(truncated_streams_are_parse_errors_in_every_framing),
+        cmocka_unit_test(provider_secrets_never_appear_in_results_logs_or_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
