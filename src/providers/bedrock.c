@@ -8,6 +8,7 @@
  * builds each attempt's request afresh, so a retry is signed anew. */
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,31 +44,216 @@ static void put_text_block(struct llm__jo *w, const char *text)
     llm__jo_object_end(w);
 }
 
+/* {"image":{"format":"png","source":{"bytes":"<base64>"}}}: Converse
+ * takes images as bytes only, so a URL that is not a data: URL cannot be
+ * sent (the request is refused rather than silently losing the image). */
+static void put_image_block(struct llm__body *b, const struct llm_content_part *pt)
+{
+    struct llm__jo *w = &b->w;
+    const char *media = pt->media_type, *data = pt->data;
+    size_t media_len = media != NULL ? strlen(media) : 0;
+    if (pt->type == LLM_PART_IMAGE_URL && !llm__data_url_split(pt->url, &media, &media_len, &data)) {
+        b->bad = true;
+        return;
+    }
+    const char *slash = memchr(media, '/', media_len);
+    char format[16];
+    size_t fl = slash ? media_len - (size_t)(slash + 1 - media) : 0;
+    snprintf(format, sizeof(format), "%.*s", (int)(fl < 15 ? fl : 15), slash ? slash + 1 : "");
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "image");
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "format");
+    llm__jo_string(w, strcmp(format, "jpg") == 0 ? "jpeg" : format);
+    llm__jo_key(w, "source");
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "bytes");
+    llm__jo_string(w, data);
+    llm__jo_object_end(w);
+    llm__jo_object_end(w);
+    llm__jo_object_end(w);
+}
+
+/* {"toolResult":{"toolUseId","content":[{"json":{...}}|{"text":...}],
+ * "status":"success"}}: a JSON object result as json, anything else as
+ * text. */
+static void put_tool_result(struct llm__body *b, const struct llm_message *m)
+{
+    struct llm__jo *w = &b->w;
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "toolResult");
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "toolUseId");
+    llm__jo_string(w, m->tool_call_id);
+    llm__jo_key(w, "content");
+    llm__jo_array_begin(w);
+    llm__jo_object_begin(w);
+    cJSON *v = m->content != NULL ? cJSON_Parse(m->content) : NULL;
+    if (cJSON_IsObject(v)) {
+        llm__jo_key(w, "json");
+        llm__body_put_json_text(b, m->content, "{}");
+    } else {
+        llm__jo_key(w, "text");
+        llm__put_message_text(w, m);
+    }
+    cJSON_Delete(v);
+    llm__jo_object_end(w);
+    llm__jo_array_end(w);
+    llm__jo_key(w, "status");
+    llm__jo_string(w, "success");
+    llm__jo_object_end(w);
+    llm__jo_object_end(w);
+}
+
+/* One message's content blocks: text and images, then toolUse blocks. */
+static void put_blocks(struct llm__body *b, const struct llm_message *m)
+{
+    struct llm__jo *w = &b->w;
+    if (m->n_parts > 0) {
+        for (size_t k = 0; k < m->n_parts; k++) {
+            if (m->parts[k].type == LLM_PART_TEXT)
+                put_text_block(w, m->parts[k].text);
+            else
+                put_image_block(b, &m->parts[k]);
+        }
+    } else if (m->content != NULL && (m->content[0] != '\0' || m->n_tool_calls == 0)) {
+        put_text_block(w, m->content);
+    }
+    for (size_t k = 0; k < m->n_tool_calls; k++) {
+        const struct llm_tool_call *c = &m->tool_calls[k];
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "toolUse");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "toolUseId");
+        llm__jo_string(w, c->id != NULL ? c->id : "");
+        llm__jo_key(w, "name");
+        llm__jo_string(w, c->name);
+        llm__jo_key(w, "input");
+        llm__body_put_json_text(b, c->arguments, "{}");
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+    }
+}
+
+/* messages: Converse knows user and assistant; consecutive tool results
+ * travel together in one user turn (the turns must alternate). */
+static void put_messages(struct llm__body *b, const struct llm_request *req)
+{
+    struct llm__jo *w = &b->w;
+    llm__jo_array_begin(w);
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const struct llm_message *m = &req->messages[i];
+        if (llm__is_system_role(m->role))
+            continue;
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "role");
+        llm__jo_string(w, strcmp(m->role, "assistant") == 0 ? "assistant" : "user");
+        llm__jo_key(w, "content");
+        llm__jo_array_begin(w);
+        if (m->tool_call_id != NULL) {
+            for (;;) {
+                put_tool_result(b, &req->messages[i]);
+                if (i + 1 >= req->n_messages || req->messages[i + 1].tool_call_id == NULL)
+                    break;
+                i++;
+            }
+        } else {
+            put_blocks(b, m);
+        }
+        llm__jo_array_end(w);
+        llm__jo_object_end(w);
+    }
+    llm__jo_array_end(w);
+}
+
+/* toolConfig:{tools:[{toolSpec:{name,description,inputSchema:{json}}}],
+ * toolChoice}.  Converse has no "none": the tools are still declared (a
+ * history with toolUse blocks needs them) and no choice is sent. */
+static void put_tool_config(struct llm__body *b, const struct llm_request *req)
+{
+    struct llm__jo *w = &b->w;
+    if (req->n_tools == 0 || !llm__extra_member(&b->x, w, "toolConfig"))
+        return;
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "tools");
+    llm__jo_array_begin(w);
+    for (size_t i = 0; i < req->n_tools; i++) {
+        const struct llm_tool *t = &req->tools[i];
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "toolSpec");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "name");
+        llm__jo_string(w, t->name);
+        if (t->description != NULL) {
+            llm__jo_key(w, "description");
+            llm__jo_string(w, t->description);
+        }
+        llm__jo_key(w, "inputSchema");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "json");
+        llm__body_put_json_text(b, t->parameters_json, "{\"type\":\"object\",\"properties\":{}}");
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+    }
+    llm__jo_array_end(w);
+    const char *choice = req->tool_choice == LLM_TOOL_CHOICE_AUTO       ? "auto"
+                         : req->tool_choice == LLM_TOOL_CHOICE_REQUIRED ? "any"
+                         : req->tool_choice == LLM_TOOL_CHOICE_NAMED    ? "tool"
+                                                                         : NULL;
+    if (choice != NULL) {
+        llm__jo_key(w, "toolChoice");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, choice);
+        llm__jo_object_begin(w);
+        if (req->tool_choice == LLM_TOOL_CHOICE_NAMED) {
+            llm__jo_key(w, "name");
+            llm__jo_string(w, req->tool_choice_name != NULL ? req->tool_choice_name : "");
+        }
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+    }
+    llm__jo_object_end(w);
+}
+
+/* outputConfig:{textFormat:{type:"json_schema",structure:{jsonSchema:
+ * {name,schema:"<schema as a JSON string>"}}}}; a bare JSON object
+ * request is the schema {"type":"object"}. */
+static void put_output_config(struct llm__body *b, const struct llm_request *req)
+{
+    const struct llm_response_format *f = &req->response_format;
+    if (f->type == LLM_RESPONSE_TEXT || !llm__extra_member(&b->x, &b->w, "outputConfig"))
+        return;
+    struct llm__jo *w = &b->w;
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "textFormat");
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "type");
+    llm__jo_string(w, "json_schema");
+    llm__jo_key(w, "structure");
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "jsonSchema");
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "name");
+    llm__jo_string(w, f->type == LLM_RESPONSE_JSON_SCHEMA && f->name != NULL ? f->name
+                                                                              : "json_object");
+    llm__jo_key(w, "schema");
+    llm__body_put_json_text_as_string(
+        b, f->type == LLM_RESPONSE_JSON_SCHEMA ? f->schema_json : "{\"type\":\"object\"}");
+    llm__jo_object_end(w);
+    llm__jo_object_end(w);
+    llm__jo_object_end(w);
+    llm__jo_object_end(w);
+}
+
 static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
 {
     struct llm__body b;
     enum llm_error err = llm__body_begin(&b, req);
     if (err != LLM_OK)
         return err;
-    if (llm__extra_member(&b.x, &b.w, "messages")) {
-        llm__jo_array_begin(&b.w);
-        for (size_t i = 0; i < req->n_messages; i++) {
-            const struct llm_message *m = &req->messages[i];
-            if (llm__is_system_role(m->role))
-                continue;
-            llm__jo_object_begin(&b.w);
-            llm__jo_key(&b.w, "role");
-            /* Converse knows user and assistant; a tool result sent as
-             * text is the user's turn. */
-            llm__jo_string(&b.w, strcmp(m->role, "assistant") == 0 ? "assistant" : "user");
-            llm__jo_key(&b.w, "content");
-            llm__jo_array_begin(&b.w);
-            put_text_block(&b.w, m->content);
-            llm__jo_array_end(&b.w);
-            llm__jo_object_end(&b.w);
-        }
-        llm__jo_array_end(&b.w);
-    }
+    if (llm__extra_member(&b.x, &b.w, "messages"))
+        put_messages(&b, req);
     if (llm__has_system(req) && llm__extra_member(&b.x, &b.w, "system")) {
         llm__jo_array_begin(&b.w);
         llm__jo_object_begin(&b.w);
@@ -80,6 +266,8 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
                                                    "stopSequences"};
     if (llm__has_sampling(req, true) && llm__extra_member(&b.x, &b.w, "inferenceConfig"))
         llm__put_sampling_object(&b.w, req, &keys);
+    put_tool_config(&b, req);
+    put_output_config(&b, req);
     return llm__body_end(&b, out);
 }
 
@@ -237,7 +425,7 @@ static bool filtered(const char *r)
 static enum llm_error finish(struct llm_parsed *out, const char *stop)
 {
     enum llm_error err = llm__parsed_update(&out->finish_reason, stop);
-    if (err == LLM_OK && filtered(stop) && out->content_len == 0) {
+    if (err == LLM_OK && filtered(stop) && out->content_len == 0 && out->n_tool_calls == 0) {
         char *msg = llm__asprintf("reply withheld by Bedrock (stopReason %s)", stop);
         err = llm_parsed_set_error(out, LLM_ERR_CONTENT_FILTERED, stop, msg ? msg : stop);
         free(msg);
@@ -267,12 +455,18 @@ static enum llm_error bedrock_parse_response(const struct llm_provider *p, const
         const cJSON *block;
         cJSON_ArrayForEach(block, content) {
             const char *text = llm__json_string(block, "text");
+            const cJSON *use = llm__json_object(block, "toolUse");
             if (err == LLM_OK && text != NULL)
                 err = llm_parsed_append(out, text, strlen(text));
+            else if (err == LLM_OK && use != NULL)
+                err = llm__parsed_tool_from_json(out, llm__json_string(use, "toolUseId"),
+                                                 llm__json_string(use, "name"),
+                                                 cJSON_GetObjectItemCaseSensitive(use, "input"));
         }
         read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &out->usage);
         if (err == LLM_OK)
             err = finish(out, llm__json_string(root, "stopReason"));
+        llm__parsed_settle_usage(out);
     }
     cJSON_Delete(root);
     return err;
@@ -309,11 +503,31 @@ static enum llm_error bedrock_parse_stream_event(const struct llm_provider *p, c
         return llm__parse_failure(acc, "invalid JSON in event-stream payload", data, len);
     }
     enum llm_error err = LLM_OK;
-    if (strcmp(event, "contentBlockDelta") == 0) {
-        const char *text = llm__json_string(llm__json_object(root, "delta"), "text");
+    /* Tool calls are keyed by their content block's index: the start
+     * names the call, deltas carry fragments of its input JSON. */
+    int64_t index = -1;
+    llm__json_count(root, "contentBlockIndex", &index);
+    if (strcmp(event, "contentBlockStart") == 0) {
+        const cJSON *use = llm__json_object(llm__json_object(root, "start"), "toolUse");
+        struct llm_parsed_tool_call *call;
+        if (use != NULL && (err = llm_parsed_tool_call(acc, index, &call)) == LLM_OK) {
+            err = llm__parsed_update(&call->id, llm__json_string(use, "toolUseId"));
+            if (err == LLM_OK)
+                err = llm__parsed_update(&call->name, llm__json_string(use, "name"));
+        }
+    } else if (strcmp(event, "contentBlockDelta") == 0) {
+        const cJSON *delta = llm__json_object(root, "delta");
+        const char *text = llm__json_string(delta, "text");
+        const char *input = llm__json_string(llm__json_object(delta, "toolUse"), "input");
         err = llm_parsed_append(acc, "", 0);
         if (err == LLM_OK && text != NULL)
             err = llm_parsed_append(acc, text, strlen(text));
+        if (err == LLM_OK && input != NULL) {
+            struct llm_parsed_tool_call *call;
+            err = llm_parsed_tool_call(acc, index, &call);
+            if (err == LLM_OK)
+                err = llm__parsed_tool_append(acc, call, input, strlen(input));
+        }
     } else if (strcmp(event, "messageStop") == 0) {
         err = llm_parsed_append(acc, "", 0);
         if (err == LLM_OK)
@@ -322,6 +536,7 @@ static enum llm_error bedrock_parse_stream_event(const struct llm_provider *p, c
         /* The last event of a ConverseStream: usage and metrics. */
         read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &acc->usage);
         acc->done = true;
+        llm__parsed_settle_usage(acc);
     }
     /* messageStart, contentBlockStart/Stop and unknown events: nothing. */
     cJSON_Delete(root);

@@ -7,7 +7,9 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/util.h"
 #include "llmorch/ext/provider.h"
@@ -25,11 +27,214 @@ _Static_assert(offsetof(struct gemini_impl, ep) == 0, "llm__http_provider_new fi
 /* ---- request ------------------------------------------------------------------ */
 
 /* Gemini's roles are "user" and "model"; system turns go to
- * systemInstruction.  A "tool" turn (a function result sent as text) is
- * the user's side of the conversation. */
+ * systemInstruction, tool results are functionResponse parts of a user
+ * turn. */
 static const char *gemini_role(const char *role)
 {
     return strcmp(role, "assistant") == 0 ? "model" : "user";
+}
+
+/* Gemini's schema dialect (an OpenAPI subset): type names upper-case
+ * ("OBJECT", "STRING"), no additionalProperties or $schema. */
+static void gemini_schema(cJSON *v)
+{
+    if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(v, "additionalProperties");
+        cJSON_DeleteItemFromObjectCaseSensitive(v, "$schema");
+        cJSON *c;
+        cJSON_ArrayForEach(c, v) {
+            if (cJSON_IsObject(v) && c->string != NULL && strcmp(c->string, "type") == 0 &&
+                cJSON_IsString(c)) {
+                for (char *t = c->valuestring; *t; t++)
+                    if (*t >= 'a' && *t <= 'z')
+                        *t = (char)(*t - 'a' + 'A');
+            } else {
+                gemini_schema(c);
+            }
+        }
+    }
+}
+
+/* The MIME type of an image URL from its extension (fileData needs one). */
+static const char *image_mime(const char *url)
+{
+    static const struct {
+        const char *ext, *mime;
+    } types[] = {{".png", "image/png"}, {".gif", "image/gif"}, {".webp", "image/webp"},
+                 {".heic", "image/heic"}};
+    size_t n = strcspn(url, "?#");
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        size_t k = strlen(types[i].ext);
+        if (n >= k && strncasecmp(url + n - k, types[i].ext, k) == 0)
+            return types[i].mime;
+    }
+    return "image/jpeg";
+}
+
+static void put_image_part(struct llm__jo *w, const struct llm_content_part *pt)
+{
+    const char *media, *data;
+    size_t media_len;
+    llm__jo_object_begin(w);
+    if (pt->type == LLM_PART_IMAGE_BASE64 ||
+        llm__data_url_split(pt->url, &media, &media_len, &data)) {
+        llm__jo_key(w, "inlineData");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "mimeType");
+        if (pt->type == LLM_PART_IMAGE_BASE64) {
+            llm__jo_string(w, pt->media_type);
+            llm__jo_key(w, "data");
+            llm__jo_string(w, pt->data);
+        } else {
+            char mt[128];
+            snprintf(mt, sizeof(mt), "%.*s", (int)(media_len < 127 ? media_len : 127), media);
+            llm__jo_string(w, mt);
+            llm__jo_key(w, "data");
+            llm__jo_string(w, data);
+        }
+    } else {
+        llm__jo_key(w, "fileData");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "mimeType");
+        llm__jo_string(w, image_mime(pt->url));
+        llm__jo_key(w, "fileUri");
+        llm__jo_string(w, pt->url);
+    }
+    llm__jo_object_end(w);
+    llm__jo_object_end(w);
+}
+
+/* The name of the function whose call `id` answers: the tool turn's own
+ * name, else the name of the call with that id in an earlier assistant
+ * turn (Gemini matches results to calls by name). */
+static const char *tool_result_name(const struct llm_request *req, size_t upto,
+                                    const struct llm_message *m)
+{
+    if (m->name != NULL)
+        return m->name;
+    for (size_t i = upto; i-- > 0;) {
+        const struct llm_message *a = &req->messages[i];
+        for (size_t k = 0; k < a->n_tool_calls; k++)
+            if (a->tool_calls[k].id != NULL && m->tool_call_id != NULL &&
+                strcmp(a->tool_calls[k].id, m->tool_call_id) == 0)
+                return a->tool_calls[k].name;
+    }
+    return "";
+}
+
+static void put_turn(struct llm__body *b, const struct llm_request *req, size_t i)
+{
+    struct llm__jo *w = &b->w;
+    const struct llm_message *m = &req->messages[i];
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "role");
+    llm__jo_string(w, gemini_role(m->role));
+    llm__jo_key(w, "parts");
+    llm__jo_array_begin(w);
+    if (m->tool_call_id != NULL) {
+        /* {"functionResponse":{"name","response":{...}}}: a JSON object
+         * result as it is, anything else wrapped as {"content": text}. */
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "functionResponse");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "name");
+        llm__jo_string(w, tool_result_name(req, i, m));
+        llm__jo_key(w, "response");
+        cJSON *v = m->content != NULL ? cJSON_Parse(m->content) : NULL;
+        if (cJSON_IsObject(v)) {
+            llm__body_put_json_text(b, m->content, "{}");
+        } else {
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "content");
+            llm__put_message_text(w, m);
+            llm__jo_object_end(w);
+        }
+        cJSON_Delete(v);
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+    } else if (m->n_parts > 0) {
+        for (size_t k = 0; k < m->n_parts; k++) {
+            if (m->parts[k].type == LLM_PART_TEXT) {
+                llm__jo_object_begin(w);
+                llm__jo_key(w, "text");
+                llm__jo_string(w, m->parts[k].text);
+                llm__jo_object_end(w);
+            } else {
+                put_image_part(w, &m->parts[k]);
+            }
+        }
+    } else if (m->content != NULL && (m->content[0] != '\0' || m->n_tool_calls == 0)) {
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "text");
+        llm__jo_string(w, m->content);
+        llm__jo_object_end(w);
+    }
+    for (size_t k = 0; k < m->n_tool_calls; k++) {
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "functionCall");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "name");
+        llm__jo_string(w, m->tool_calls[k].name);
+        llm__jo_key(w, "args");
+        llm__body_put_json_text(b, m->tool_calls[k].arguments, "{}");
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+    }
+    llm__jo_array_end(w);
+    llm__jo_object_end(w);
+}
+
+/* tools:[{functionDeclarations:[...]}] and toolConfig. */
+static void put_tools(struct llm__body *b, const struct llm_request *req)
+{
+    struct llm__jo *w = &b->w;
+    if (req->n_tools > 0 && llm__extra_member(&b->x, w, "tools")) {
+        llm__jo_array_begin(w);
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "functionDeclarations");
+        llm__jo_array_begin(w);
+        for (size_t i = 0; i < req->n_tools; i++) {
+            const struct llm_tool *t = &req->tools[i];
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "name");
+            llm__jo_string(w, t->name);
+            if (t->description != NULL) {
+                llm__jo_key(w, "description");
+                llm__jo_string(w, t->description);
+            }
+            llm__jo_key(w, "parameters");
+            llm__body_put_json_text_fixed(b, t->parameters_json,
+                                          "{\"type\":\"object\",\"properties\":{}}",
+                                          gemini_schema);
+            llm__jo_object_end(w);
+        }
+        llm__jo_array_end(w);
+        llm__jo_object_end(w);
+        llm__jo_array_end(w);
+    }
+    static const char *const modes[] = {
+        [LLM_TOOL_CHOICE_AUTO] = "AUTO",
+        [LLM_TOOL_CHOICE_NONE] = "NONE",
+        [LLM_TOOL_CHOICE_REQUIRED] = "ANY",
+        [LLM_TOOL_CHOICE_NAMED] = "ANY",
+    };
+    unsigned c = (unsigned)req->tool_choice;
+    if (req->tool_choice != LLM_TOOL_CHOICE_DEFAULT && c < sizeof(modes) / sizeof(modes[0]) &&
+        llm__extra_member(&b->x, w, "toolConfig")) {
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "functionCallingConfig");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "mode");
+        llm__jo_string(w, modes[c]);
+        if (req->tool_choice == LLM_TOOL_CHOICE_NAMED && req->tool_choice_name != NULL) {
+            llm__jo_key(w, "allowedFunctionNames");
+            llm__jo_array_begin(w);
+            llm__jo_string(w, req->tool_choice_name);
+            llm__jo_array_end(w);
+        }
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+    }
 }
 
 static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
@@ -40,22 +245,9 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
         return err;
     if (llm__extra_member(&b.x, &b.w, "contents")) {
         llm__jo_array_begin(&b.w);
-        for (size_t i = 0; i < req->n_messages; i++) {
-            const struct llm_message *m = &req->messages[i];
-            if (llm__is_system_role(m->role))
-                continue;
-            llm__jo_object_begin(&b.w);
-            llm__jo_key(&b.w, "role");
-            llm__jo_string(&b.w, gemini_role(m->role));
-            llm__jo_key(&b.w, "parts");
-            llm__jo_array_begin(&b.w);
-            llm__jo_object_begin(&b.w);
-            llm__jo_key(&b.w, "text");
-            llm__jo_string(&b.w, m->content);
-            llm__jo_object_end(&b.w);
-            llm__jo_array_end(&b.w);
-            llm__jo_object_end(&b.w);
-        }
+        for (size_t i = 0; i < req->n_messages; i++)
+            if (!llm__is_system_role(req->messages[i].role))
+                put_turn(&b, req, i);
         llm__jo_array_end(&b.w);
     }
     if (llm__has_system(req) && llm__extra_member(&b.x, &b.w, "systemInstruction")) {
@@ -69,10 +261,27 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
         llm__jo_array_end(&b.w);
         llm__jo_object_end(&b.w);
     }
+    put_tools(&b, req);
+    /* generationConfig: sampling, and structured output as
+     * responseMimeType (+ responseSchema in Gemini's dialect). */
     static const struct llm__sampling_keys keys = {"maxOutputTokens", "temperature", "topP",
                                                    "stopSequences"};
-    if (llm__has_sampling(req, true) && llm__extra_member(&b.x, &b.w, "generationConfig"))
-        llm__put_sampling_object(&b.w, req, &keys);
+    const struct llm_response_format *f = &req->response_format;
+    bool json = f->type == LLM_RESPONSE_JSON_OBJECT || f->type == LLM_RESPONSE_JSON_SCHEMA;
+    if ((llm__has_sampling(req, true) || json) &&
+        llm__extra_member(&b.x, &b.w, "generationConfig")) {
+        llm__jo_object_begin(&b.w);
+        llm__put_sampling_members(&b.w, req, &keys);
+        if (json) {
+            llm__jo_key(&b.w, "responseMimeType");
+            llm__jo_string(&b.w, "application/json");
+        }
+        if (f->type == LLM_RESPONSE_JSON_SCHEMA) {
+            llm__jo_key(&b.w, "responseSchema");
+            llm__body_put_json_text_fixed(&b, f->schema_json, "{}", gemini_schema);
+        }
+        llm__jo_object_end(&b.w);
+    }
     return llm__body_end(&b, out);
 }
 
@@ -309,6 +518,22 @@ static enum llm_error apply_reply(const cJSON *root, const char *data, size_t le
         return llm__parse_failure(out, "content.parts is not an array", data, len);
     const cJSON *part;
     cJSON_ArrayForEach(part, parts) {
+        const cJSON *call = llm__json_object(part, "functionCall");
+        if (call != NULL) {
+            /* Calls come whole (also in streams); Gemini 2.x ids them only
+             * sometimes: one is made so results can refer to the call. */
+            const char *id = llm__json_string(call, "id");
+            char made[32];
+            if (id == NULL) {
+                snprintf(made, sizeof(made), "call_%zu", out->n_tool_calls);
+                id = made;
+            }
+            err = llm__parsed_tool_from_json(out, id, llm__json_string(call, "name"),
+                                             cJSON_GetObjectItemCaseSensitive(call, "args"));
+            if (err != LLM_OK)
+                return err;
+            continue;
+        }
         const char *text = llm__json_string(part, "text");
         /* Thought summaries are not the reply. */
         if (text == NULL || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(part, "thought")))
@@ -321,10 +546,15 @@ static enum llm_error apply_reply(const cJSON *root, const char *data, size_t le
     if (fr != NULL && strcmp(fr, "FINISH_REASON_UNSPECIFIED") != 0) {
         char buf[48];
         const char *mapped = map_finish(fr, buf, sizeof(buf));
+        /* A turn that ends in function calls ends for them, as OpenAI says. */
+        if (strcmp(mapped, "stop") == 0 && out->n_tool_calls > 0)
+            mapped = "tool_calls";
         err = llm__parsed_update(&out->finish_reason, mapped);
         out->done = true;
+        llm__parsed_settle_usage(out);
         /* Blocked with nothing said: a refusal, not an empty success. */
-        if (err == LLM_OK && strcmp(mapped, "content_filter") == 0 && out->content_len == 0) {
+        if (err == LLM_OK && strcmp(mapped, "content_filter") == 0 && out->content_len == 0 &&
+            out->n_tool_calls == 0) {
             char *msg = llm__asprintf("reply blocked by Gemini (finishReason %s)", fr);
             err = llm_parsed_set_error(out, LLM_ERR_CONTENT_FILTERED, fr,
                                        msg ? msg : "reply blocked");

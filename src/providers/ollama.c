@@ -3,6 +3,7 @@
  * key, priced zero (see pricing).  Builds and parses; no I/O. */
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,104 @@ _Static_assert(offsetof(struct ollama_impl, ep) == 0, "llm__http_provider_new fi
 
 /* ---- request ------------------------------------------------------------------ */
 
+/* One message: text, images as base64 "images" (Ollama takes no URLs:
+ * data: URLs are unpacked, other URLs refuse the request), assistant
+ * tool_calls with arguments as an OBJECT, tool results with tool_name. */
+static void put_message(struct llm__body *b, const struct llm_message *m)
+{
+    struct llm__jo *w = &b->w;
+    const char *role = strcmp(m->role, "developer") == 0 ? "system" : m->role;
+    if (m->n_parts == 0 && m->n_tool_calls == 0 && m->tool_call_id == NULL) {
+        llm__put_message(w, role, m->content);
+        return;
+    }
+    llm__jo_object_begin(w);
+    llm__jo_key(w, "role");
+    llm__jo_string(w, role);
+    llm__jo_key(w, "content");
+    llm__put_message_text(w, m);
+    bool images = false;
+    for (size_t k = 0; k < m->n_parts; k++)
+        images = images || m->parts[k].type != LLM_PART_TEXT;
+    if (images) {
+        llm__jo_key(w, "images");
+        llm__jo_array_begin(w);
+        for (size_t k = 0; k < m->n_parts; k++) {
+            const struct llm_content_part *pt = &m->parts[k];
+            const char *media, *data = pt->data;
+            size_t media_len;
+            if (pt->type == LLM_PART_TEXT)
+                continue;
+            if (pt->type == LLM_PART_IMAGE_URL &&
+                !llm__data_url_split(pt->url, &media, &media_len, &data)) {
+                b->bad = true;
+                continue;
+            }
+            llm__jo_string(w, data);
+        }
+        llm__jo_array_end(w);
+    }
+    if (m->n_tool_calls > 0) {
+        llm__jo_key(w, "tool_calls");
+        llm__jo_array_begin(w);
+        for (size_t k = 0; k < m->n_tool_calls; k++) {
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "function");
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "name");
+            llm__jo_string(w, m->tool_calls[k].name);
+            llm__jo_key(w, "arguments");
+            llm__body_put_json_text(b, m->tool_calls[k].arguments, "{}");
+            llm__jo_object_end(w);
+            llm__jo_object_end(w);
+        }
+        llm__jo_array_end(w);
+    }
+    if (m->tool_call_id != NULL && m->name != NULL) {
+        llm__jo_key(w, "tool_name");
+        llm__jo_string(w, m->name);
+    }
+    llm__jo_object_end(w);
+}
+
+/* tools as OpenAI declares them (Ollama has no tool_choice: the server
+ * decides), and structured output as "format". */
+static void put_tools_and_format(struct llm__body *b, const struct llm_request *req)
+{
+    struct llm__jo *w = &b->w;
+    if (req->n_tools > 0 && req->tool_choice != LLM_TOOL_CHOICE_NONE &&
+        llm__extra_member(&b->x, w, "tools")) {
+        llm__jo_array_begin(w);
+        for (size_t i = 0; i < req->n_tools; i++) {
+            const struct llm_tool *t = &req->tools[i];
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "type");
+            llm__jo_string(w, "function");
+            llm__jo_key(w, "function");
+            llm__jo_object_begin(w);
+            llm__jo_key(w, "name");
+            llm__jo_string(w, t->name);
+            if (t->description != NULL) {
+                llm__jo_key(w, "description");
+                llm__jo_string(w, t->description);
+            }
+            llm__jo_key(w, "parameters");
+            llm__body_put_json_text(b, t->parameters_json,
+                                    "{\"type\":\"object\",\"properties\":{}}");
+            llm__jo_object_end(w);
+            llm__jo_object_end(w);
+        }
+        llm__jo_array_end(w);
+    }
+    const struct llm_response_format *f = &req->response_format;
+    if (f->type != LLM_RESPONSE_TEXT && llm__extra_member(&b->x, w, "format")) {
+        if (f->type == LLM_RESPONSE_JSON_SCHEMA)
+            llm__body_put_json_text(b, f->schema_json, "{}");
+        else
+            llm__jo_string(w, "json");
+    }
+}
+
 static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
 {
     struct llm__body b;
@@ -32,14 +131,11 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
         llm__jo_array_begin(&b.w);
         if (req->system != NULL && req->system[0] != '\0')
             llm__put_message(&b.w, "system", req->system);
-        for (size_t i = 0; i < req->n_messages; i++) {
-            const struct llm_message *m = &req->messages[i];
-            /* Ollama knows system, user, assistant and tool. */
-            llm__put_message(&b.w, strcmp(m->role, "developer") == 0 ? "system" : m->role,
-                             m->content);
-        }
+        for (size_t i = 0; i < req->n_messages; i++)
+            put_message(&b, &req->messages[i]);
         llm__jo_array_end(&b.w);
     }
+    put_tools_and_format(&b, req);
     /* Always explicit: Ollama streams unless told not to. */
     if (llm__extra_member(&b.x, &b.w, "stream"))
         llm__jo_bool(&b.w, req->stream);
@@ -123,6 +219,20 @@ static enum llm_error apply_reply(const char *data, size_t len, const char *what
         err = llm_parsed_append(out, "", 0);
         if (err == LLM_OK && content != NULL)
             err = llm_parsed_append(out, content->valuestring, strlen(content->valuestring));
+        /* Tool calls come whole (in a stream, in one line), arguments as an
+         * object; Ollama gives them no id: one is made. */
+        const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
+        const cJSON *c;
+        if (cJSON_IsArray(calls)) {
+            cJSON_ArrayForEach(c, calls) {
+                const cJSON *fn = llm__json_object(c, "function");
+                char id[32];
+                snprintf(id, sizeof(id), "call_%zu", out->n_tool_calls);
+                if (err == LLM_OK && fn != NULL)
+                    err = llm__parsed_tool_from_json(out, id, llm__json_string(fn, "name"),
+                                                     cJSON_GetObjectItemCaseSensitive(fn, "arguments"));
+            }
+        }
         if (err == LLM_OK)
             err = llm__parsed_update(&out->model, llm__json_string(root, "model"));
         if (err == LLM_OK && cJSON_IsTrue(done)) {
@@ -132,6 +242,11 @@ static enum llm_error apply_reply(const char *data, size_t len, const char *what
             if (a || b)
                 out->usage.known = true;
             out->done = true;
+            /* A turn that ends in tool calls ends for them, as OpenAI says. */
+            if (err == LLM_OK && out->n_tool_calls > 0 && out->finish_reason != NULL &&
+                strcmp(out->finish_reason, "stop") == 0)
+                err = llm__parsed_update(&out->finish_reason, "tool_calls");
+            llm__parsed_settle_usage(out);
         }
     }
     cJSON_Delete(root);

@@ -287,9 +287,18 @@ void llm__put_sampling_object(struct llm__jo *w, const struct llm_request *req,
                               const struct llm__sampling_keys *k)
 {
     llm__jo_object_begin(w);
-    if (req->max_tokens > 0 && k->max_tokens != NULL) {
+    llm__put_sampling_members(w, req, k);
+    llm__jo_object_end(w);
+}
+
+void llm__put_sampling_members(struct llm__jo *w, const struct llm_request *req,
+                               const struct llm__sampling_keys *k)
+{
+    /* max_completion_tokens is the same limit under OpenAI's newer name. */
+    int limit = req->max_tokens > 0 ? req->max_tokens : req->max_completion_tokens;
+    if (limit > 0 && k->max_tokens != NULL) {
         llm__jo_key(w, k->max_tokens);
-        llm__jo_int(w, req->max_tokens);
+        llm__jo_int(w, limit);
     }
     if (req->has_temperature) {
         llm__jo_key(w, k->temperature);
@@ -306,13 +315,12 @@ void llm__put_sampling_object(struct llm__jo *w, const struct llm_request *req,
             llm__jo_string(w, req->stop[i]);
         llm__jo_array_end(w);
     }
-    llm__jo_object_end(w);
 }
 
 bool llm__has_sampling(const struct llm_request *req, bool with_max_tokens)
 {
-    return (with_max_tokens && req->max_tokens > 0) || req->has_temperature || req->has_top_p ||
-           req->n_stop > 0;
+    return (with_max_tokens && (req->max_tokens > 0 || req->max_completion_tokens > 0)) ||
+           req->has_temperature || req->has_top_p || req->n_stop > 0;
 }
 
 char *llm__url_segment(const char *s)
@@ -371,11 +379,17 @@ static bool message_shape_ok(const struct llm_message *m)
 
 void llm__body_put_json_text(struct llm__body *b, const char *json, const char *fallback)
 {
-    if (json == NULL) {
+    llm__body_put_json_text_fixed(b, json, fallback, NULL);
+}
+
+void llm__body_put_json_text_fixed(struct llm__body *b, const char *json, const char *fallback,
+                                   void (*fix)(cJSON *))
+{
+    if (json == NULL && fix == NULL) {
         llm__jo_raw(&b->w, fallback, strlen(fallback));
         return;
     }
-    cJSON *v = cJSON_Parse(json);
+    cJSON *v = cJSON_Parse(json != NULL ? json : fallback);
     if (v == NULL) {
         /* cJSON does not tell a syntax error from running out of memory;
          * the engine validated the text before, so blame the text. */
@@ -383,8 +397,45 @@ void llm__body_put_json_text(struct llm__body *b, const char *json, const char *
         llm__jo_null(&b->w);
         return;
     }
+    if (fix != NULL)
+        fix(v);
     put_extra_value(&b->w, v);
     cJSON_Delete(v);
+}
+
+void llm__body_put_json_text_as_string(struct llm__body *b, const char *json)
+{
+    cJSON *v = cJSON_Parse(json != NULL ? json : "{}");
+    char *s = v != NULL ? cJSON_PrintUnformatted(v) : NULL;
+    if (s == NULL) {
+        b->bad = v == NULL;
+        if (v != NULL)
+            llm__jo_set_oom(&b->w);
+        llm__jo_null(&b->w);
+    } else {
+        llm__jo_string(&b->w, s);
+    }
+    cJSON_free(s);
+    cJSON_Delete(v);
+}
+
+enum llm_error llm__parsed_tool_from_json(struct llm_parsed *p, const char *id, const char *name,
+                                          const cJSON *args)
+{
+    struct llm_parsed_tool_call *call;
+    enum llm_error err = llm_parsed_tool_call(p, -1, &call);
+    if (err != LLM_OK)
+        return err;
+    if ((id != NULL && (call->id = llm__strdup(id)) == NULL) ||
+        (name != NULL && (call->name = llm__strdup(name)) == NULL))
+        return LLM_ERR_OUT_OF_MEMORY;
+    char *text = args != NULL ? cJSON_PrintUnformatted(args) : NULL;
+    if (args != NULL && text == NULL)
+        return LLM_ERR_OUT_OF_MEMORY;
+    err = llm__parsed_tool_append(p, call, text != NULL ? text : "{}",
+                                  text != NULL ? strlen(text) : 2);
+    cJSON_free(text);
+    return err;
 }
 
 void llm__put_message_text(struct llm__jo *w, const struct llm_message *m)

@@ -122,6 +122,13 @@ enum llm_error llm__parsed_tool_append(struct llm_parsed *p, struct llm_parsed_t
  * would make the cost 0 and refund the TPM gate. */
 void llm__parsed_settle_usage(struct llm_parsed *p);
 
+/* A whole tool call read from a reply (Gemini functionCall, Bedrock
+ * toolUse, Ollama tool_calls): appended with its id and name (either may
+ * be NULL) and `args` (NULL: "{}") compacted as its arguments.  Returns
+ * as llm_parsed_tool_call / llm__parsed_tool_append. */
+enum llm_error llm__parsed_tool_from_json(struct llm_parsed *p, const char *id, const char *name,
+                                          const cJSON *args);
+
 /* Set *slot to a copy of `s` unless it already holds an equal string (a
  * stream repeats id and model in every chunk).  NULL `s` is a no-op. */
 enum llm_error llm__parsed_update(char **slot, const char *s);
@@ -191,6 +198,13 @@ void llm__body_put_sampling(struct llm__body *b, const struct llm_request *req,
  * trusts) instead.  Text that does not parse marks the body bad, so that
  * llm__body_end fails with LLM_ERR_INVALID_REQUEST. */
 void llm__body_put_json_text(struct llm__body *b, const char *json, const char *fallback);
+/* As llm__body_put_json_text, with `fix` (may be NULL) applied to the
+ * parsed value before it is written (Gemini's schema dialect). */
+void llm__body_put_json_text_fixed(struct llm__body *b, const char *json, const char *fallback,
+                                   void (*fix)(cJSON *));
+/* The JSON text `json` (NULL: "{}") compacted and written as a JSON
+ * string (Bedrock wants its output schema as a string). */
+void llm__body_put_json_text_as_string(struct llm__body *b, const char *json);
 
 /* The text of a message: `content`, else its text parts joined (images
  * skipped) written as one string value. */
@@ -236,6 +250,9 @@ bool llm__has_sampling(const struct llm_request *req, bool with_max_tokens);
 /* Write the object: each member only when the request sets it. */
 void llm__put_sampling_object(struct llm__jo *w, const struct llm_request *req,
                               const struct llm__sampling_keys *k);
+/* The same members without the braces (to share an object with others). */
+void llm__put_sampling_members(struct llm__jo *w, const struct llm_request *req,
+                               const struct llm__sampling_keys *k);
 
 /* `s` percent-encoded as one URL path segment (every byte but RFC 3986's
  * unreserved ones: a model id's ':' and '/' become %3A and %2F, as the AWS
