@@ -50,7 +50,8 @@ typedef void llm_log_fn(void *user, enum llm_log_level level, const char *msg);
  * carries (libllmorch.so.0.MINOR). */
 struct llm_engine_options {
     /* A registered provider name (llm_provider_new_by_name in
-     * ext/provider.h: "openai", "anthropic", "mock"); NULL = "mock".
+     * ext/provider.h: "openai", "anthropic", "gemini", "azure",
+     * "bedrock", "ollama", "mock"); NULL = "mock".
      * Ignored when `provider_instance` is set. */
     const char *provider;
     /* A provider made by a factory (llm_provider_new_*, llm_provider_new);

@@ -43,8 +43,8 @@ struct llm_pricing;
  * own file is under 2 MiB. */
 #define LLM_PRICING_MAX_FILE_BYTES ((size_t)64 << 20)
 
-/* A new table holding the built-in prices (OpenAI and Anthropic models as of
- * LLM_PRICING_DATE).  Returns LLM_OK and sets *out, or
+/* A new table holding the built-in prices (OpenAI, Anthropic, Gemini and
+ * Bedrock models; see src/metrics/pricing.c for each source's date).  Returns LLM_OK and sets *out, or
  * LLM_ERR_INVALID_ARGUMENT (NULL out) or LLM_ERR_OUT_OF_MEMORY with *out
  * NULL.  Any thread. */
 LLM_API enum llm_error llm_pricing_new_builtin(struct llm_pricing **out);
@@ -112,6 +112,11 @@ LLM_API enum llm_error llm_pricing_set(struct llm_pricing *p, const char *model,
  *   3. steps 1-2 again on what follows each '/', left to right
  *      ("openai/gpt-4o" -> "gpt-4o", "anthropic/claude-3-5-haiku-20241022"
  *      -> "claude-3-5-haiku").
+ * At each candidate, a Bedrock cross-region inference profile's geography
+ * ("us.", "eu.", "apac.", "global." ...) is dropped when the name itself
+ * has no entry ("us.anthropic.claude-3-5-haiku-20241022-v1:0" ->
+ * "anthropic.claude-3-5-haiku-20241022-v1:0"; an inference profile ARN
+ * reaches it through step 3).
  * There is deliberately no fuzzy or prefix matching: "gpt-4o-mini" never
  * borrows the price of "gpt-4o".
  * Returns LLM_OK, LLM_ERR_NOT_FOUND (*out zeroed) or

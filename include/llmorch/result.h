@@ -61,6 +61,10 @@ struct llm_cost {
     double output_usd;
     double total_usd;
     bool known;                  /* false: no price for this model (never a silent 0) */
+    /* The model runs on the caller's own hardware (an Ollama model with no
+     * price of its own): known is true and every amount 0.  Lives in the
+     * padding after `known`, so the struct's size is unchanged. */
+    bool local;
 };
 
 /* One try at the provider. */

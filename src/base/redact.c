@@ -26,8 +26,13 @@ bool llm__secrets_add(struct llm__secrets *set, const char *secret, size_t len)
 bool llm__secrets_add_header(struct llm__secrets *set, const char *name, const char *value)
 {
     static const char *const names[] = {"authorization", "proxy-authorization", "x-api-key",
-                                        "api-key", "x-goog-api-key"};
+                                        "api-key", "x-goog-api-key", "x-amz-security-token"};
     if (!name || !value)
+        return true;
+    /* A SigV4 Authorization is a per-request MAC (new each attempt) over a
+     * public key id, not a reusable credential: remembering each one would
+     * only fill the set. */
+    if (strncmp(value, "AWS4-HMAC-SHA256 ", 17) == 0)
         return true;
     bool secret = false;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !secret; i++)

@@ -33,7 +33,8 @@ bool llm__secrets_add(struct llm__secrets *set, const char *secret, size_t len);
 
 /* Remember the credential in an HTTP request header we send, if the header
  * carries one (authorization, proxy-authorization, x-api-key, api-key,
- * x-goog-api-key): the whole value and, after an auth scheme ("Bearer "),
+ * x-goog-api-key, x-amz-security-token; not a SigV4 Authorization, a
+ * per-request MAC): the whole value and, after an auth scheme ("Bearer "),
  * the token alone. */
 bool llm__secrets_add_header(struct llm__secrets *set, const char *name, const char *value);
 

@@ -263,6 +263,8 @@ static void add_cost(struct llm__jw *j, cJSON *root, const struct llm_cost *c)
     llm__jw_add(j, o, "output_usd", num(c->output_usd));
     llm__jw_add(j, o, "total_usd", num(c->total_usd));
     llm__jw_add(j, o, "known", cJSON_CreateBool(c->known));
+    if (c->local)
+        llm__jw_add(j, o, "local", cJSON_CreateBool(true));
 }
 
 static void add_backoff(struct llm__jw *j, cJSON *root, const struct llm_wait_stats *w)

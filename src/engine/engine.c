@@ -85,8 +85,7 @@ void llm__ereq_free(struct ereq *r)
     llm__request_free_copy(&r->req, r->req_block);
     llm_result_free(r->res);
     llm_parsed_clear(&r->parsed);
-    if (r->sse_init)
-        llm__sse_free(&r->sse);
+    llm__framer_free(&r->sse);
     llm__buf_free(&r->raw_stream);
     free(r->prefailed_msg);
     free(r);

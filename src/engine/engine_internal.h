@@ -41,7 +41,7 @@
 #include "llmorch/ext/tokens.h"
 #include "llmorch/pricing.h"
 #include "retry/plan.h"
-#include "transport/sse.h"
+#include "transport/framing.h"
 #include "transport/transport.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 64
@@ -164,8 +164,7 @@ struct ereq {
 
     unsigned attempt;
     struct llm_parsed parsed;
-    struct llm__sse sse;
-    bool sse_init;
+    struct llm__framer sse;     /* the stream's framing: SSE, NDJSON or event-stream */
     struct llm__buf raw_stream; /* keep_raw_response: this attempt's SSE bytes, capped */
     bool delivered_delta;       /* a retry would repeat deltas: never retry */
     bool bytes_after_end;       /* non-blank bytes came after the stream's final event */
@@ -332,6 +331,10 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o);
 void llm__eng_record_cut(struct ereq *r, enum llm_error err, const char *msg);
 /* Keep `body` as the result's raw response (keep_raw_response), scrubbed. */
 void llm__eng_set_raw(struct ereq *r, const char *body, size_t len);
+/* A streamed 2xx ended cleanly: hand the provider what its framing held
+ * back until the end (NDJSON's last line without newline).  0, or
+ * non-zero when that event failed (recorded in r->parsed). */
+int llm__eng_stream_finish(struct ereq *r);
 
 /* ---- observe.c ------------------------------------------------------------ */
 

@@ -69,6 +69,12 @@ static void price_result(struct llm_engine *e, struct llm_result *res)
         e->price_model = llm__strdup(model);
         e->price_known = llm_pricing_lookup(e->pricing, model, &e->price) == LLM_OK;
     }
+    if (!e->price_known && strcmp(e->provider->vtable->name, "ollama") == 0) {
+        /* Local models cost nothing per token: known, zero, and said so. */
+        res->cost.known = true;
+        res->cost.local = true;
+        return;
+    }
     llm_cost_compute(e->price_known ? &e->price : NULL, &res->usage, &res->cost);
 }
 

@@ -123,10 +123,19 @@ static enum llm_error note_secrets(struct llm_engine *e, const struct llm_engine
                                    char *errbuf, size_t errlen)
 {
     const struct llm_provider_options *po = o->provider_options;
-    const char *keys[4] = {o->api_key, o->api_key_env ? getenv(o->api_key_env) : NULL,
-                           po ? po->api_key : NULL,
-                           po && po->api_key_env ? getenv(po->api_key_env) : NULL};
-    for (size_t i = 0; i < 4; i++) {
+    /* Bedrock's credentials: the secret key never travels (it signs), but
+     * it and the session token are secrets all the same, from the options
+     * or the environment the provider read them from. */
+    bool aws = strcmp(e->provider->vtable->name, "bedrock") == 0;
+    const char *keys[] = {o->api_key, o->api_key_env ? getenv(o->api_key_env) : NULL,
+                          po ? po->api_key : NULL,
+                          po && po->api_key_env ? getenv(po->api_key_env) : NULL,
+                          aws && po ? po->aws_secret_access_key : NULL,
+                          aws && po ? po->aws_session_token : NULL,
+                          aws ? getenv("AWS_SECRET_ACCESS_KEY") : NULL,
+                          aws ? getenv("AWS_SESSION_TOKEN") : NULL,
+                          aws ? getenv("AWS_BEARER_TOKEN_BEDROCK") : NULL};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (!llm__secrets_add(&e->secrets, keys[i], keys[i] ? strlen(keys[i]) : 0)) {
             llm__eng_set_err(errbuf, errlen, "out of memory");
             return LLM_ERR_OUT_OF_MEMORY;

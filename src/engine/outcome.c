@@ -18,6 +18,7 @@ struct verdict {
     char *code;
     bool retryable;
     bool final;                 /* no retry whatever the server says (a redirect) */
+    int64_t body_wait_ms;       /* a wait the error BODY asked for (Gemini RetryInfo); 0 = none */
 };
 
 static void set_msg(struct verdict *v, char *msg)
@@ -40,7 +41,8 @@ static void judge_success(struct ereq *r, const struct llm__xfer_outcome *o, str
             set_msg(v, llm__asprintf("could not parse the response body: %s", ex ? ex : ""));
             free(ex);
         }
-    } else if (r->parsed.error == LLM_OK && !r->parsed.done) {
+    } else if (r->parsed.error == LLM_OK && !r->parsed.done &&
+               llm__eng_stream_finish(r) == 0 && !r->parsed.done) {
         v->err = LLM_ERR_PARSE;
         set_msg(v, llm__strdup("stream ended before its final event (truncated)"));
     }
@@ -82,6 +84,7 @@ static void judge_failure(struct ereq *r, const struct llm__xfer_outcome *o, str
                                         &info);
     v->err = info.type != LLM_OK ? info.type : LLM_ERR_SERVER_ERROR;
     v->retryable = info.retryable;
+    v->body_wait_ms = info.retry_after_ms;
     char *ex = info.message ? NULL : llm__excerpt(body, o->body_len, 120);
     set_msg(v, llm__asprintf("HTTP %d: %s", o->status, info.message ? info.message : (ex ? ex : "")));
     free(ex);
@@ -277,6 +280,10 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
                               : llm__retry_after(&o->headers, llm__now_wall_us() / 1000);
     struct verdict v = {0};
     judge(r, o, &v);
+    /* A wait asked for in the body counts as a Retry-After when the
+     * headers gave none. */
+    if (retry_after < 0 && v.body_wait_ms > 0)
+        retry_after = v.body_wait_ms;
     record_attempt(r, o, &v, retry_after);
     llm__adm_feedback(e, r, o->status, &o->headers, retry_after);
     if (v.err == LLM_OK) {

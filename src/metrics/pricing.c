@@ -28,6 +28,18 @@
  *    about-claude/pricing and the per-model overview pages.  The cache-write
  *    rate is the 5-minute one (1.25x input), the default TTL; llm_usage does
  *    not split 1-hour writes (2x input), which are therefore under-billed.
+ *  - Gemini (Developer API, paid tier, prompts up to 200K tokens): the
+ *    rates of ai.google.dev/gemini-api/docs/pricing as last checked for
+ *    this table (2025-12); cached input is the context-caching read rate.
+ *    Thinking tokens are billed as output (llm_usage.output_tokens
+ *    includes them).
+ *  - Amazon Bedrock (on-demand, us-east-1): aws.amazon.com/bedrock/pricing
+ *    as last checked for this table (2025-12), under the model ids Bedrock
+ *    uses ("anthropic.claude-3-5-haiku-20241022-v1:0").  Cross-region
+ *    inference profiles ("us.", "eu.", "apac.", "global." + the id) are
+ *    billed at the model's rate: the lookup strips that prefix.
+ *  - Ollama: local models have no entry; the engine prices them at zero
+ *    with cost.known true and cost.local true (see llm_cost).
  * Not modelled: Batch / Flex / Priority tiers, long-context premiums (e.g.
  * prompts over 200K tokens), and models whose price depends on prompt
  * length or changed while this table was checked (Claude Haiku 5.5,
@@ -77,6 +89,39 @@ static const struct builtin_price builtin_prices[] = {
     {"claude-opus-4-8", 5.00, 25.00, 0.50, 6.25},
     {"claude-sonnet-5", 2.00, 10.00, 0.20, 2.50},
     {"claude-opus-5", 5.00, 25.00, 0.50, 6.25},
+    /* Google Gemini */
+    {"gemini-3-pro-preview", 2.00, 12.00, 0.20, -1},
+    {"gemini-2.5-pro", 1.25, 10.00, 0.125, -1},
+    {"gemini-2.5-flash", 0.30, 2.50, 0.03, -1},
+    {"gemini-2.5-flash-lite", 0.10, 0.40, 0.01, -1},
+    {"gemini-2.0-flash", 0.10, 0.40, 0.025, -1},
+    {"gemini-2.0-flash-lite", 0.075, 0.30, -1, -1},
+    /* Amazon Bedrock: Anthropic */
+    {"anthropic.claude-3-haiku-20240307-v1:0", 0.25, 1.25, -1, -1},
+    {"anthropic.claude-3-5-haiku-20241022-v1:0", 0.80, 4.00, 0.08, 1.00},
+    {"anthropic.claude-3-5-sonnet-20240620-v1:0", 3.00, 15.00, -1, -1},
+    {"anthropic.claude-3-5-sonnet-20241022-v2:0", 3.00, 15.00, 0.30, 3.75},
+    {"anthropic.claude-3-7-sonnet-20250219-v1:0", 3.00, 15.00, 0.30, 3.75},
+    {"anthropic.claude-sonnet-4-20250514-v1:0", 3.00, 15.00, 0.30, 3.75},
+    {"anthropic.claude-sonnet-4-5-20250929-v1:0", 3.00, 15.00, 0.30, 3.75},
+    {"anthropic.claude-haiku-4-5-20251001-v1:0", 1.00, 5.00, 0.10, 1.25},
+    {"anthropic.claude-opus-4-20250514-v1:0", 15.00, 75.00, 1.50, 18.75},
+    {"anthropic.claude-opus-4-1-20250805-v1:0", 15.00, 75.00, 1.50, 18.75},
+    /* Amazon Bedrock: Meta Llama */
+    {"meta.llama3-1-8b-instruct-v1:0", 0.22, 0.22, -1, -1},
+    {"meta.llama3-1-70b-instruct-v1:0", 0.72, 0.72, -1, -1},
+    {"meta.llama3-2-1b-instruct-v1:0", 0.10, 0.10, -1, -1},
+    {"meta.llama3-2-3b-instruct-v1:0", 0.15, 0.15, -1, -1},
+    {"meta.llama3-3-70b-instruct-v1:0", 0.72, 0.72, -1, -1},
+    /* Amazon Bedrock: Amazon Nova */
+    {"amazon.nova-micro-v1:0", 0.035, 0.14, 0.00875, -1},
+    {"amazon.nova-lite-v1:0", 0.06, 0.24, 0.015, -1},
+    {"amazon.nova-pro-v1:0", 0.80, 3.20, 0.20, -1},
+    /* Amazon Bedrock: Mistral */
+    {"mistral.mistral-7b-instruct-v0:2", 0.15, 0.20, -1, -1},
+    {"mistral.mixtral-8x7b-instruct-v0:1", 0.45, 0.70, -1, -1},
+    {"mistral.mistral-small-2402-v1:0", 1.00, 3.00, -1, -1},
+    {"mistral.mistral-large-2402-v1:0", 4.00, 12.00, -1, -1},
 };
 
 #define N_BUILTIN (sizeof(builtin_prices) / sizeof(builtin_prices[0]))
@@ -293,6 +338,22 @@ static const struct entry *find_candidate(const struct llm_pricing *p, const cha
     return find_exact(p, base);
 }
 
+/* Length of a Bedrock cross-region inference profile's geography prefix
+ * ("us.", "eu.", "apac.", "global.", "us-gov." ...) before a model id
+ * ("anthropic.claude-..."), or 0. */
+static size_t region_prefix_len(const char *name)
+{
+    static const char *const geos[] = {"us.", "eu.", "apac.", "ap.", "ca.", "jp.", "au.",
+                                       "global.", "us-gov."};
+    for (size_t i = 0; i < sizeof(geos) / sizeof(geos[0]); i++) {
+        size_t n = strlen(geos[i]);
+        /* A model id follows: "<provider>.<model>". */
+        if (strncasecmp(name, geos[i], n) == 0 && strchr(name + n, '.') != NULL)
+            return n;
+    }
+    return 0;
+}
+
 enum llm_error llm_pricing_lookup(const struct llm_pricing *p, const char *model,
                                   struct llm_price *out)
 {
@@ -303,6 +364,9 @@ enum llm_error llm_pricing_lookup(const struct llm_pricing *p, const char *model
     const char *name = model;
     for (;;) {
         const struct entry *e = find_candidate(p, name);
+        size_t geo = e == NULL ? region_prefix_len(name) : 0;
+        if (geo > 0)
+            e = find_candidate(p, name + geo);
         if (e != NULL) {
             *out = e->price;
             return LLM_OK;

@@ -32,65 +32,6 @@ static const struct anthropic_impl *impl_of(const struct llm_provider *p)
 
 /* ---- request ------------------------------------------------------------------ */
 
-static bool is_system_role(const char *role)
-{
-    return strcmp(role, "system") == 0 || strcmp(role, "developer") == 0;
-}
-
-/* True if a message has no text (no content, no non-empty text part). */
-static bool text_empty(const struct llm_message *m)
-{
-    if (m->content != NULL)
-        return m->content[0] == '\0';
-    for (size_t k = 0; k < m->n_parts; k++)
-        if (m->parts[k].type == LLM_PART_TEXT && m->parts[k].text[0] != '\0')
-            return false;
-    return true;
-}
-
-/* True if the top-level `system` string (see put_system) is not empty. */
-static bool has_system(const struct llm_request *req)
-{
-    if (req->system != NULL && req->system[0] != '\0')
-        return true;
-    for (size_t i = 0; i < req->n_messages; i++) {
-        const struct llm_message *m = &req->messages[i];
-        if (is_system_role(m->role) && !text_empty(m))
-            return true;
-    }
-    return false;
-}
-
-/* The top-level `system` string: the request's system prompt and every
- * system/developer message, in order, joined by blank lines (the Messages
- * API has no system role inside `messages`).  Written in pieces: no joined
- * copy. */
-static void put_system(struct llm__jo *w, const struct llm_request *req)
-{
-    bool any = false;
-    llm__jo_string_begin(w);
-    if (req->system != NULL && req->system[0] != '\0') {
-        llm__jo_string_part(w, req->system);
-        any = true;
-    }
-    for (size_t i = 0; i < req->n_messages; i++) {
-        const struct llm_message *m = &req->messages[i];
-        if (!is_system_role(m->role) || text_empty(m))
-            continue;
-        if (any)
-            llm__jo_string_part(w, "\n\n");
-        if (m->content != NULL) {
-            llm__jo_string_part(w, m->content);
-        } else {
-            for (size_t k = 0; k < m->n_parts; k++)
-                if (m->parts[k].type == LLM_PART_TEXT)
-                    llm__jo_string_part(w, m->parts[k].text);
-        }
-        any = true;
-    }
-    llm__jo_string_end(w);
-}
-
 static void put_text_block(struct llm__jo *w, const char *text)
 {
     llm__jo_object_begin(w);
@@ -184,7 +125,7 @@ static void put_messages(struct llm__body *b, const struct llm_request *req)
     llm__jo_array_begin(w);
     for (size_t i = 0; i < req->n_messages; i++) {
         const struct llm_message *m = &req->messages[i];
-        if (is_system_role(m->role))
+        if (llm__is_system_role(m->role))
             continue;
         if (strcmp(m->role, "tool") == 0) {
             llm__jo_object_begin(w);
@@ -294,8 +235,8 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
         llm__jo_int(&b.w, req->max_tokens > 0             ? req->max_tokens
                           : req->max_completion_tokens > 0 ? req->max_completion_tokens
                                                            : DEFAULT_MAX_TOKENS);
-    if (has_system(req) && llm__extra_member(&b.x, &b.w, "system"))
-        put_system(&b.w, req);
+    if (llm__has_system(req) && llm__extra_member(&b.x, &b.w, "system"))
+        llm__put_system(&b.w, req);
     if (llm__extra_member(&b.x, &b.w, "messages"))
         put_messages(&b, req);
     llm__body_put_sampling(&b, req, "stop_sequences");

@@ -8,6 +8,7 @@
 
 #include "base/util.h"
 #include "llmorch/ext/provider.h"
+#include "providers/openai.h"
 #include "providers/openai_read.h"
 #include "providers/ratelimit.h"
 #include "providers/wire.h"
@@ -194,14 +195,15 @@ static void put_tools_and_format(struct llm__body *b, const struct llm_request *
     }
 }
 
-static enum llm_error build_body(const struct llm_request *req, struct llm_http_request *out)
+enum llm_error llm__openai_build_body(const struct llm_request *req, const char *model,
+                                     struct llm_http_request *out)
 {
     struct llm__body b;
     enum llm_error err = llm__body_begin(&b, req);
     if (err != LLM_OK)
         return err;
     if (llm__extra_member(&b.x, &b.w, "model"))
-        llm__jo_string(&b.w, req->model);
+        llm__jo_string(&b.w, model != NULL ? model : req->model);
     if (llm__extra_member(&b.x, &b.w, "messages")) {
         llm__jo_array_begin(&b.w);
         if (req->system != NULL && req->system[0] != '\0')
@@ -237,7 +239,7 @@ static enum llm_error openai_build_request(const struct llm_provider *p,
 {
     const struct openai_impl *m = impl_of(p);
     memset(out, 0, sizeof(*out));
-    enum llm_error err = build_body(req, out);
+    enum llm_error err = llm__openai_build_body(req, NULL, out);
     if (err != LLM_OK)
         return err;
     err = llm__endpoint_begin(&m->ep, trace_id, out);
@@ -301,7 +303,7 @@ static const struct llm__error_rule openai_rules[] = {
 
 #define N_OPENAI_RULES (sizeof(openai_rules) / sizeof(openai_rules[0]))
 
-static void openai_classify_error(const struct llm_provider *p, int status,
+void llm__openai_classify_error(const struct llm_provider *p, int status,
                                   const struct llm_http_headers *headers, const char *body,
                                   size_t len, struct llm_error_info *out)
 {
@@ -520,7 +522,7 @@ enum llm_error llm__openai_read_tree(const char *body, size_t len, bool stream,
     return stream ? read_stream_tree(body, len, out) : read_response_tree(body, len, out);
 }
 
-static enum llm_error openai_parse_response(const struct llm_provider *p, const char *body,
+enum llm_error llm__openai_parse_response(const struct llm_provider *p, const char *body,
                                             size_t len, struct llm_parsed *out)
 {
     if (body == NULL || len == 0) {
@@ -535,7 +537,7 @@ static enum llm_error openai_parse_response(const struct llm_provider *p, const 
     return err;
 }
 
-static enum llm_error openai_parse_stream_event(const struct llm_provider *p, const char *event,
+enum llm_error llm__openai_parse_stream_event(const struct llm_provider *p, const char *event,
                                                 const char *data, size_t len,
                                                 struct llm_parsed *acc)
 {
@@ -579,7 +581,7 @@ static void set_if_valid(int64_t *slot, int64_t v)
         *slot = v;
 }
 
-static void openai_read_rate_limits(const struct llm_provider *p,
+void llm__openai_read_rate_limits(const struct llm_provider *p,
                                     const struct llm_http_headers *h,
                                     struct llm_rate_limit_info *out)
 {
@@ -612,10 +614,10 @@ static void openai_destroy(struct llm_provider *p)
 static const struct llm_provider_vtable openai_vtable = {
     .name = "openai",
     .build_request = openai_build_request,
-    .parse_response = openai_parse_response,
-    .parse_stream_event = openai_parse_stream_event,
-    .classify_error = openai_classify_error,
-    .read_rate_limits = openai_read_rate_limits,
+    .parse_response = llm__openai_parse_response,
+    .parse_stream_event = llm__openai_parse_stream_event,
+    .classify_error = llm__openai_classify_error,
+    .read_rate_limits = llm__openai_read_rate_limits,
     .request_id_header = "x-request-id",
     .execute_local = NULL,
     .destroy = openai_destroy,

@@ -22,6 +22,19 @@ static enum llm_error new_anthropic(const struct llm_provider_options *http,
     return llm_provider_new_anthropic(http, out);
 }
 
+/* The HTTP providers whose factory takes only the HTTP options. */
+#define HTTP_ONLY(fn, factory)                                                               \
+    static enum llm_error fn(const struct llm_provider_options *http,                        \
+                             const struct llm_mock_options *mock, struct llm_provider **out) \
+    {                                                                                        \
+        (void)mock;                                                                          \
+        return factory(http, out);                                                           \
+    }
+HTTP_ONLY(new_gemini, llm_provider_new_gemini)
+HTTP_ONLY(new_azure, llm_provider_new_azure)
+HTTP_ONLY(new_bedrock, llm_provider_new_bedrock)
+HTTP_ONLY(new_ollama, llm_provider_new_ollama)
+
 static enum llm_error new_mock(const struct llm_provider_options *http,
                                const struct llm_mock_options *mock, struct llm_provider **out)
 {
@@ -36,6 +49,10 @@ static const struct {
 } registry[] = {
     {"openai", new_openai},
     {"anthropic", new_anthropic},
+    {"gemini", new_gemini},
+    {"azure", new_azure},
+    {"bedrock", new_bedrock},
+    {"ollama", new_ollama},
     {"mock", new_mock},
 };
 

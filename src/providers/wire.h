@@ -31,7 +31,9 @@ bool llm__header_name_ok(const char *s);
 /* The endpoint URL for `base` (NULL = `default_base`): trailing '/'
  * stripped, then "/<path>" appended if the base already ends in "/v1",
  * else "/v1/<path>" (so "http://host:8080" and "http://host:11434/v1" both
- * work).  On success *out is malloc'd.  Returns LLM_ERR_INVALID_ARGUMENT for
+ * work).  A NULL `path` gives the cleaned base alone (providers whose
+ * paths name the model: Gemini, Bedrock, Azure, Ollama).  On success *out
+ * is malloc'd.  Returns LLM_ERR_INVALID_ARGUMENT for
  * an empty base or one with spaces or control bytes, LLM_ERR_OUT_OF_MEMORY. */
 enum llm_error llm__endpoint_url(const char *base, const char *default_base,
                                  const char *path, char **out);
@@ -120,6 +122,13 @@ enum llm_error llm__parsed_tool_append(struct llm_parsed *p, struct llm_parsed_t
  * would make the cost 0 and refund the TPM gate. */
 void llm__parsed_settle_usage(struct llm_parsed *p);
 
+/* A whole tool call read from a reply (Gemini functionCall, Bedrock
+ * toolUse, Ollama tool_calls): appended with its id and name (either may
+ * be NULL) and `args` (NULL: "{}") compacted as its arguments.  Returns
+ * as llm_parsed_tool_call / llm__parsed_tool_append. */
+enum llm_error llm__parsed_tool_from_json(struct llm_parsed *p, const char *id, const char *name,
+                                          const cJSON *args);
+
 /* Set *slot to a copy of `s` unless it already holds an equal string (a
  * stream repeats id and model in every chunk).  NULL `s` is a no-op. */
 enum llm_error llm__parsed_update(char **slot, const char *s);
@@ -189,6 +198,13 @@ void llm__body_put_sampling(struct llm__body *b, const struct llm_request *req,
  * trusts) instead.  Text that does not parse marks the body bad, so that
  * llm__body_end fails with LLM_ERR_INVALID_REQUEST. */
 void llm__body_put_json_text(struct llm__body *b, const char *json, const char *fallback);
+/* As llm__body_put_json_text, with `fix` (may be NULL) applied to the
+ * parsed value before it is written (Gemini's schema dialect). */
+void llm__body_put_json_text_fixed(struct llm__body *b, const char *json, const char *fallback,
+                                   void (*fix)(cJSON *));
+/* The JSON text `json` (NULL: "{}") compacted and written as a JSON
+ * string (Bedrock wants its output schema as a string). */
+void llm__body_put_json_text_as_string(struct llm__body *b, const char *json);
 
 /* The text of a message: `content`, else its text parts joined (images
  * skipped) written as one string value. */
@@ -205,6 +221,43 @@ bool llm__data_url_split(const char *url, const char **media, size_t *media_len,
 
 /* Write {"role": role, "content": content}. */
 void llm__put_message(struct llm__jo *w, const char *role, const char *content);
+
+/* System and developer turns: wire formats without a system role inside
+ * their messages (Anthropic, Gemini, Bedrock) send the request's system
+ * prompt and every system/developer message, in order, joined by blank
+ * lines, as one top-level text.  llm__has_system: true if that text is not
+ * empty; llm__put_system writes it as one JSON string (in pieces, no
+ * joined copy). */
+bool llm__is_system_role(const char *role);
+bool llm__has_system(const struct llm_request *req);
+/* True if a message has no text (no content, no non-empty text part). */
+bool llm__message_text_empty(const struct llm_message *m);
+/* Write a message's text (content, else its text parts joined) as parts
+ * of a JSON string being written (between llm__jo_string_begin/end). */
+void llm__put_message_text_parts(struct llm__jo *w, const struct llm_message *m);
+void llm__put_system(struct llm__jo *w, const struct llm_request *req);
+
+/* Member names of a nested sampling object (Gemini's generationConfig,
+ * Bedrock's inferenceConfig, Ollama's options).  max_tokens NULL: not
+ * written. */
+struct llm__sampling_keys {
+    const char *max_tokens, *temperature, *top_p, *stop;
+};
+
+/* True if `req` sets anything such an object would carry. */
+bool llm__has_sampling(const struct llm_request *req, bool with_max_tokens);
+
+/* Write the object: each member only when the request sets it. */
+void llm__put_sampling_object(struct llm__jo *w, const struct llm_request *req,
+                              const struct llm__sampling_keys *k);
+/* The same members without the braces (to share an object with others). */
+void llm__put_sampling_members(struct llm__jo *w, const struct llm_request *req,
+                               const struct llm__sampling_keys *k);
+
+/* `s` percent-encoded as one URL path segment (every byte but RFC 3986's
+ * unreserved ones: a model id's ':' and '/' become %3A and %2F, as the AWS
+ * SDK sends them).  malloc'd; NULL when out of memory. */
+char *llm__url_segment(const char *s);
 
 /* Room for a body of `req` when nothing needs escaping, with slack for the
  * field names, so that writing it takes one allocation.  `req` MUST have

@@ -133,7 +133,7 @@ static void fuzz_provider_one(const uint8_t *data, size_t size)
     struct llm_error_info info;
     memset(&info, 0, sizeof(info));
     prov->vtable->classify_error(prov, status, &h, body, size, &info);
-    if (info.type == LLM_OK)
+    if (info.type == LLM_OK || info.retry_after_ms < 0)
         abort();
     llm_error_info_clear(&info);
     free(body);

@@ -32,7 +32,7 @@ CC=clang cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLLM_BUILD_TESTS=
   -DLLM_BUILD_EXAMPLES=OFF -DLLM_SANITIZE=address,undefined \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link -O1" >/dev/null
 cmake --build "$B" --target llmorch_static >"$B/build.log" 2>&1 || { cat "$B/build.log" >&2; exit 1; }
-LIBS=$(pkg-config --libs libcjson libcurl 2>/dev/null || echo "-lcjson -lcurl")
+LIBS=$(pkg-config --libs libcjson libcurl libcrypto 2>/dev/null || echo "-lcjson -lcurl -lcrypto")
 
 # Directive value of a target's source ("" if absent), without a comment's
 # closing "*/" (unquoted, that would glob).

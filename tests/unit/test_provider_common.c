@@ -348,7 +348,8 @@ static void providers_are_made_by_registered_name(void **state)
     assert_int_equal(llm_provider_new_by_name("gpt", &po, NULL, &p, err, sizeof(err)),
                      LLM_ERR_INVALID_ARGUMENT);
     assert_null(p);
-    assert_string_equal(err, "unknown provider \"gpt\" (expected openai, anthropic or mock)");
+    assert_string_equal(err, "unknown provider \"gpt\" (expected openai, anthropic, gemini, azure, "
+                             "bedrock, ollama or mock)");
     po.api_key = "bad\nkey";
     assert_int_equal(llm_provider_new_by_name("openai", &po, NULL, &p, err, sizeof(err)),
                      LLM_ERR_INVALID_ARGUMENT);

@@ -49,6 +49,9 @@ enum {
     OPT_MOCK_LATENCY_MS,
     OPT_MOCK_SCRIPT,
     OPT_MOCK_REPLY,
+    OPT_REGION,
+    OPT_API_VERSION,
+    OPT_DEPLOYMENT,
     OPT_HELP,
     OPT_COMMON_END_ /* first value free for subcommand options */
 };
@@ -73,6 +76,9 @@ enum {
     {"mock-latency-ms", required_argument, NULL, OPT_MOCK_LATENCY_MS},    \
     {"mock-script", required_argument, NULL, OPT_MOCK_SCRIPT},            \
     {"mock-reply", required_argument, NULL, OPT_MOCK_REPLY},              \
+    {"region", required_argument, NULL, OPT_REGION},                      \
+    {"api-version", required_argument, NULL, OPT_API_VERSION},            \
+    {"deployment", required_argument, NULL, OPT_DEPLOYMENT},              \
     {"help", no_argument, NULL, OPT_HELP}
 
 /* Help text of the common options, printed by each subcommand's --help. */
@@ -83,6 +89,9 @@ struct cli_common {
     const char *model;          /* NULL: default for the provider */
     const char *base_url;
     const char *api_key_env;
+    const char *region;         /* bedrock */
+    const char *api_version;    /* azure */
+    const char *deployment;     /* azure */
     double rpm;
     double tpm;
     int64_t window_ms;

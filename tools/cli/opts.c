@@ -13,17 +13,32 @@
 
 const char cli_common_help[] =
     "Provider options:\n"
-    "  --provider NAME        openai, anthropic or mock.  Default: openai if\n"
+    "  --provider NAME        openai, anthropic, gemini, azure, bedrock, ollama or\n"
+    "                         mock.  Default: openai if\n"
     "                         OPENAI_API_KEY is set, else anthropic if\n"
     "                         ANTHROPIC_API_KEY is set, else the in-process mock\n"
     "                         provider (no network, no key; said on stderr).\n"
     "                         --base-url or --api-key-env without --provider\n"
     "                         mean openai (an OpenAI-compatible server).\n"
     "  -m, --model NAME       model (default gpt-4o-mini; claude-3-5-haiku-latest\n"
-    "                         with --provider anthropic)\n"
+    "                         with anthropic, gemini-2.5-flash with gemini,\n"
+    "                         us.anthropic.claude-3-5-haiku-20241022-v1:0 with\n"
+    "                         bedrock, llama3.2 with ollama; with azure: the\n"
+    "                         deployment unless --deployment names it)\n"
     "  --base-url URL         provider base URL, e.g. http://127.0.0.1:8080\n"
     "  --api-key-env VAR      read the API key from $VAR (default OPENAI_API_KEY\n"
-    "                         or ANTHROPIC_API_KEY); keys are never printed\n"
+    "                         or ANTHROPIC_API_KEY, GEMINI_API_KEY then\n"
+    "                         GOOGLE_API_KEY, AZURE_OPENAI_API_KEY,\n"
+    "                         AWS_BEARER_TOKEN_BEDROCK); keys are never printed.\n"
+    "                         Bedrock otherwise signs with AWS_ACCESS_KEY_ID,\n"
+    "                         AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; azure's\n"
+    "                         endpoint defaults to AZURE_OPENAI_ENDPOINT, ollama's\n"
+    "                         to OLLAMA_HOST\n"
+    "  --region NAME          bedrock: AWS region (default AWS_REGION, else\n"
+    "                         us-east-1)\n"
+    "  --api-version V        azure: api-version (default 2024-10-21; v1 = the\n"
+    "                         /openai/v1 route)\n"
+    "  --deployment NAME      azure: deployment (default: the model)\n"
     "Limits and retries:\n"
     "  --rpm N                requests per minute (default: adopt the server's)\n"
     "  --tpm N                tokens per minute (default: adopt the server's)\n"
@@ -158,11 +173,30 @@ int cli_common_option(struct cli_common *c, const char *cmd, int opt, const char
     int64_t v;
     switch (opt) {
     case OPT_PROVIDER:
-        if (strcmp(arg, "openai") != 0 && strcmp(arg, "anthropic") != 0 &&
-            strcmp(arg, "mock") != 0)
-            return cli_usage_error(cmd, "--provider: '%s' is not one of openai, anthropic, mock",
+    {
+        static const char *const names[] = {"openai", "anthropic", "gemini", "azure",
+                                            "bedrock", "ollama", "mock"};
+        bool known = false;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            known = known || strcmp(arg, names[i]) == 0;
+        if (!known)
+            return cli_usage_error(cmd, "--provider: '%s' is not one of openai, anthropic, "
+                                        "gemini, azure, bedrock, ollama, mock",
                                    arg), -1;
         c->provider = arg;
+        return 1;
+    }
+    case OPT_REGION:
+    case OPT_API_VERSION:
+    case OPT_DEPLOYMENT:
+        if (*arg == '\0' || strpbrk(arg, " /?&#\r\n") != NULL)
+            return cli_usage_error(cmd, "--%s: '%s' is not a valid value",
+                                   opt == OPT_REGION        ? "region"
+                                   : opt == OPT_API_VERSION ? "api-version"
+                                                            : "deployment",
+                                   arg), -1;
+        *(opt == OPT_REGION ? &c->region : opt == OPT_API_VERSION ? &c->api_version
+                                                                 : &c->deployment) = arg;
         return 1;
     case OPT_MODEL:
         if (*arg == '\0')
@@ -299,8 +333,18 @@ const char *cli_default_model(const struct cli_common *c)
 {
     if (c->model != NULL)
         return c->model;
-    if (c->provider != NULL && strcmp(c->provider, "anthropic") == 0)
-        return "claude-3-5-haiku-latest";
+    static const struct {
+        const char *provider, *model;
+    } defaults[] = {
+        {"anthropic", "claude-3-5-haiku-latest"},
+        {"gemini", "gemini-2.5-flash"},
+        {"bedrock", "us.anthropic.claude-3-5-haiku-20241022-v1:0"},
+        {"ollama", "llama3.2"},
+        {"azure", "gpt-4o-mini"},
+    };
+    for (size_t i = 0; c->provider != NULL && i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        if (strcmp(c->provider, defaults[i].provider) == 0)
+            return defaults[i].model;
     return "gpt-4o-mini";
 }
 
@@ -321,8 +365,18 @@ int cli_engine_new(const struct cli_common *c, bool keep_raw, struct llm_engine 
             return prc == LLM_ERR_OUT_OF_MEMORY ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
         }
     }
+    /* All of an HTTP provider's options, the provider-specific ones
+     * included (the engine's shorthand members cover only the first four). */
+    struct llm_provider_options po = {
+        .base_url = c->base_url,
+        .api_key_env = c->api_key_env,
+        .region = c->region,
+        .api_version = c->api_version,
+        .deployment = c->deployment,
+    };
     struct llm_engine_options o = {
         .provider = c->provider,
+        .provider_options = strcmp(c->provider, "mock") == 0 ? NULL : &po,
         .base_url = c->base_url,
         .api_key_env = c->api_key_env,
         .mock = strcmp(c->provider, "mock") == 0 ? &c->mock : NULL,

@@ -15,9 +15,12 @@
 static const char usage[] =
     "usage: llmorch-mock-server [options]\n"
     "\n"
-    "A fault-injecting mock of the OpenAI and Anthropic HTTP APIs for tests and\n"
-    "benchmarks.  Serves POST /v1/chat/completions, POST /v1/messages (plain and\n"
-    "SSE streaming) and GET /health; prints \"listening on URL\" and runs until\n"
+    "A fault-injecting mock of the OpenAI, Anthropic, Azure OpenAI, Gemini,\n"
+    "Bedrock and Ollama HTTP APIs for tests and benchmarks.  Serves POST\n"
+    "/v1/chat/completions, /v1/messages, /openai/deployments/D/chat/completions,\n"
+    "/v1beta/models/M:generateContent (and :streamGenerateContent),\n"
+    "/model/ID/converse (and /converse-stream), /api/chat (plain and streamed,\n"
+    "each in its own framing) and GET /health; prints \"listening on URL\" and runs until\n"
     "SIGINT or SIGTERM.  Replies are deterministic: \"mock reply to: <last user\n"
     "message, first 200 bytes>\", or N bytes of filler for a prompt \"ECHO_LEN:N\".\n"
     "\n"
@@ -43,6 +46,9 @@ static const char usage[] =
     "  --stall-ms N         how long a \"stall\" holds the connection (default 30000)\n"
     "  --max-connections N  simultaneous connections (default 20000)\n"
     "  --retry-after-ms N   Retry-After of injected 429/503 (default 1000)\n"
+    "  --aws-secret-key S   Bedrock paths verify the request's SigV4 signature\n"
+    "                       with this secret; 403 InvalidSignatureException if\n"
+    "                       it does not match (default: not checked)\n"
     "  --verbose            print libmicrohttpd's messages\n"
     "  --help               this text\n"
     "\n"
@@ -148,7 +154,7 @@ int mocksrv_main(int argc, char **argv)
         static const char *const known[] = {
             "--host", "--port", "--rpm", "--tpm", "--window-ms", "--latency-ms", "--jitter-ms",
             "--ttft-ms", "--inter-token-ms", "--hold-ms", "--fail-rate", "--script", "--ledger",
-            "--seed", "--stall-ms", "--max-connections", "--retry-after-ms"};
+            "--seed", "--stall-ms", "--max-connections", "--retry-after-ms", "--aws-secret-key"};
         bool found = false;
         for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
             found = found || strcmp(name, known[k]) == 0;
@@ -190,6 +196,10 @@ int mocksrv_main(int argc, char **argv)
                 return 2;
             free(faults);
             o.script = v;
+        } else if (strcmp(name, "--aws-secret-key") == 0) {
+            if (v[0] == '\0')
+                return bad_value(name, v, "a secret access key");
+            o.aws_secret_key = v;
         } else if (strcmp(name, "--ledger") == 0) {
             if (v[0] == '\0')
                 return bad_value(name, v, "a file name");

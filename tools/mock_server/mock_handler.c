@@ -51,6 +51,10 @@ struct req {
     enum mocksrv__fault fault;
     enum mocksrv__limit limit;
     char *trace;
+    /* Formats of mock_formats.c: the model and stream flag their path names
+     * (-1: the body says). */
+    char *path_model;
+    int path_stream;
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -115,6 +119,8 @@ static void add_ratelimit_headers(struct MHD_Response *resp, enum mocksrv__api a
                                   const struct mocksrv__rl_view *v)
 {
     char tmp[MOCKSRV__TIMEBUF];
+    if (mocksrv__format_of(api) != NULL)
+        return; /* Gemini, Bedrock and Ollama send no rate-limit headers */
     /* limit and remaining in the same units (per minute, as the real APIs
      * say): with window_ms != 60000 the window's own remaining would never
      * reach the per-minute limit. */
@@ -169,6 +175,12 @@ static void add_request_id(struct req *r)
 {
     char tmp[48];
     request_id_of(r, tmp);
+    const struct mocksrv__format *f = mocksrv__format_of(r->api);
+    if (f != NULL) {
+        if (f->request_id_header != NULL)
+            add_header(r->resp, f->request_id_header, tmp);
+        return;
+    }
     add_header(r->resp, r->api == MOCKSRV__API_ANTHROPIC ? "request-id" : "x-request-id", tmp);
 }
 
@@ -192,12 +204,33 @@ static void buffer_response(struct req *r, struct mocksrv__buf *b, const char *c
     add_header(r->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 }
 
+/* An error in a format of mock_formats.c, named by `type` in its own
+ * vocabulary (NULL: the usual one for the status); retry_ms > 0: the wait
+ * the format puts in its body (Gemini's RetryInfo). */
+static void format_error(struct req *r, const struct mocksrv__format *f, unsigned status,
+                         const char *type, const char *message, int64_t retry_ms)
+{
+    struct mocksrv__buf b = {0};
+    const char *hdr = NULL;
+    char hv[160];
+    f->error(&b, status, type, message, retry_ms, &hdr, hv, sizeof(hv));
+    buffer_response(r, &b, "application/json");
+    if (r->resp != NULL && hdr != NULL)
+        add_header(r->resp, hdr, hv);
+    r->status = status;
+}
+
 /* Set r's answer to an error body in the API's style.  For Anthropic,
  * type is the error.type; for OpenAI, type and code as given. */
 static void set_error(struct req *r, unsigned status, const char *type, const char *code,
                       const char *message)
 {
     struct mocksrv__buf b = {0};
+    const struct mocksrv__format *f = mocksrv__format_of(r->api);
+    if (f != NULL) {
+        format_error(r, f, status, NULL, message, 0);
+        return;
+    }
     char rid[48];
     request_id_of(r, rid);
     if (r->api == MOCKSRV__API_ANTHROPIC)
@@ -551,6 +584,7 @@ struct asked {
     const char *fault;           /* x-mock-fault, or NULL */
     const char *trace;           /* X-Client-Request-Id, or NULL */
     bool anthropic_version;      /* the client sent anthropic-version */
+    const char *bad_signature;   /* Bedrock: why its SigV4 check failed, or NULL */
 };
 
 enum answer_kind {
@@ -567,6 +601,8 @@ struct answer {
     unsigned status;
     const char *type, *code;     /* A_ERROR: error.type (and OpenAI's code) */
     const char *message;         /* A_ERROR: a literal or msg */
+    const char *format_type;     /* A_ERROR of a mock_formats.c API: its own error
+                                    name (NULL: the usual one for the status) */
     const char *body, *ctype;    /* A_RAW */
     bool has_retry_after;        /* send Retry-After for retry_after_ms */
     int64_t retry_after_ms;
@@ -758,6 +794,32 @@ static void openai_fault_answer(enum mocksrv__fault f, int64_t ra, struct answer
     }
 }
 
+/* The error faults of a client of a mock_formats.c API: OpenAI's statuses
+ * and messages, rendered in the format's own error shape, except where the
+ * service answers differently. */
+static void format_fault_answer(enum mocksrv__api api, enum mocksrv__fault f, int64_t ra,
+                                struct answer *a)
+{
+    if (f == MOCKSRV__F_REGION) {
+        /* What each service answers a caller from an unsupported place. */
+        if (api == MOCKSRV__API_GEMINI) {
+            answer_error(a, 400, NULL, NULL, "User location is not supported for the API use.");
+            a->format_type = "FAILED_PRECONDITION";
+        } else {
+            answer_error(a, 403, NULL, NULL, "This service is not available in your region.");
+            a->format_type = api == MOCKSRV__API_BEDROCK ? "AccessDeniedException" : NULL;
+        }
+        return;
+    }
+    if ((f == MOCKSRV__F_QUOTA || f == MOCKSRV__F_BILLING) && api == MOCKSRV__API_BEDROCK) {
+        answer_error(a, 400, NULL, NULL,
+                     "You have exceeded the number of tokens allowed for this account.");
+        a->format_type = "ServiceQuotaExceededException";
+        return;
+    }
+    openai_fault_answer(f, ra, a);
+}
+
 /* Parse and validate the body into *p and make the reply text (*text,
  * *tlen).  False when the answer is already decided (a 400, or A_NONE on
  * out of memory). */
@@ -765,7 +827,20 @@ static bool read_request(struct req *r, cJSON **root, struct parsed *p, char **t
                          size_t *tlen, struct answer *a)
 {
     bool anth = r->api == MOCKSRV__API_ANTHROPIC;
+    const struct mocksrv__format *fmt = mocksrv__format_of(r->api);
     *root = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
+    if (*root != NULL && fmt != NULL) {
+        /* The format's body in the OpenAI shape parse_request checks. */
+        const char *why = NULL;
+        cJSON *n = fmt->normalise(*root, r->path_model, r->path_stream, &why);
+        cJSON_Delete(*root);
+        *root = n;
+        if (n == NULL) {
+            if (why != NULL)
+                answer_error(a, 400, "invalid_request_error", NULL, why);
+            return false; /* else out of memory: A_NONE */
+        }
+    }
     if (*root == NULL) {
         answer_error(a, 400, "invalid_request_error", NULL,
                      anth ? "There was an error parsing the body of your request: not valid JSON"
@@ -868,6 +943,8 @@ static void decide_reply(struct req *r, const struct asked *in, const struct par
         free(text);
         if (r->api == MOCKSRV__API_ANTHROPIC)
             anthropic_fault_answer(f, s->opt.retry_after_ms, a);
+        else if (mocksrv__format_of(r->api) != NULL)
+            format_fault_answer(r->api, f, s->opt.retry_after_ms, a);
         else
             openai_fault_answer(f, s->opt.retry_after_ms, a);
         return;
@@ -922,6 +999,12 @@ static void decide(struct req *r, const struct asked *in, struct answer *a)
         answer_error(a, 413, anth ? "request_too_large" : "invalid_request_error", NULL, a->msg);
         return;
     }
+    if (in->bad_signature != NULL) {
+        snprintf(a->msg, sizeof(a->msg), "%s", in->bad_signature);
+        answer_error(a, 403, NULL, NULL, a->msg);
+        a->format_type = "InvalidSignatureException";
+        return;
+    }
     cJSON *root = NULL;
     struct parsed p = {0};
     char *text = NULL;
@@ -968,14 +1051,19 @@ static void reply_response(struct req *r, struct MHD_Connection *c, struct answe
             stream_free(st);
             return;
         }
-        add_header(r->resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        const struct mocksrv__format *fmt = mocksrv__format_of(a->rep.api);
+        add_header(r->resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                   fmt != NULL ? fmt->stream_content_type : "text/event-stream");
         add_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         r->is_stream = true;
         return;
     }
 
     struct mocksrv__buf b = {.max = 8 * (size_t)MOCKSRV_MAX_BODY_BYTES + 2 * (size_t)MOCKSRV_MAX_ECHO_BYTES};
-    if (a->rep.api == MOCKSRV__API_ANTHROPIC)
+    const struct mocksrv__format *fmt = mocksrv__format_of(a->rep.api);
+    if (fmt != NULL)
+        fmt->completion(&b, &a->rep);
+    else if (a->rep.api == MOCKSRV__API_ANTHROPIC)
         mocksrv__anthropic_message(&b, &a->rep);
     else
         mocksrv__openai_completion(&b, &a->rep);
@@ -1013,12 +1101,17 @@ static void reply_response(struct req *r, struct MHD_Connection *c, struct answe
 static void respond(struct req *r, struct MHD_Connection *c, struct answer *a)
 {
     struct mocksrv__buf b = {0};
+    const struct mocksrv__format *fmt = mocksrv__format_of(r->api);
     switch (a->kind) {
     case A_NONE:
     case A_STALL:
         return;
     case A_ERROR:
-        set_error(r, a->status, a->type, a->code, a->message);
+        if (fmt != NULL)
+            format_error(r, fmt, a->status, a->format_type, a->message,
+                         a->has_retry_after ? a->retry_after_ms : 0);
+        else
+            set_error(r, a->status, a->type, a->code, a->message);
         break;
     case A_RAW:
         set_raw(r, a->status, a->body, a->ctype);
@@ -1035,7 +1128,7 @@ static void respond(struct req *r, struct MHD_Connection *c, struct answer *a)
         reply_response(r, c, a);
         break;
     }
-    if (r->resp != NULL && a->has_retry_after)
+    if (r->resp != NULL && a->has_retry_after && (fmt == NULL || fmt->retry_after_headers))
         add_retry_after(r->resp, a->retry_after_ms);
     if (r->resp != NULL && a->has_limits)
         add_ratelimit_headers(r->resp, r->api, &a->limits);
@@ -1051,6 +1144,12 @@ static void answer_request(struct req *r, struct MHD_Connection *c, const char *
         .anthropic_version =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "anthropic-version") != NULL,
     };
+    char why[256];
+    if (r->api == MOCKSRV__API_BEDROCK && r->kind == K_API && !r->too_large &&
+        r->srv->aws_secret != NULL &&
+        mocksrv__sigv4_verify(c, method, r->path, r->body.data, r->body.len, r->srv->aws_secret,
+                              why, sizeof(why)) != 0)
+        in.bad_signature = why;
     struct answer a;
     decide(r, &in, &a);
     respond(r, c, &a);
@@ -1118,6 +1217,8 @@ static struct req *req_new(struct mocksrv *s, const char *url, const char *metho
         bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
                    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
         r->kind = get ? K_MODELS : K_BAD_METHOD;
+    } else if (mocksrv__route(url, &r->api, &r->path_model, &r->path_stream)) {
+        r->kind = post ? K_API : K_BAD_METHOD;
     } else {
         r->kind = K_NOT_FOUND;
     }
@@ -1131,6 +1232,7 @@ static void req_free(struct req *r)
     mocksrv__buf_free(&r->body);
     free(r->path);
     free(r->trace);
+    free(r->path_model);
     free(r);
 }
 

@@ -5,6 +5,7 @@
 
 #include "mock_server.h"
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -117,7 +118,14 @@ void mocksrv__rl_free(struct mocksrv__rl *rl);
 
 /* ---- wire formats ---------------------------------------------------------- */
 
-enum mocksrv__api { MOCKSRV__API_NONE = 0, MOCKSRV__API_OPENAI, MOCKSRV__API_ANTHROPIC };
+enum mocksrv__api {
+    MOCKSRV__API_NONE = 0,
+    MOCKSRV__API_OPENAI,    /* also Azure OpenAI's paths */
+    MOCKSRV__API_ANTHROPIC,
+    MOCKSRV__API_GEMINI,    /* mock_gemini.c */
+    MOCKSRV__API_BEDROCK,   /* mock_bedrock.c */
+    MOCKSRV__API_OLLAMA,    /* mock_ollama.c */
+};
 
 /* What a successful answer says; borrowed strings. */
 struct mocksrv__reply {
@@ -168,6 +176,63 @@ size_t mocksrv__next_delta_len(const char *text, size_t len, size_t off);
 /* Largest m <= n that does not split a UTF-8 sequence of s[0..len). */
 size_t mocksrv__utf8_floor(const char *s, size_t len, size_t n);
 
+/* ---- the other wire formats (mock_formats.c, mock_gemini.c, mock_bedrock.c,
+ * mock_ollama.c) ---------------------------------------------------------------
+ * Each is the same mock (reply text, token counts, latency, faults, rate
+ * limits, ledger) in its provider's own shapes.  The handler turns their
+ * request bodies into the OpenAI shape it checks (normalise), then asks the
+ * format for every body it sends. */
+struct mocksrv__format {
+    enum mocksrv__api api;
+    const char *stream_content_type;
+    const char *request_id_header;   /* NULL: none */
+    bool retry_after_headers;        /* sends retry-after(-ms) on 429/503 */
+    /* `root` rewritten as {"model","messages":[{role,content}],
+     * "max_tokens"?,"stream"}; NULL with *err (a 400 message) if the body
+     * is not a valid request of this API (or out of memory, *err NULL).
+     * path_model: the model named by the path (NULL if none); path_stream:
+     * 1/0 when the path decides, -1 when the body does. */
+    cJSON *(*normalise)(const cJSON *root, const char *path_model, int path_stream,
+                        const char **err);
+    /* An error body for `status`; `type` names the error in the API's own
+     * vocabulary (NULL: the usual one for the status).  retry_ms > 0: the
+     * server's wait, where the API puts it in the body.  Sets *hdr_name
+     * and hdr_value when the error also travels in a header. */
+    void (*error)(struct mocksrv__buf *b, unsigned status, const char *type, const char *message,
+                  int64_t retry_ms, const char **hdr_name, char *hdr_value, size_t hdr_cap);
+    void (*completion)(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+    void (*preamble)(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+    void (*delta)(struct mocksrv__buf *b, const struct mocksrv__reply *r, size_t off, size_t n,
+                  bool malformed);
+    void (*tail)(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+};
+
+extern const struct mocksrv__format mocksrv__gemini_format;
+extern const struct mocksrv__format mocksrv__bedrock_format;
+extern const struct mocksrv__format mocksrv__ollama_format;
+
+/* The format of `api`; NULL for OpenAI and Anthropic (mock_wire.c). */
+const struct mocksrv__format *mocksrv__format_of(enum mocksrv__api api);
+
+/* Route a path (raw, as sent) that is neither /v1/chat/completions nor
+ * /v1/messages: Gemini's /v1beta/models/M:generateContent and
+ * :streamGenerateContent, Bedrock's /model/ID/converse(-stream), Ollama's
+ * /api/chat, Azure's /openai/deployments/D/chat/completions and
+ * /openai/v1/chat/completions (OpenAI).  True and *api set when it is one;
+ * *model (malloc'd, percent-decoded; NULL if the path names none) and
+ * *stream (-1: the body decides). */
+bool mocksrv__route(const char *path, enum mocksrv__api *api, char **model, int *stream);
+
+/* Bedrock: check the request's SigV4 signature against `secret` the way
+ * the service does (mock_sigv4.c, written from AWS's specification apart
+ * from the client's signer).  0 if valid, else -1 with the reason in why. */
+int mocksrv__sigv4_verify(struct MHD_Connection *c, const char *method, const char *raw_path,
+                          const char *body, size_t len, const char *secret, char *why,
+                          size_t why_cap);
+
+/* CRC-32 (IEEE) for event-stream frames. */
+uint32_t mocksrv__crc32(const void *data, size_t len);
+
 /* ---- the server -------------------------------------------------------------- */
 
 struct mocksrv__ctr {
@@ -205,6 +270,7 @@ struct mocksrv {
     int port;
     char url[96];
     bool halted; /* mocksrv__halt ran */
+    char *aws_secret; /* Bedrock requests must be SigV4-signed with it; NULL = not checked */
 };
 
 /* The first half of mocksrv_stop: stop serving and close every connection

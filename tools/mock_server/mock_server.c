@@ -48,6 +48,16 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
+/* Paths reach the handler as sent, percent-escapes kept: Bedrock's SigV4
+ * check signs the wire path, and the routes decode model ids themselves.
+ * (No other path of the mock contains an escape.) */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -188,6 +198,7 @@ int mocksrv_start(const struct mocksrv_options *o, struct mocksrv **out)
     s->opt.host = NULL;
     s->opt.script = NULL;
     s->opt.ledger_path = NULL;
+    s->opt.aws_secret_key = NULL;
     if (s->opt.window_ms == 0)
         s->opt.window_ms = DEFAULT_WINDOW_MS;
     if (s->opt.stall_ms == 0)
@@ -210,6 +221,10 @@ int mocksrv_start(const struct mocksrv_options *o, struct mocksrv **out)
     }
     if (mocksrv__script_parse(o->script, &s->script, &s->script_len) != 0)
         goto fail;
+    if (o->aws_secret_key != NULL && (s->aws_secret = strdup(o->aws_secret_key)) == NULL) {
+        fprintf(stderr, "mock-server: out of memory\n");
+        goto fail;
+    }
     if (o->ledger_path != NULL && o->ledger_path[0] != '\0') {
         s->ledger = fopen(o->ledger_path, "a");
         if (s->ledger == NULL) {
@@ -239,6 +254,7 @@ int mocksrv_start(const struct mocksrv_options *o, struct mocksrv **out)
         MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
         MHD_OPTION_NOTIFY_COMPLETED, mocksrv__on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
         fprintf(stderr, "mock-server: cannot listen on %s:%d\n", s->host, o->port);
@@ -316,5 +332,9 @@ void mocksrv_stop(struct mocksrv *s)
     pthread_mutex_destroy(&s->draw_lock);
     free(s->script);
     free(s->host);
+    if (s->aws_secret != NULL) {
+        explicit_bzero(s->aws_secret, strlen(s->aws_secret));
+        free(s->aws_secret);
+    }
     free(s);
 }

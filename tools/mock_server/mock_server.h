@@ -27,6 +27,17 @@
  *                               else OpenAI's ({"object":"list","data":
  *                               [{"id","object":"model","created",
  *                               "owned_by"}]})
+ *   POST /openai/deployments/D/chat/completions, /openai/v1/chat/completions
+ *                               Azure OpenAI (the OpenAI format)
+ *   POST /v1beta/models/M:generateContent, :streamGenerateContent (SSE)
+ *                               Gemini (google.rpc.Status errors; a 429's
+ *                               wait is RetryInfo.retryDelay in the body)
+ *   POST /model/ID/converse, /model/ID/converse-stream
+ *                               Bedrock (binary event-stream; errors as
+ *                               x-amzn-ErrorType + {"message"}; SigV4
+ *                               checked when aws_secret_key is set)
+ *   POST /api/chat              Ollama (NDJSON stream; {"error": M})
+ *   (mock_gemini.c, mock_bedrock.c, mock_ollama.c describe their bodies.)
  *   GET  /health                200 "ok" (text/plain)
  *   anything else               404 OpenAI-style error body; a known path
  *                               with the wrong method gets 405.
@@ -286,6 +297,10 @@ struct mocksrv_options {
     int verbose;               /* nonzero: libmicrohttpd's own messages go
                                   to stderr while running (they always do
                                   during mocksrv_start) */
+    const char *aws_secret_key; /* Bedrock paths verify the SigV4 signature
+                                  with this secret (403
+                                  InvalidSignatureException otherwise); NULL =
+                                  not checked; copied */
 };
 
 struct mocksrv_counters {

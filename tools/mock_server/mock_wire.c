@@ -361,6 +361,11 @@ static void anthropic_event(struct mocksrv__buf *b, const char *name)
 
 void mocksrv__sse_preamble(struct mocksrv__buf *b, const struct mocksrv__reply *r)
 {
+    const struct mocksrv__format *f = mocksrv__format_of(r->api);
+    if (f != NULL) {
+        f->preamble(b, r);
+        return;
+    }
     if (r->api == MOCKSRV__API_OPENAI) {
         openai_chunk_head(b, r);
         mocksrv__buf_str(b, "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
@@ -389,6 +394,11 @@ void mocksrv__sse_preamble(struct mocksrv__buf *b, const struct mocksrv__reply *
 void mocksrv__sse_delta(struct mocksrv__buf *b, const struct mocksrv__reply *r, size_t off,
                         size_t n, bool malformed)
 {
+    const struct mocksrv__format *f = mocksrv__format_of(r->api);
+    if (f != NULL) {
+        f->delta(b, r, off, n, malformed);
+        return;
+    }
     if (r->api == MOCKSRV__API_OPENAI) {
         openai_chunk_head(b, r);
         mocksrv__buf_str(b, "[{\"index\":0,\"delta\":{\"content\":");
@@ -406,6 +416,11 @@ void mocksrv__sse_delta(struct mocksrv__buf *b, const struct mocksrv__reply *r, 
 
 void mocksrv__sse_tail(struct mocksrv__buf *b, const struct mocksrv__reply *r)
 {
+    const struct mocksrv__format *f = mocksrv__format_of(r->api);
+    if (f != NULL) {
+        f->tail(b, r);
+        return;
+    }
     if (r->api == MOCKSRV__API_OPENAI) {
         openai_chunk_head(b, r);
         mocksrv__buf_printf(b,

@@ -154,6 +154,11 @@ struct llm_error_info {
     bool retryable;
     char *provider_code;         /* malloc'd or NULL ("rate_limit_exceeded") */
     char *message;               /* malloc'd or NULL; the server's own words */
+    /* A wait the server asked for in the BODY rather than in a Retry-After
+     * header (Gemini's google.rpc.RetryInfo.retryDelay), in ms; 0 = none.
+     * The engine honours it as it honours Retry-After when the headers
+     * carry no wait. */
+    int64_t retry_after_ms;
 };
 
 LLM_API void llm_error_info_clear(struct llm_error_info *info);
@@ -185,6 +190,22 @@ struct llm_local_response {
 };
 
 struct llm_provider;
+
+/* How a streamed 2xx body is cut into the events handed to
+ * parse_stream_event. */
+enum llm_stream_framing {
+    /* Server-Sent Events (OpenAI, Anthropic, Gemini): `event` is the event
+     * name or NULL, `data` the joined data lines. */
+    LLM_STREAM_SSE = 0,
+    /* Newline-delimited JSON (Ollama): `event` NULL, `data` one line. */
+    LLM_STREAM_NDJSON = 1,
+    /* AWS event-stream (application/vnd.amazon.eventstream, Bedrock),
+     * both CRCs checked: `event` is the :event-type of an event message
+     * ("contentBlockDelta"), "exception:" + :exception-type for an
+     * exception message, "error:" + :error-code for an error message (then
+     * `data` is its :error-message); `data` is the payload. */
+    LLM_STREAM_AWS_EVENTSTREAM = 2,
+};
 
 /* Every slot's contract.  Optional slots may be NULL in a vtable: the
  * provider constructor fills in defaults so call sites never test for NULL. */
@@ -250,6 +271,9 @@ struct llm_provider_vtable {
 
     /* Optional.  Free `impl`. */
     void (*destroy)(struct llm_provider *p);
+
+    /* Framing of streamed replies; zero (LLM_STREAM_SSE) by default. */
+    enum llm_stream_framing stream_framing;
 };
 
 /* A provider instance: made by llm_provider_new() (your own vtable) or a
@@ -296,6 +320,25 @@ struct llm_provider_options {
     /* Appended.  The exact request URL, used as given (query string kept)
      * instead of base_url + "/v1/<path>". */
     const char *endpoint_url;
+
+    /* Bedrock: the AWS region (NULL: $AWS_REGION, else $AWS_DEFAULT_REGION,
+     * else "us-east-1"), which names the default endpoint
+     * https://bedrock-runtime.REGION.amazonaws.com and the SigV4 scope. */
+    const char *region;
+    /* Azure OpenAI: the api-version query parameter (NULL: "2024-10-21");
+     * "v1" selects the v1 route {endpoint}/openai/v1/chat/completions,
+     * which takes no api-version and names the model in the body. */
+    const char *api_version;
+    /* Azure OpenAI: the deployment (NULL: each request's model names it). */
+    const char *deployment;
+    /* Bedrock credentials (NULL: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY,
+     * $AWS_SESSION_TOKEN).  A bearer token (api_key, or
+     * $AWS_BEARER_TOKEN_BEDROCK) is sent as `Authorization: Bearer`
+     * INSTEAD of SigV4 when set, as the AWS SDK does.  Wiped on free and
+     * never logged. */
+    const char *aws_access_key_id;
+    const char *aws_secret_access_key;
+    const char *aws_session_token;
 };
 
 /* Factories.  Return LLM_OK and set *out, or an error (bad option: CR/LF in a
@@ -306,10 +349,34 @@ LLM_API enum llm_error llm_provider_new_openai(const struct llm_provider_options
 LLM_API enum llm_error llm_provider_new_anthropic(const struct llm_provider_options *opts,
                                                   struct llm_provider **out);
 
+/* Google Gemini's native API (generateContent, streamGenerateContent with
+ * SSE).  Default base https://generativelanguage.googleapis.com, key
+ * from $GEMINI_API_KEY, else $GOOGLE_API_KEY, sent as x-goog-api-key. */
+LLM_API enum llm_error llm_provider_new_gemini(const struct llm_provider_options *opts,
+                                               struct llm_provider **out);
+/* Azure OpenAI: the OpenAI wire format at
+ * {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=V
+ * (or the v1 route, see api_version).  Endpoint from base_url, else
+ * $AZURE_OPENAI_ENDPOINT (required: no default); key from
+ * $AZURE_OPENAI_API_KEY sent as `api-key`.  An api_key starting with
+ * "Bearer " is sent as the Authorization header instead (Entra ID tokens). */
+LLM_API enum llm_error llm_provider_new_azure(const struct llm_provider_options *opts,
+                                              struct llm_provider **out);
+/* Amazon Bedrock Runtime Converse / ConverseStream, signed with SigV4
+ * (service "bedrock") or a bearer token; see the options above. */
+LLM_API enum llm_error llm_provider_new_bedrock(const struct llm_provider_options *opts,
+                                                struct llm_provider **out);
+/* Ollama's native chat API (POST /api/chat, NDJSON streaming).  Default base
+ * $OLLAMA_HOST (a bare "host:port" gets http://), else
+ * http://127.0.0.1:11434; no key. */
+LLM_API enum llm_error llm_provider_new_ollama(const struct llm_provider_options *opts,
+                                               struct llm_provider **out);
+
 struct llm_mock_options;
 
-/* Make a provider by its registered name: "openai" and "anthropic" from
- * `http` (may be NULL: defaults), "mock" from `mock` (may be NULL).  Other
+/* Make a provider by its registered name: "openai", "anthropic",
+ * "gemini", "azure", "bedrock" and "ollama" from `http` (may be NULL:
+ * defaults), "mock" from `mock` (may be NULL).  Other
  * names: LLM_ERR_INVALID_ARGUMENT.  Otherwise as the factory named.  If
  * `errbuf` is non-NULL a one-line explanation of a failure is written to
  * it (at most errbuf_len bytes including the NUL).  Any thread. */
