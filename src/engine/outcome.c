@@ -2,6 +2,7 @@
  * the pipeline), a backoff before the next attempt, or the final error.
  * Engine thread. */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,7 +139,15 @@ void llm__eng_set_raw(struct ereq *r, const char *body, size_t len)
     if (!r->eng->keep_raw || !body)
         return;
     free(r->res->raw_response);
-    r->res->raw_response = llm__redact(&r->eng->secrets, llm__strndup(body, len), &len);
+    /* A copy of all `len` bytes: a binary body (Bedrock's event-stream)
+     * holds NUL bytes, where strndup would stop short of what the
+     * scrubber then reads. */
+    char *copy = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (copy != NULL) {
+        memcpy(copy, body, len);
+        copy[len] = '\0';
+    }
+    r->res->raw_response = llm__redact(&r->eng->secrets, copy, &len);
     r->res->raw_response_len = r->res->raw_response ? len : 0;
 }
 
