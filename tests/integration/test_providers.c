@@ -299,6 +299,37 @@ static void truncated_streams_are_parse_errors_in_every_framing(void **state)
     }
 }
 
+/* The mock's RPM window answers in each format's own 429: Gemini's wait
+ * in RetryInfo (no header), Azure's in retry-after(-ms), none for Bedrock
+ * and Ollama; the client reads each as the server's wait or none. */
+static void each_format_answers_a_full_rate_window_with_its_own_429(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mocksrv_options mo = {0};
+        mo.aws_secret_key = SECRET;
+        mo.rpm = 1;
+        struct mocksrv *s = NULL;
+        assert_int_equal(mocksrv_start(&mo, &s), 0);
+        struct llm_engine *e = engine(cases[i].provider, mocksrv_url(s), 1, SECRET, NULL);
+        struct llm_result *first = run(e, cases[i].model, false, NULL);
+        assert_true(first->success);
+        struct llm_result *res = run(e, cases[i].model, false, NULL);
+        assert_false(res->success);
+        assert_int_equal(res->error.type, LLM_ERR_RATE_LIMITED);
+        assert_int_equal(res->attempts[0].http_status, 429);
+        if (cases[i].server_hint)
+            assert_true(res->attempts[0].retry_after_ms > 0 &&
+                        res->attempts[0].retry_after_ms <= 60000);
+        else
+            assert_int_equal(res->attempts[0].retry_after_ms, -1);
+        llm_result_free(first);
+        llm_result_free(res);
+        llm_engine_free(e);
+        mocksrv_stop(s);
+    }
+}
+
 #define CANARY_SECRET "canary-aws-secret-DO-NOT-PRINT-0123456789"
 #define CANARY_TOKEN "canary-aws-session-token-DO-NOT-PRINT"
 #define CANARY_KEY "canary-gemini-key-DO-NOT-PRINT-4242"
@@ -396,6 +427,7 @@ int main(void)
         cmocka_unit_test(bedrock_unsigned_requests_are_refused_by_the_verifier),
         cmocka_unit_test(bedrock_corrupted_event_stream_crc_is_a_parse_error),
         cmocka_unit_test(truncated_streams_are_parse_errors_in_every_framing),
+        cmocka_unit_test(each_format_answers_a_full_rate_window_with_its_own_429),
         cmocka_unit_test(provider_secrets_never_appear_in_results_logs_or_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
