@@ -190,6 +190,7 @@ static void succeed(struct ereq *r)
     res->model = llm__eng_scrub(r->eng, res->model);
     res->response_id = llm__eng_scrub(r->eng, res->response_id);
     res->usage = p->usage;
+    res->server_timing = p->server_timing;
     if (res->content_len && !res->timestamps[LLM_TS_FIRST_TOKEN]) {
         ts_set(r, LLM_TS_FIRST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
         ts_set(r, LLM_TS_LAST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);

@@ -126,6 +126,17 @@ static void assert_reply(const struct case_ *c, const struct llm_result *res)
     assert_int_equal(res->usage.input_tokens, 1);
     assert_int_equal(res->usage.output_tokens, 5);
     assert_true(res->cost.known);
+    /* The server's own timing where the format reports one (the mock's:
+     * Ollama eval_duration = 1 ms per output token, Bedrock latencyMs 1). */
+    if (strcmp(c->provider, "ollama") == 0) {
+        assert_true(res->server_timing.known);
+        assert_int_equal(res->server_timing.eval_us, 5000);
+    } else if (strcmp(c->provider, "bedrock") == 0) {
+        assert_true(res->server_timing.known);
+        assert_int_equal(res->server_timing.total_us, 1000);
+    } else {
+        assert_false(res->server_timing.known);
+    }
     if (strcmp(c->provider, "ollama") == 0) {
         assert_true(res->cost.local);
         assert_true(res->cost.total_usd == 0);
@@ -137,6 +148,9 @@ static void assert_reply(const struct case_ *c, const struct llm_result *res)
     assert_non_null(json);
     assert_null(strstr(json, KEY));
     assert_null(strstr(json, SECRET));
+    /* server_timing is in the JSON exactly when the server reported one. */
+    assert_int_equal(strstr(json, "\"server_timing\":{\"total_us\"") != NULL,
+                     res->server_timing.known);
     llm_free(json);
 }
 
