@@ -56,6 +56,18 @@ struct llm_usage {
                                     its cost is then unknown too */
 };
 
+/* Time the server says it spent on the request, in µs (Ollama's
+ * *_duration fields; Bedrock's metrics.latencyMs as total).  `known` is
+ * false when it said nothing (every other provider); a part it did not
+ * report is 0. */
+struct llm_server_timing {
+    bool known;
+    int64_t total_us;            /* the whole request on the server */
+    int64_t load_us;             /* loading the model (Ollama load_duration) */
+    int64_t prompt_eval_us;      /* reading the prompt (Ollama prompt_eval_duration) */
+    int64_t eval_us;             /* generating the reply (Ollama eval_duration) */
+};
+
 struct llm_cost {
     double input_usd;            /* uncached + cached + cache-write input */
     double output_usd;
@@ -143,6 +155,9 @@ struct llm_result {
     /* The model's refusal text (OpenAI message.refusal; Anthropic
      * stop_reason "refusal"), NULL if it did not refuse. */
     char *refusal;
+    /* What the server reported of its own timing (see above); in
+     * llm_result_to_json() as "server_timing" only when known. */
+    struct llm_server_timing server_timing;
 };
 
 /* Free a result and everything it owns.  NULL-safe.  Thread-safe with

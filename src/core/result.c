@@ -267,6 +267,15 @@ static void add_cost(struct llm__jw *j, cJSON *root, const struct llm_cost *c)
         llm__jw_add(j, o, "local", cJSON_CreateBool(true));
 }
 
+static void add_server_timing(struct llm__jw *j, cJSON *root, const struct llm_server_timing *t)
+{
+    cJSON *o = llm__jw_add(j, root, "server_timing", cJSON_CreateObject());
+    llm__jw_add(j, o, "total_us", num((double)t->total_us));
+    llm__jw_add(j, o, "load_us", num((double)t->load_us));
+    llm__jw_add(j, o, "prompt_eval_us", num((double)t->prompt_eval_us));
+    llm__jw_add(j, o, "eval_us", num((double)t->eval_us));
+}
+
 static void add_backoff(struct llm__jw *j, cJSON *root, const struct llm_wait_stats *w)
 {
     cJSON *o = llm__jw_add(j, root, "backoff", cJSON_CreateObject());
@@ -360,6 +369,8 @@ char *llm_result_to_json(const struct llm_result *res)
     add_attempts(&j, root, res);
     add_usage(&j, root, &res->usage);
     add_cost(&j, root, &res->cost);
+    if (res->server_timing.known)
+        add_server_timing(&j, root, &res->server_timing);
     add_backoff(&j, root, &res->backoff);
     add_pipeline(&j, root, res);
     llm__jw_add(&j, root, "metadata", metadata_value(res->metadata_json));

@@ -2,6 +2,7 @@
  * the pipeline), a backoff before the next attempt, or the final error.
  * Engine thread. */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,7 +139,15 @@ void llm__eng_set_raw(struct ereq *r, const char *body, size_t len)
     if (!r->eng->keep_raw || !body)
         return;
     free(r->res->raw_response);
-    r->res->raw_response = llm__redact(&r->eng->secrets, llm__strndup(body, len), &len);
+    /* A copy of all `len` bytes: a binary body (Bedrock's event-stream)
+     * holds NUL bytes, where strndup would stop short of what the
+     * scrubber then reads. */
+    char *copy = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (copy != NULL) {
+        memcpy(copy, body, len);
+        copy[len] = '\0';
+    }
+    r->res->raw_response = llm__redact(&r->eng->secrets, copy, &len);
     r->res->raw_response_len = r->res->raw_response ? len : 0;
 }
 
@@ -181,6 +190,7 @@ static void succeed(struct ereq *r)
     res->model = llm__eng_scrub(r->eng, res->model);
     res->response_id = llm__eng_scrub(r->eng, res->response_id);
     res->usage = p->usage;
+    res->server_timing = p->server_timing;
     if (res->content_len && !res->timestamps[LLM_TS_FIRST_TOKEN]) {
         ts_set(r, LLM_TS_FIRST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
         ts_set(r, LLM_TS_LAST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);

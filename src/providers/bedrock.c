@@ -397,6 +397,16 @@ static void bedrock_classify_error(const struct llm_provider *p, int status,
 /* Bedrock's inputTokens, like Anthropic's, excludes the prompt tokens read
  * from or written to the cache; llm_usage.input_tokens is the whole
  * prompt (see anthropic.c). */
+/* metrics.latencyMs: the service's own time for the request. */
+static void read_metrics(const cJSON *m, struct llm_server_timing *t)
+{
+    int64_t ms;
+    if (llm__json_count(m, "latencyMs", &ms) && ms <= INT64_MAX / 1000) {
+        t->total_us = ms * 1000;
+        t->known = true;
+    }
+}
+
 static void read_usage(const cJSON *u, struct llm_usage *usage)
 {
     if (!cJSON_IsObject(u))
@@ -464,6 +474,7 @@ static enum llm_error bedrock_parse_response(const struct llm_provider *p, const
                                                  cJSON_GetObjectItemCaseSensitive(use, "input"));
         }
         read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &out->usage);
+        read_metrics(llm__json_object(root, "metrics"), &out->server_timing);
         if (err == LLM_OK)
             err = finish(out, llm__json_string(root, "stopReason"));
         llm__parsed_settle_usage(out);
@@ -535,6 +546,7 @@ static enum llm_error bedrock_parse_stream_event(const struct llm_provider *p, c
     } else if (strcmp(event, "metadata") == 0) {
         /* The last event of a ConverseStream: usage and metrics. */
         read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &acc->usage);
+        read_metrics(llm__json_object(root, "metrics"), &acc->server_timing);
         acc->done = true;
         llm__parsed_settle_usage(acc);
     }

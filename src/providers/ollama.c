@@ -242,6 +242,21 @@ static enum llm_error apply_reply(const char *data, size_t len, const char *what
             if (a || b)
                 out->usage.known = true;
             out->done = true;
+            /* Ollama's *_duration fields are nanoseconds. */
+            struct {
+                const char *key;
+                int64_t *slot;
+            } times[] = {{"total_duration", &out->server_timing.total_us},
+                         {"load_duration", &out->server_timing.load_us},
+                         {"prompt_eval_duration", &out->server_timing.prompt_eval_us},
+                         {"eval_duration", &out->server_timing.eval_us}};
+            for (size_t t = 0; t < sizeof(times) / sizeof(times[0]); t++) {
+                int64_t ns;
+                if (llm__json_count(root, times[t].key, &ns)) {
+                    *times[t].slot = ns / 1000;
+                    out->server_timing.known = true;
+                }
+            }
             /* A turn that ends in tool calls ends for them, as OpenAI says. */
             if (err == LLM_OK && out->n_tool_calls > 0 && out->finish_reason != NULL &&
                 strcmp(out->finish_reason, "stop") == 0)

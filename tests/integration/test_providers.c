@@ -126,6 +126,17 @@ static void assert_reply(const struct case_ *c, const struct llm_result *res)
     assert_int_equal(res->usage.input_tokens, 1);
     assert_int_equal(res->usage.output_tokens, 5);
     assert_true(res->cost.known);
+    /* The server's own timing where the format reports one (the mock's:
+     * Ollama eval_duration = 1 ms per output token, Bedrock latencyMs 1). */
+    if (strcmp(c->provider, "ollama") == 0) {
+        assert_true(res->server_timing.known);
+        assert_int_equal(res->server_timing.eval_us, 5000);
+    } else if (strcmp(c->provider, "bedrock") == 0) {
+        assert_true(res->server_timing.known);
+        assert_int_equal(res->server_timing.total_us, 1000);
+    } else {
+        assert_false(res->server_timing.known);
+    }
     if (strcmp(c->provider, "ollama") == 0) {
         assert_true(res->cost.local);
         assert_true(res->cost.total_usd == 0);
@@ -137,6 +148,9 @@ static void assert_reply(const struct case_ *c, const struct llm_result *res)
     assert_non_null(json);
     assert_null(strstr(json, KEY));
     assert_null(strstr(json, SECRET));
+    /* server_timing is in the JSON exactly when the server reported one. */
+    assert_int_equal(strstr(json, "\"server_timing\":{\"total_us\"") != NULL,
+                     res->server_timing.known);
     llm_free(json);
 }
 
@@ -299,6 +313,37 @@ static void truncated_streams_are_parse_errors_in_every_framing(void **state)
     }
 }
 
+/* The mock's RPM window answers in each format's own 429: Gemini's wait
+ * in RetryInfo (no header), Azure's in retry-after(-ms), none for Bedrock
+ * and Ollama; the client reads each as the server's wait or none. */
+static void each_format_answers_a_full_rate_window_with_its_own_429(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mocksrv_options mo = {0};
+        mo.aws_secret_key = SECRET;
+        mo.rpm = 1;
+        struct mocksrv *s = NULL;
+        assert_int_equal(mocksrv_start(&mo, &s), 0);
+        struct llm_engine *e = engine(cases[i].provider, mocksrv_url(s), 1, SECRET, NULL);
+        struct llm_result *first = run(e, cases[i].model, false, NULL);
+        assert_true(first->success);
+        struct llm_result *res = run(e, cases[i].model, false, NULL);
+        assert_false(res->success);
+        assert_int_equal(res->error.type, LLM_ERR_RATE_LIMITED);
+        assert_int_equal(res->attempts[0].http_status, 429);
+        if (cases[i].server_hint)
+            assert_true(res->attempts[0].retry_after_ms > 0 &&
+                        res->attempts[0].retry_after_ms <= 60000);
+        else
+            assert_int_equal(res->attempts[0].retry_after_ms, -1);
+        llm_result_free(first);
+        llm_result_free(res);
+        llm_engine_free(e);
+        mocksrv_stop(s);
+    }
+}
+
 #define CANARY_SECRET "canary-aws-secret-DO-NOT-PRINT-0123456789"
 #define CANARY_TOKEN "canary-aws-session-token-DO-NOT-PRINT"
 #define CANARY_KEY "canary-gemini-key-DO-NOT-PRINT-4242"
@@ -396,6 +441,7 @@ int main(void)
         cmocka_unit_test(bedrock_unsigned_requests_are_refused_by_the_verifier),
         cmocka_unit_test(bedrock_corrupted_event_stream_crc_is_a_parse_error),
         cmocka_unit_test(truncated_streams_are_parse_errors_in_every_framing),
+        cmocka_unit_test(each_format_answers_a_full_rate_window_with_its_own_429),
         cmocka_unit_test(provider_secrets_never_appear_in_results_logs_or_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,6 +180,8 @@ static void bedrock_converse_reply_gives_text_stop_reason_and_whole_prompt_usage
     assert_int_equal(out.usage.cached_input_tokens, 6);
     assert_int_equal(out.usage.cache_write_tokens, 4);
     assert_int_equal(out.usage.output_tokens, 2);
+    assert_true(out.server_timing.known);
+    assert_int_equal(out.server_timing.total_us, 421000);
     llm_parsed_clear(&out);
 
     assert_int_equal(prov_parse(p, "{\"output\":{\"message\":{\"content\":[],\"role\":"

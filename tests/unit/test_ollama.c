@@ -108,6 +108,12 @@ static void ollama_reply_gives_text_done_reason_and_eval_counts(void **state)
     assert_true(out.usage.known);
     assert_int_equal(out.usage.input_tokens, 26);
     assert_int_equal(out.usage.output_tokens, 298);
+    /* The *_duration fields (ns) as the server's timing (µs). */
+    assert_true(out.server_timing.known);
+    assert_int_equal(out.server_timing.total_us, 5191566);
+    assert_int_equal(out.server_timing.load_us, 2154);
+    assert_int_equal(out.server_timing.prompt_eval_us, 383809);
+    assert_int_equal(out.server_timing.eval_us, 4799921);
     llm_parsed_clear(&out);
     static const char *const bad[] = {"{\"message\":", "[]", "{\"message\":{\"content\":3},"
                                       "\"done\":true}", "{\"message\":{\"content\":\"x\"}}"};

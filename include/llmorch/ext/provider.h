@@ -99,6 +99,9 @@ struct llm_parsed {
      * on.  (llm_parsed_tool_append has no `p`: providers check the bound
      * before calling it.) */
     size_t max_bytes;
+    /* The server's own timing of the reply, when it reports one (Ollama,
+     * Bedrock); copied into llm_result.server_timing on success. */
+    struct llm_server_timing server_timing;
 };
 
 /* One tool call being read. */
