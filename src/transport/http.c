@@ -1,8 +1,20 @@
-/* The curl transport: a libcurl multi handle driven by the engine's loop
+/* The curl transport: libcurl multi handles driven by the engine's loop
  * through curl's socket API (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION), so
  * thousands of transfers cost O(active sockets) per event, not
  * O(transfers).  The only code in the library that includes curl.  Loop
- * thread only.  See transport.h for the interface it implements. */
+ * thread only.  See transport.h for the interface it implements.
+ *
+ * Why several multi handles ("parts"): libcurl up to 8.x walks every
+ * connection in its multi handle's cache on each curl_multi_remove_handle
+ * once the connection was kept (7.88's "close_connect_only" sweep), so with
+ * thousands of kept-alive connections each completion costs O(connections):
+ * 10,000 streams in flight cost 3x per stream what 1,000 do.  Each part owns
+ * at most a bounded share of the transfers (and so of the connections);
+ * a new transfer goes to a part that has an idle connection to reuse, else
+ * to the first part with room, else to a new part.  Keep-alive stays
+ * (connections are reused within their part), and TLS sessions and DNS
+ * answers are shared by every part (one CURLSH), so a reconnect resumes
+ * its TLS session whichever part makes it. */
 #include "transport/transport.h"
 
 #include <curl/curl.h>
@@ -29,9 +41,31 @@
  * at most MAX_SPARE of them, and no buffer above KEEP_BUF_BYTES. */
 #define MAX_SPARE 4096
 #define KEEP_BUF_BYTES (16 * 1024)
+/* Transfers per part.  Over plain HTTP/1.1 each transfer holds a connection
+ * of its own, so this bounds the connections a removal walks.  Over https
+ * the connections are usually HTTP/2 (about 100 streams each): a larger
+ * share keeps a part's streams on few, full connections. */
+#define PART_XFERS_PLAIN 256
+#define PART_XFERS_TLS 1000
+/* Parts are numbered from 1 in the per-fd map (0 = not a connection). */
+#define MAX_PARTS 4096
+
+/* One multi handle, the transfers given to it and the connections it owns. */
+struct part {
+    struct llm__http *h;
+    CURLM *multi;
+    struct llm__timer timer;
+    uint16_t id;                     /* index in h->parts + 1 */
+    size_t active;
+    /* CURLMOPT_MAXCONNECTS in force: raised with the peak of active
+     * transfers so every connection that went idle stays reusable. */
+    size_t max_connects;
+    size_t n_conns;                  /* connection sockets open, idle or busy */
+};
 
 struct llm__xfer {
     struct llm__http *h;
+    struct part *p;                  /* while a transfer is running */
     struct llm__xfer *next_spare;
     CURL *easy;                      /* owned for the transfer's lifetime, pool included */
     /* Request headers as one block: curl_slist nodes followed by their
@@ -62,20 +96,18 @@ struct llm__xfer {
 
 struct llm__http {
     struct llm__loop *loop;
-    CURLM *multi;
-    struct llm__timer timer;
-    size_t active;
-    /* CURLMOPT_MAXCONNECTS in force: raised with the peak of active
-     * transfers so every connection that went idle stays reusable. */
-    size_t max_connects;
+    CURLSH *share;                   /* TLS sessions and DNS, for every part */
+    struct part **parts;
+    size_t n_parts;
+    size_t cap_parts;
     struct llm__xfer *spare;
     size_t n_spare;
     /* Connection sockets curl opened through opensocket_cb and has not yet
-     * closed, by fd (1 = ours), and how many: they may be unwatched lazily,
-     * and their count tells whether an idle connection can exist at all. */
-    unsigned char *conn_fd;
+     * closed, by fd: the id of the part that owns them (0 = not ours).
+     * They may be unwatched lazily, and each part's count tells whether
+     * an idle connection can exist at all. */
+    uint16_t *conn_fd;
     size_t conn_fd_cap;
-    size_t n_conns;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -85,9 +117,9 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
  * never cleaned up (other code in the host may use curl too). */
 static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static void check_done(struct llm__http *h);
+static void check_done(struct part *p);
 static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message);
-static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc);
+static void finish(struct llm__xfer *x, CURLcode rc);
 static void on_idle_timer(struct llm__timer *t, void *user);
 
 /* When the silence limit `limit_ms` after `since_us` runs out (saturating). */
@@ -121,7 +153,7 @@ static bool is_too_large(CURLcode rc)
 
 static void on_socket_event(int fd, uint32_t events, void *user)
 {
-    struct llm__http *h = user;
+    struct part *p = user;
     int flags = 0;
     if (events & EPOLLIN)
         flags |= CURL_CSELECT_IN;
@@ -130,8 +162,8 @@ static void on_socket_event(int fd, uint32_t events, void *user)
     if (events & (EPOLLERR | EPOLLHUP))
         flags |= CURL_CSELECT_ERR;
     int running;
-    curl_multi_socket_action(h->multi, fd, flags, &running);
-    check_done(h);
+    curl_multi_socket_action(p->multi, fd, flags, &running);
+    check_done(p);
 }
 
 static bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
@@ -141,7 +173,8 @@ static bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-    struct llm__http *h = userp;
+    struct part *p = userp;
+    struct llm__http *h = p->h;
     if (what == CURL_POLL_REMOVE) {
         /* A connection going idle in curl's cache is usually reused by the
          * next request with the same mask: keep it in the epoll set rather
@@ -151,7 +184,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
             llm__loop_unwatch_lazy(h->loop, s);
         else
             llm__loop_unwatch(h->loop, s);
-        curl_multi_assign(h->multi, s, NULL);
+        curl_multi_assign(p->multi, s, NULL);
         return 0;
     }
     uint32_t ev = 0;
@@ -159,10 +192,10 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         ev |= EPOLLIN;
     if (what & CURL_POLL_OUT)
         ev |= EPOLLOUT;
-    if (llm__loop_watch(h->loop, s, ev, on_socket_event, h) != 0)
+    if (llm__loop_watch(h->loop, s, ev, on_socket_event, p) != 0)
         return -1;
     if (!socketp)
-        curl_multi_assign(h->multi, s, (void *)1);
+        curl_multi_assign(p->multi, s, (void *)1);
     return 0;
 }
 
@@ -184,18 +217,18 @@ static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose,
         size_t ncap = h->conn_fd_cap ? h->conn_fd_cap : 256;
         while (ncap <= (size_t)fd)
             ncap *= 2;
-        unsigned char *n = realloc(h->conn_fd, ncap);
+        uint16_t *n = realloc(h->conn_fd, ncap * sizeof(*n));
         if (!n) {
             close(fd);
             return CURL_SOCKET_BAD;
         }
-        memset(n + h->conn_fd_cap, 0, ncap - h->conn_fd_cap);
+        memset(n + h->conn_fd_cap, 0, (ncap - h->conn_fd_cap) * sizeof(*n));
         h->conn_fd = n;
         h->conn_fd_cap = ncap;
     }
     llm__loop_fd_reset(h->loop, fd, false);
-    h->conn_fd[fd] = 1;
-    h->n_conns++;
+    h->conn_fd[fd] = x->p->id;
+    x->p->n_conns++;
     return fd;
 }
 
@@ -204,34 +237,108 @@ static int closesocket_cb(void *clientp, curl_socket_t fd)
     struct llm__http *h = clientp;
     llm__loop_fd_reset(h->loop, fd, true);
     if (is_conn_fd(h, fd)) {
+        h->parts[h->conn_fd[fd] - 1]->n_conns--;
         h->conn_fd[fd] = 0;
-        h->n_conns--;
     }
     return close(fd);
 }
 
 static void on_curl_timer(struct llm__timer *t, void *user)
 {
-    struct llm__http *h = user;
+    struct part *p = user;
     int running;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(h);
+    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(p);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-    struct llm__http *h = userp;
+    struct part *p = userp;
     if (timeout_ms < 0) {
-        llm__timer_stop(h->loop, &h->timer);
+        llm__timer_stop(p->h->loop, &p->timer);
         return 0;
     }
     /* A zero timeout must not be handled from inside this callback (curl
      * forbids re-entering socket_action); the loop fires it next turn. */
-    if (llm__timer_start(h->loop, &h->timer, llm__now_mono_us() + (int64_t)timeout_ms * 1000,
-                         on_curl_timer, h) != 0)
+    if (llm__timer_start(p->h->loop, &p->timer, llm__now_mono_us() + (int64_t)timeout_ms * 1000,
+                         on_curl_timer, p) != 0)
         return -1;
     return 0;
 }
+
+static void part_free(struct part *p)
+{
+    if (!p)
+        return;
+    llm__timer_stop(p->h->loop, &p->timer);
+    if (p->multi)
+        curl_multi_cleanup(p->multi);
+    free(p);
+}
+
+/* A new part (multi handle), appended to h->parts.  NULL if out of memory
+ * or at MAX_PARTS. */
+static struct part *part_new(struct llm__http *h)
+{
+    if (h->n_parts >= MAX_PARTS)
+        return NULL;
+    if (h->n_parts == h->cap_parts) {
+        size_t ncap = h->cap_parts ? h->cap_parts * 2 : 4;
+        struct part **n = realloc(h->parts, ncap * sizeof(*n));
+        if (!n)
+            return NULL;
+        h->parts = n;
+        h->cap_parts = ncap;
+    }
+    struct part *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->h = h;
+    p->id = (uint16_t)(h->n_parts + 1);
+    p->multi = curl_multi_init();
+    if (!p->multi) {
+        free(p);
+        return NULL;
+    }
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
+    /* Let HTTP/2 streams share a connection where the server offers it. */
+    curl_multi_setopt(p->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* curl's default cache holds 4 connections per easy handle added at the
+     * moment one is returned, which after a burst of completions closes
+     * connections the next requests would have reused. */
+    p->max_connects = 64;
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)p->max_connects);
+    h->parts[h->n_parts++] = p;
+    return p;
+}
+
+/* The part a new transfer goes to: one with an idle connection to reuse
+ * (a plain keep-alive connection: more connections than transfers), else
+ * the first with room, else a new one.  O(parts), a few dozen at most. */
+static struct part *pick_part(struct llm__http *h, bool tls)
+{
+    size_t cap = tls ? PART_XFERS_TLS : PART_XFERS_PLAIN;
+    struct part *room = NULL;
+    for (size_t i = 0; i < h->n_parts; i++) {
+        struct part *p = h->parts[i];
+        if (p->active >= cap)
+            continue;
+        if (p->n_conns > p->active)
+            return p;
+        if (!room)
+            room = p;
+    }
+    if (room)
+        return room;
+    struct part *p = part_new(h);
+    /* Out of parts or memory: share the last one (slower, still correct). */
+    return p ? p : (h->n_parts ? h->parts[h->n_parts - 1] : NULL);
+}
+
+static void http_free(struct llm__http *h);
 
 static int http_new(struct llm__loop *loop, struct llm__http **out)
 {
@@ -243,22 +350,15 @@ static int http_new(struct llm__loop *loop, struct llm__http **out)
     if (!h)
         return -1;
     h->loop = loop;
-    h->multi = curl_multi_init();
-    if (!h->multi) {
-        free(h);
+    /* Used by the loop thread only: no lock callbacks needed. */
+    h->share = curl_share_init();
+    if (!h->share ||
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        !part_new(h)) {
+        http_free(h);
         return -1;
     }
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-    /* Let HTTP/2 streams share a connection where the server offers it. */
-    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    /* curl's default cache holds 4 connections per easy handle added at the
-     * moment one is returned, which after a burst of completions closes
-     * connections the next requests would have reused. */
-    h->max_connects = 64;
-    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_connects);
     *out = h;
     return 0;
 }
@@ -269,13 +369,17 @@ static void http_free(struct llm__http *h)
 {
     if (!h)
         return;
-    llm__timer_stop(h->loop, &h->timer);
     while (h->spare) {
         struct llm__xfer *x = h->spare;
         h->spare = x->next_spare;
         xfer_destroy(x);
     }
-    curl_multi_cleanup(h->multi);
+    for (size_t i = 0; i < h->n_parts; i++)
+        part_free(h->parts[i]);
+    free(h->parts);
+    /* After every easy handle that used it is gone. */
+    if (h->share)
+        curl_share_cleanup(h->share);
     free(h->conn_fd);
     free(h);
 }
@@ -364,6 +468,7 @@ static int configure_easy(struct llm__xfer *x)
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->h) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_SHARE, x->h->share) != CURLE_OK ||
         /* Only http(s): a base URL must not turn into file:// or friends. */
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
         return -1;
@@ -374,6 +479,7 @@ static int configure_easy(struct llm__xfer *x)
 static void xfer_destroy(struct llm__xfer *x)
 {
     llm__timer_stop(x->h->loop, &x->idle_timer);
+    x->p = NULL;
     if (x->easy)
         curl_easy_cleanup(x->easy);
     free(x->slist);
@@ -418,6 +524,7 @@ static void shrink_buf(struct llm__buf *b)
 static void xfer_put(struct llm__http *h, struct llm__xfer *x)
 {
     llm__timer_stop(h->loop, &x->idle_timer);
+    x->p = NULL;
     llm_http_request_clear(&x->req);
     free(x->fail_msg);
     x->fail_msg = NULL;
@@ -517,12 +624,18 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
      * every new transfer until the first response arrives (seconds, for an
      * LLM), so it is only asked for https. */
     bool tls = strncmp(x->req.url, "https:", 6) == 0;
+    struct part *p = pick_part(h, tls);
+    if (!p) {
+        xfer_put(h, x);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    x->p = p;
     /* curl looks for a reusable connection by walking every connection to
      * the host, busy or not: O(connections) per transfer, quadratic in a
      * burst of thousands.  Over plain HTTP/1.1, when every connection we
      * have is taken by a transfer in progress, none can be reused, so the
      * walk is skipped (the new connection is cached for reuse as usual). */
-    long fresh = !tls && h->n_conns <= h->active ? 1L : 0L;
+    long fresh = !tls && p->n_conns <= p->active ? 1L : 0L;
     if (curl_easy_setopt(e, CURLOPT_URL, x->req.url) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, tls ? 1L : 0L) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh) != CURLE_OK ||
@@ -535,12 +648,12 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    if (h->active + 1 > h->max_connects) {
-        size_t want = h->max_connects * 2;
-        while (want < h->active + 1)
+    if (p->active + 1 > p->max_connects) {
+        size_t want = p->max_connects * 2;
+        while (want < p->active + 1)
             want *= 2;
-        if (curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)want) == CURLM_OK)
-            h->max_connects = want;
+        if (curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)want) == CURLM_OK)
+            p->max_connects = want;
     }
     if (o->first_byte_timeout_ms > 0 &&
         llm__timer_start(h->loop, &x->idle_timer, idle_due(x->last_rx_us, o->first_byte_timeout_ms),
@@ -548,11 +661,11 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+    if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
         xfer_put(h, x);
         return LLM_ERR_INTERNAL;
     }
-    h->active++;
+    p->active++;
     *out = x;
     return LLM_OK;
 }
@@ -561,8 +674,8 @@ static void http_cancel(struct llm__http *h, struct llm__xfer *x)
 {
     if (!x)
         return;
-    curl_multi_remove_handle(h->multi, x->easy);
-    h->active--;
+    curl_multi_remove_handle(x->p->multi, x->easy);
+    x->p->active--;
     xfer_put(h, x);
 }
 
@@ -586,8 +699,9 @@ static enum llm_error map_curl(CURLcode rc)
     }
 }
 
-static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
+static void finish(struct llm__xfer *x, CURLcode rc)
 {
+    struct llm__http *h = x->h;
     struct llm__xfer_outcome o = {0};
     CURL *e = x->easy;
     if (!x->status_read) {
@@ -653,8 +767,8 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
     o.bytes_sent = (uint64_t)(up > 0 ? up : 0);
     o.bytes_received = (uint64_t)(down > 0 ? down : 0) + (uint64_t)(hdr > 0 ? hdr : 0);
 
-    curl_multi_remove_handle(h->multi, e);
-    h->active--;
+    curl_multi_remove_handle(x->p->multi, e);
+    x->p->active--;
     x->cbs.on_done(x->user, &o);
     xfer_put(h, x);
 }
@@ -677,13 +791,12 @@ static void curl_progress(void *impl, const struct llm__xfer *x, int *status, ui
 static void on_idle_timer(struct llm__timer *t, void *user)
 {
     struct llm__xfer *x = user;
-    struct llm__http *h = x->h;
     int64_t limit = x->got_byte && x->opts.idle_timeout_ms > 0 ? x->opts.idle_timeout_ms
                                                                : x->opts.first_byte_timeout_ms;
     int64_t due = idle_due(x->last_rx_us, limit);
     if (due > llm__now_mono_us()) {
         /* Bytes came meanwhile: look again a full limit after the last. */
-        if (llm__timer_start(h->loop, &x->idle_timer, due, on_idle_timer, x) == 0)
+        if (llm__timer_start(x->h->loop, &x->idle_timer, due, on_idle_timer, x) == 0)
             return;
     }
     char m[160];
@@ -695,20 +808,20 @@ static void on_idle_timer(struct llm__timer *t, void *user)
                  " ms (first-byte timeout)", limit);
     xfer_fail(x, LLM_ERR_TIMEOUT, m);
     /* Not inside a curl callback: the transfer can be finished here. */
-    finish(h, x, CURLE_OPERATION_TIMEDOUT);
+    finish(x, CURLE_OPERATION_TIMEDOUT);
 }
 
-static void check_done(struct llm__http *h)
+static void check_done(struct part *p)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(h->multi, &left))) {
+    while ((m = curl_multi_info_read(p->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         struct llm__xfer *x = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (x)
-            finish(h, x, m->data.result);
+            finish(x, m->data.result);
     }
 }
 
