@@ -14,7 +14,21 @@
  * to the first part with room, else to a new part.  Keep-alive stays
  * (connections are reused within their part), and TLS sessions and DNS
  * answers are shared by every part (one CURLSH), so a reconnect resumes
- * its TLS session whichever part makes it. */
+ * its TLS session whichever part makes it.
+ *
+ * Why https transfers may wait before curl sees them: libcurl 7.88 opens a
+ * connection of its own for every transfer that finds the HTTP/2
+ * connections full, even when one is being set up that would take them all
+ * (PIPEWAIT only works before the first connection has said it multiplexes):
+ * 10,000 streams added at once made ~9,900 connections.  So, per part,
+ * until its connections are known not to multiplex (HTTP/1.1 over TLS),
+ * https transfers are handed to curl only as far as the connections
+ * carrying streams have free ones, plus a few at a time that will open new
+ * connections (no more than the waiting transfers will fill); the others
+ * wait in order (`deferred`).  CURLOPT_PREREQFUNCTION says when a transfer
+ * has its connection, and which (its socket): streams are counted per
+ * connection.  Streams per connection are learnt the first time a
+ * transfer found every connection full (until then, one at a time). */
 #include "transport/transport.h"
 
 #include <curl/curl.h>
@@ -49,6 +63,11 @@
 #define PART_XFERS_TLS 1000
 /* Parts are numbered from 1 in the per-fd map (0 = not a connection). */
 #define MAX_PARTS 4096
+/* https connections being opened at once by one part, at most. */
+#define MAX_OPENING 8
+
+/* Whether a part's https connections carry several transfers at once. */
+enum mux { MUX_UNKNOWN, MUX_YES, MUX_NO };
 
 /* One multi handle, the transfers given to it and the connections it owns. */
 struct part {
@@ -61,12 +80,30 @@ struct part {
      * transfers so every connection that went idle stays reusable. */
     size_t max_connects;
     size_t n_conns;                  /* connection sockets open, idle or busy */
+    /* https only: see the top of the file. */
+    enum mux mux;
+    size_t awaiting;                 /* handed to curl, no connection yet */
+    size_t connected;                /* running with a connection */
+    size_t est_streams;              /* streams a connection takes; 0 = not learnt */
+    size_t busy_conns;               /* connections carrying >= 1 counted stream */
+    size_t n_deferred;
+    struct llm__xfer *defer_head;    /* not yet handed to curl, in order */
+    struct llm__xfer *defer_tail;
 };
 
 struct llm__xfer {
     struct llm__http *h;
     struct part *p;                  /* while a transfer is running */
     struct llm__xfer *next_spare;
+    struct llm__xfer *defer_prev, *defer_next;
+    bool in_multi;                   /* curl has the easy handle */
+    bool deferred;                   /* on p's deferred list */
+    bool tls;
+    bool awaiting;                   /* counted in p->awaiting */
+    bool connected;                  /* counted in p->connected */
+    bool opened_conn;                /* opensocket_cb made a socket for it */
+    curl_socket_t conn_sock;         /* connection it is counted on, or -1 */
+    uint32_t conn_gen;               /* h->fds[conn_sock].gen then */
     CURL *easy;                      /* owned for the transfer's lifetime, pool included */
     /* Request headers as one block: curl_slist nodes followed by their
      * strings.  curl only reads the list (it never frees it), so it need
@@ -94,6 +131,16 @@ struct llm__xfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* A connection socket: the part that owns it (its id; 0 = not a
+ * connection of ours), the https streams counted on it, and a generation
+ * bumped when it closes (a transfer counted on an fd number that was
+ * closed and reused must not touch the new socket's count). */
+struct fdinfo {
+    uint16_t part;
+    uint32_t streams;
+    uint32_t gen;
+};
+
 struct llm__http {
     struct llm__loop *loop;
     CURLSH *share;                   /* TLS sessions and DNS, for every part */
@@ -106,8 +153,8 @@ struct llm__http {
      * closed, by fd: the id of the part that owns them (0 = not ours).
      * They may be unwatched lazily, and each part's count tells whether
      * an idle connection can exist at all. */
-    uint16_t *conn_fd;
-    size_t conn_fd_cap;
+    struct fdinfo *fds;
+    size_t fds_cap;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -120,6 +167,8 @@ static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT
 static void check_done(struct part *p);
 static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message);
 static void finish(struct llm__xfer *x, CURLcode rc);
+static void release_deferred(struct part *p);
+static void detach(struct part *p, struct llm__xfer *x);
 static void on_idle_timer(struct llm__timer *t, void *user);
 
 /* When the silence limit `limit_ms` after `since_us` runs out (saturating). */
@@ -164,11 +213,12 @@ static void on_socket_event(int fd, uint32_t events, void *user)
     int running;
     curl_multi_socket_action(p->multi, fd, flags, &running);
     check_done(p);
+    release_deferred(p);
 }
 
 static bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
 {
-    return s >= 0 && (size_t)s < h->conn_fd_cap && h->conn_fd[s];
+    return s >= 0 && (size_t)s < h->fds_cap && h->fds[s].part;
 }
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
@@ -213,22 +263,24 @@ static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose,
         x->sock_errno = errno;
         return CURL_SOCKET_BAD;
     }
-    if ((size_t)fd >= h->conn_fd_cap) {
-        size_t ncap = h->conn_fd_cap ? h->conn_fd_cap : 256;
+    if ((size_t)fd >= h->fds_cap) {
+        size_t ncap = h->fds_cap ? h->fds_cap : 256;
         while (ncap <= (size_t)fd)
             ncap *= 2;
-        uint16_t *n = realloc(h->conn_fd, ncap * sizeof(*n));
+        struct fdinfo *n = realloc(h->fds, ncap * sizeof(*n));
         if (!n) {
             close(fd);
             return CURL_SOCKET_BAD;
         }
-        memset(n + h->conn_fd_cap, 0, (ncap - h->conn_fd_cap) * sizeof(*n));
-        h->conn_fd = n;
-        h->conn_fd_cap = ncap;
+        memset(n + h->fds_cap, 0, (ncap - h->fds_cap) * sizeof(*n));
+        h->fds = n;
+        h->fds_cap = ncap;
     }
     llm__loop_fd_reset(h->loop, fd, false);
-    h->conn_fd[fd] = x->p->id;
+    h->fds[fd].part = x->p->id;
+    h->fds[fd].streams = 0;
     x->p->n_conns++;
+    x->opened_conn = true;
     return fd;
 }
 
@@ -237,10 +289,131 @@ static int closesocket_cb(void *clientp, curl_socket_t fd)
     struct llm__http *h = clientp;
     llm__loop_fd_reset(h->loop, fd, true);
     if (is_conn_fd(h, fd)) {
-        h->parts[h->conn_fd[fd] - 1]->n_conns--;
-        h->conn_fd[fd] = 0;
+        struct part *p = h->parts[h->fds[fd].part - 1];
+        p->n_conns--;
+        if (h->fds[fd].streams > 0)
+            p->busy_conns--;
+        h->fds[fd].part = 0;
+        h->fds[fd].streams = 0;
+        h->fds[fd].gen++;
     }
     return close(fd);
+}
+
+/* An https transfer has its connection (new, reused or a stream on a
+ * multiplexed one), just before its request goes out.  Inside curl: only
+ * counts. */
+static int prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    struct llm__xfer *x = clientp;
+    struct part *p = x->p;
+    (void)primary_ip;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    if (!x->tls || !p)
+        return CURL_PREREQFUNC_OK;
+    if (x->awaiting) {
+        x->awaiting = false;
+        p->awaiting--;
+    }
+    if (!x->connected) {
+        struct llm__http *h = x->h;
+        size_t before = p->connected, busy_before = p->busy_conns;
+        uint32_t on_conn = 0;
+        x->connected = true;
+        p->connected++;
+        curl_socket_t s = CURL_SOCKET_BAD;
+        if (curl_easy_getinfo(x->easy, CURLINFO_ACTIVESOCKET, &s) == CURLE_OK &&
+            is_conn_fd(h, s) && h->fds[s].part == p->id) {
+            x->conn_sock = s;
+            x->conn_gen = h->fds[s].gen;
+            on_conn = ++h->fds[s].streams;
+            if (on_conn == 1)
+                p->busy_conns++;
+        }
+        /* Two streams on one connection: it multiplexes.  A new connection
+         * while another transfer had one (and the window let only this one
+         * in): the server keeps one transfer per connection. */
+        if (p->mux == MUX_UNKNOWN) {
+            if (on_conn > 1)
+                p->mux = MUX_YES;
+            else if (x->opened_conn && before >= 1)
+                p->mux = MUX_NO;
+        } else if (p->mux == MUX_YES && x->opened_conn && p->est_streams == 0 && busy_before > 0) {
+            /* Every connection was full: that is how many each takes. */
+            p->est_streams = before / busy_before;
+            if (p->est_streams == 0)
+                p->est_streams = 1;
+        }
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+/* Whether an https transfer may be handed to curl now: always once the
+ * connections are known not to multiplex; else when no other transfer
+ * waits for a connection, or while the connections in use surely have a
+ * free stream for it. */
+static bool may_add(const struct part *p)
+{
+    if (p->mux == MUX_NO || p->awaiting == 0)
+        return true;
+    if (p->mux != MUX_YES || p->est_streams == 0 || p->busy_conns > SIZE_MAX / p->est_streams)
+        return false;
+    size_t cap = p->busy_conns * p->est_streams;
+    size_t used = p->connected + p->awaiting;
+    if (used < cap)
+        return true;
+    /* Every stream taken: each transfer beyond opens a connection.  As
+     * many as the waiting transfers will fill, MAX_OPENING at most. */
+    size_t want = 1 + p->n_deferred / p->est_streams;
+    return used - cap < (want < MAX_OPENING ? want : MAX_OPENING);
+}
+
+/* Hand `x` to curl.  False if curl refused it. */
+static bool add_to_multi(struct part *p, struct llm__xfer *x)
+{
+    if (x->tls && p->mux != MUX_NO) {
+        x->awaiting = true;
+        p->awaiting++;
+    }
+    if (curl_multi_add_handle(p->multi, x->easy) != CURLM_OK) {
+        if (x->awaiting) {
+            x->awaiting = false;
+            p->awaiting--;
+        }
+        return false;
+    }
+    x->in_multi = true;
+    return true;
+}
+
+static void defer_unlink(struct part *p, struct llm__xfer *x)
+{
+    if (x->defer_prev)
+        x->defer_prev->defer_next = x->defer_next;
+    else
+        p->defer_head = x->defer_next;
+    if (x->defer_next)
+        x->defer_next->defer_prev = x->defer_prev;
+    else
+        p->defer_tail = x->defer_prev;
+    x->defer_prev = x->defer_next = NULL;
+    x->deferred = false;
+    p->n_deferred--;
+}
+
+/* Hand waiting transfers to curl while the window allows.  Never inside a
+ * curl callback. */
+static void release_deferred(struct part *p)
+{
+    while (p->defer_head && may_add(p)) {
+        struct llm__xfer *x = p->defer_head;
+        defer_unlink(p, x);
+        if (!add_to_multi(p, x))
+            finish(x, CURLE_OUT_OF_MEMORY);
+    }
 }
 
 static void on_curl_timer(struct llm__timer *t, void *user)
@@ -249,6 +422,7 @@ static void on_curl_timer(struct llm__timer *t, void *user)
     int running;
     curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(p);
+    release_deferred(p);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -380,7 +554,7 @@ static void http_free(struct llm__http *h)
     /* After every easy handle that used it is gone. */
     if (h->share)
         curl_share_cleanup(h->share);
-    free(h->conn_fd);
+    free(h->fds);
     free(h);
 }
 
@@ -463,12 +637,14 @@ static int configure_easy(struct llm__xfer *x)
         curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_SHARE, x->h->share) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_PREREQDATA, x) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->h) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_SHARE, x->h->share) != CURLE_OK ||
         /* Only http(s): a base URL must not turn into file:// or friends. */
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
         return -1;
@@ -630,6 +806,9 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         return LLM_ERR_OUT_OF_MEMORY;
     }
     x->p = p;
+    x->tls = tls;
+    x->in_multi = x->deferred = x->awaiting = x->connected = x->opened_conn = false;
+    x->conn_sock = -1;
     /* curl looks for a reusable connection by walking every connection to
      * the host, busy or not: O(connections) per transfer, quadratic in a
      * burst of thousands.  Over plain HTTP/1.1, when every connection we
@@ -661,7 +840,18 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
+    if (tls && (p->defer_head || !may_add(p))) {
+        /* Waits its turn (see the top of the file). */
+        x->deferred = true;
+        x->defer_prev = p->defer_tail;
+        x->defer_next = NULL;
+        if (p->defer_tail)
+            p->defer_tail->defer_next = x;
+        else
+            p->defer_head = x;
+        p->defer_tail = x;
+        p->n_deferred++;
+    } else if (!add_to_multi(p, x)) {
         xfer_put(h, x);
         return LLM_ERR_INTERNAL;
     }
@@ -670,13 +860,36 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
     return LLM_OK;
 }
 
+/* Take `x` off its part: out of curl (or off the waiting list) and out of
+ * the counts. */
+static void detach(struct part *p, struct llm__xfer *x)
+{
+    if (x->awaiting)
+        p->awaiting--;
+    if (x->connected) {
+        p->connected--;
+        struct fdinfo *f = x->conn_sock >= 0 ? &x->h->fds[x->conn_sock] : NULL;
+        if (f && f->gen == x->conn_gen && f->part == p->id && f->streams > 0 && --f->streams == 0)
+            p->busy_conns--;
+    }
+    x->awaiting = x->connected = false;
+    x->conn_sock = -1;
+    if (x->in_multi)
+        curl_multi_remove_handle(p->multi, x->easy);
+    else if (x->deferred)
+        defer_unlink(p, x);
+    x->in_multi = false;
+    p->active--;
+}
+
 static void http_cancel(struct llm__http *h, struct llm__xfer *x)
 {
     if (!x)
         return;
-    curl_multi_remove_handle(x->p->multi, x->easy);
-    x->p->active--;
+    struct part *p = x->p;
+    detach(p, x);
     xfer_put(h, x);
+    release_deferred(p);
 }
 
 static int64_t info_us(CURL *e, CURLINFO what)
@@ -767,8 +980,7 @@ static void finish(struct llm__xfer *x, CURLcode rc)
     o.bytes_sent = (uint64_t)(up > 0 ? up : 0);
     o.bytes_received = (uint64_t)(down > 0 ? down : 0) + (uint64_t)(hdr > 0 ? hdr : 0);
 
-    curl_multi_remove_handle(x->p->multi, e);
-    x->p->active--;
+    detach(x->p, x);
     x->cbs.on_done(x->user, &o);
     xfer_put(h, x);
 }
@@ -808,7 +1020,9 @@ static void on_idle_timer(struct llm__timer *t, void *user)
                  " ms (first-byte timeout)", limit);
     xfer_fail(x, LLM_ERR_TIMEOUT, m);
     /* Not inside a curl callback: the transfer can be finished here. */
+    struct part *p = x->p;
     finish(x, CURLE_OPERATION_TIMEDOUT);
+    release_deferred(p);
 }
 
 static void check_done(struct part *p)
