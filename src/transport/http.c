@@ -29,8 +29,6 @@
  * has its connection, and which (its socket): streams are counted per
  * connection.  Streams per connection are learnt the first time a
  * transfer found every connection full (until then, one at a time). */
-#include "transport/transport.h"
-
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -38,124 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "base/clock.h"
-#include "base/loop.h"
-#include "base/util.h"
-#include "transport/headers.h"
-
-#define MAX_RESPONSE_HEADERS 128
-#define MAX_HEADER_BYTES (64 * 1024)
-/* Finished transfers are kept for reuse, with their easy handle (which
- * keeps its options, so only what differs per request is set again) and
- * their buffers (so a steady stream of requests allocates almost nothing):
- * at most MAX_SPARE of them, and no buffer above KEEP_BUF_BYTES. */
-#define MAX_SPARE 4096
-#define KEEP_BUF_BYTES (16 * 1024)
-/* Transfers per part.  Over plain HTTP/1.1 each transfer holds a connection
- * of its own, so this bounds the connections a removal walks.  Over https
- * the connections are usually HTTP/2 (about 100 streams each): a larger
- * share keeps a part's streams on few, full connections. */
-#define PART_XFERS_PLAIN 256
-#define PART_XFERS_TLS 1000
-/* Parts are numbered from 1 in the per-fd map (0 = not a connection). */
-#define MAX_PARTS 4096
-/* https connections being opened at once by one part, at most. */
-#define MAX_OPENING 8
-
-/* Whether a part's https connections carry several transfers at once. */
-enum mux { MUX_UNKNOWN, MUX_YES, MUX_NO };
-
-/* One multi handle, the transfers given to it and the connections it owns. */
-struct part {
-    struct llm__http *h;
-    CURLM *multi;
-    struct llm__timer timer;
-    uint16_t id;                     /* index in h->parts + 1 */
-    size_t active;
-    /* CURLMOPT_MAXCONNECTS in force: raised with the peak of active
-     * transfers so every connection that went idle stays reusable. */
-    size_t max_connects;
-    size_t n_conns;                  /* connection sockets open, idle or busy */
-    /* https only: see the top of the file. */
-    enum mux mux;
-    size_t awaiting;                 /* handed to curl, no connection yet */
-    size_t connected;                /* running with a connection */
-    size_t est_streams;              /* streams a connection takes; 0 = not learnt */
-    size_t busy_conns;               /* connections carrying >= 1 counted stream */
-    size_t n_deferred;
-    struct llm__xfer *defer_head;    /* not yet handed to curl, in order */
-    struct llm__xfer *defer_tail;
-};
-
-struct llm__xfer {
-    struct llm__http *h;
-    struct part *p;                  /* while a transfer is running */
-    struct llm__xfer *next_spare;
-    struct llm__xfer *defer_prev, *defer_next;
-    bool in_multi;                   /* curl has the easy handle */
-    bool deferred;                   /* on p's deferred list */
-    bool tls;
-    bool awaiting;                   /* counted in p->awaiting */
-    bool connected;                  /* counted in p->connected */
-    bool opened_conn;                /* opensocket_cb made a socket for it */
-    curl_socket_t conn_sock;         /* connection it is counted on, or -1 */
-    uint32_t conn_gen;               /* h->fds[conn_sock].gen then */
-    CURL *easy;                      /* owned for the transfer's lifetime, pool included */
-    /* Request headers as one block: curl_slist nodes followed by their
-     * strings.  curl only reads the list (it never frees it), so it need
-     * not come from curl_slist_append's one-malloc-per-node. */
-    struct curl_slist *slist;
-    size_t slist_cap;
-    struct llm_http_request req;     /* owns URL and body while curl uses them */
-    struct llm__xfer_opts opts;
-    struct llm__xfer_cbs cbs;
-    void *user;
-    struct llm__hdr_list hdrs;       /* the response's headers */
-    struct llm__buf body;
-    int status;
-    bool status_read;
-    bool too_large;
-    bool headers_done;               /* the final response's headers are complete */
-    int sock_errno;                  /* errno of a failed socket(), 0 = none */
-    /* Silence detection: a timer at most once per limit, re-armed lazily
-     * from the time of the last byte (no timer work per byte). */
-    struct llm__timer idle_timer;
-    int64_t last_rx_us;
-    bool got_byte;
-    enum llm_error fail_err;         /* set by on_data via xfer_fail */
-    char *fail_msg;
-    char errbuf[CURL_ERROR_SIZE];
-};
-
-/* A connection socket: the part that owns it (its id; 0 = not a
- * connection of ours), the https streams counted on it, and a generation
- * bumped when it closes (a transfer counted on an fd number that was
- * closed and reused must not touch the new socket's count). */
-struct fdinfo {
-    uint16_t part;
-    uint32_t streams;
-    uint32_t gen;
-};
-
-struct llm__http {
-    struct llm__loop *loop;
-    CURLSH *share;                   /* TLS sessions and DNS, for every part */
-    struct part **parts;
-    size_t n_parts;
-    size_t cap_parts;
-    struct llm__xfer *spare;
-    size_t n_spare;
-    /* Connection sockets curl opened through opensocket_cb and has not yet
-     * closed, by fd: the id of the part that owns them (0 = not ours).
-     * They may be unwatched lazily, and each part's count tells whether
-     * an idle connection can exist at all. */
-    struct fdinfo *fds;
-    size_t fds_cap;
-};
+#include "transport/http_internal.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -164,11 +47,7 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
  * never cleaned up (other code in the host may use curl too). */
 static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static void check_done(struct part *p);
 static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message);
-static void finish(struct llm__xfer *x, CURLcode rc);
-static void release_deferred(struct part *p);
-static void detach(struct part *p, struct llm__xfer *x);
 static void on_idle_timer(struct llm__timer *t, void *user);
 
 /* When the silence limit `limit_ms` after `since_us` runs out (saturating). */
@@ -200,318 +79,6 @@ static bool is_too_large(CURLcode rc)
 #endif
 }
 
-static void on_socket_event(int fd, uint32_t events, void *user)
-{
-    struct part *p = user;
-    int flags = 0;
-    if (events & EPOLLIN)
-        flags |= CURL_CSELECT_IN;
-    if (events & EPOLLOUT)
-        flags |= CURL_CSELECT_OUT;
-    if (events & (EPOLLERR | EPOLLHUP))
-        flags |= CURL_CSELECT_ERR;
-    int running;
-    curl_multi_socket_action(p->multi, fd, flags, &running);
-    check_done(p);
-    release_deferred(p);
-}
-
-static bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
-{
-    return s >= 0 && (size_t)s < h->fds_cap && h->fds[s].part;
-}
-
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    struct part *p = userp;
-    struct llm__http *h = p->h;
-    if (what == CURL_POLL_REMOVE) {
-        /* A connection going idle in curl's cache is usually reused by the
-         * next request with the same mask: keep it in the epoll set rather
-         * than pay an EPOLL_CTL_DEL now and an ADD then.  Other sockets
-         * (the resolver's) go at once. */
-        if (is_conn_fd(h, s))
-            llm__loop_unwatch_lazy(h->loop, s);
-        else
-            llm__loop_unwatch(h->loop, s);
-        curl_multi_assign(p->multi, s, NULL);
-        return 0;
-    }
-    uint32_t ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= EPOLLIN;
-    if (what & CURL_POLL_OUT)
-        ev |= EPOLLOUT;
-    if (llm__loop_watch(h->loop, s, ev, on_socket_event, p) != 0)
-        return -1;
-    if (!socketp)
-        curl_multi_assign(p->multi, s, (void *)1);
-    return 0;
-}
-
-/* Connection sockets: made and closed here so that the loop's record of
- * an fd number never outlives the socket (see llm__loop_unwatch_lazy). */
-static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose,
-                                   struct curl_sockaddr *addr)
-{
-    struct llm__xfer *x = clientp;
-    struct llm__http *h = x->h;
-    curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-    if (fd < 0) {
-        /* curl only says "couldn't connect": keep the reason, so that a
-         * process out of descriptors is told apart from a server down. */
-        x->sock_errno = errno;
-        return CURL_SOCKET_BAD;
-    }
-    if ((size_t)fd >= h->fds_cap) {
-        size_t ncap = h->fds_cap ? h->fds_cap : 256;
-        while (ncap <= (size_t)fd)
-            ncap *= 2;
-        struct fdinfo *n = realloc(h->fds, ncap * sizeof(*n));
-        if (!n) {
-            close(fd);
-            return CURL_SOCKET_BAD;
-        }
-        memset(n + h->fds_cap, 0, (ncap - h->fds_cap) * sizeof(*n));
-        h->fds = n;
-        h->fds_cap = ncap;
-    }
-    llm__loop_fd_reset(h->loop, fd, false);
-    h->fds[fd].part = x->p->id;
-    h->fds[fd].streams = 0;
-    x->p->n_conns++;
-    x->opened_conn = true;
-    return fd;
-}
-
-static int closesocket_cb(void *clientp, curl_socket_t fd)
-{
-    struct llm__http *h = clientp;
-    llm__loop_fd_reset(h->loop, fd, true);
-    if (is_conn_fd(h, fd)) {
-        struct part *p = h->parts[h->fds[fd].part - 1];
-        p->n_conns--;
-        if (h->fds[fd].streams > 0)
-            p->busy_conns--;
-        h->fds[fd].part = 0;
-        h->fds[fd].streams = 0;
-        h->fds[fd].gen++;
-    }
-    return close(fd);
-}
-
-/* An https transfer has its connection (new, reused or a stream on a
- * multiplexed one), just before its request goes out.  Inside curl: only
- * counts. */
-static int prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
-                     int local_port)
-{
-    struct llm__xfer *x = clientp;
-    struct part *p = x->p;
-    (void)primary_ip;
-    (void)local_ip;
-    (void)primary_port;
-    (void)local_port;
-    if (!x->tls || !p)
-        return CURL_PREREQFUNC_OK;
-    if (x->awaiting) {
-        x->awaiting = false;
-        p->awaiting--;
-    }
-    if (!x->connected) {
-        struct llm__http *h = x->h;
-        size_t before = p->connected, busy_before = p->busy_conns;
-        uint32_t on_conn = 0;
-        x->connected = true;
-        p->connected++;
-        curl_socket_t s = CURL_SOCKET_BAD;
-        if (curl_easy_getinfo(x->easy, CURLINFO_ACTIVESOCKET, &s) == CURLE_OK &&
-            is_conn_fd(h, s) && h->fds[s].part == p->id) {
-            x->conn_sock = s;
-            x->conn_gen = h->fds[s].gen;
-            on_conn = ++h->fds[s].streams;
-            if (on_conn == 1)
-                p->busy_conns++;
-        }
-        /* Two streams on one connection: it multiplexes.  A new connection
-         * while another transfer had one (and the window let only this one
-         * in): the server keeps one transfer per connection. */
-        if (p->mux == MUX_UNKNOWN) {
-            if (on_conn > 1)
-                p->mux = MUX_YES;
-            else if (x->opened_conn && before >= 1)
-                p->mux = MUX_NO;
-        } else if (p->mux == MUX_YES && x->opened_conn && p->est_streams == 0 && busy_before > 0) {
-            /* Every connection was full: that is how many each takes. */
-            p->est_streams = before / busy_before;
-            if (p->est_streams == 0)
-                p->est_streams = 1;
-        }
-    }
-    return CURL_PREREQFUNC_OK;
-}
-
-/* Whether an https transfer may be handed to curl now: always once the
- * connections are known not to multiplex; else when no other transfer
- * waits for a connection, or while the connections in use surely have a
- * free stream for it. */
-static bool may_add(const struct part *p)
-{
-    if (p->mux == MUX_NO || p->awaiting == 0)
-        return true;
-    if (p->mux != MUX_YES || p->est_streams == 0 || p->busy_conns > SIZE_MAX / p->est_streams)
-        return false;
-    size_t cap = p->busy_conns * p->est_streams;
-    size_t used = p->connected + p->awaiting;
-    if (used < cap)
-        return true;
-    /* Every stream taken: each transfer beyond opens a connection.  As
-     * many as the waiting transfers will fill, MAX_OPENING at most. */
-    size_t want = 1 + p->n_deferred / p->est_streams;
-    return used - cap < (want < MAX_OPENING ? want : MAX_OPENING);
-}
-
-/* Hand `x` to curl.  False if curl refused it. */
-static bool add_to_multi(struct part *p, struct llm__xfer *x)
-{
-    if (x->tls && p->mux != MUX_NO) {
-        x->awaiting = true;
-        p->awaiting++;
-    }
-    if (curl_multi_add_handle(p->multi, x->easy) != CURLM_OK) {
-        if (x->awaiting) {
-            x->awaiting = false;
-            p->awaiting--;
-        }
-        return false;
-    }
-    x->in_multi = true;
-    return true;
-}
-
-static void defer_unlink(struct part *p, struct llm__xfer *x)
-{
-    if (x->defer_prev)
-        x->defer_prev->defer_next = x->defer_next;
-    else
-        p->defer_head = x->defer_next;
-    if (x->defer_next)
-        x->defer_next->defer_prev = x->defer_prev;
-    else
-        p->defer_tail = x->defer_prev;
-    x->defer_prev = x->defer_next = NULL;
-    x->deferred = false;
-    p->n_deferred--;
-}
-
-/* Hand waiting transfers to curl while the window allows.  Never inside a
- * curl callback. */
-static void release_deferred(struct part *p)
-{
-    while (p->defer_head && may_add(p)) {
-        struct llm__xfer *x = p->defer_head;
-        defer_unlink(p, x);
-        if (!add_to_multi(p, x))
-            finish(x, CURLE_OUT_OF_MEMORY);
-    }
-}
-
-static void on_curl_timer(struct llm__timer *t, void *user)
-{
-    struct part *p = user;
-    int running;
-    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(p);
-    release_deferred(p);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct part *p = userp;
-    if (timeout_ms < 0) {
-        llm__timer_stop(p->h->loop, &p->timer);
-        return 0;
-    }
-    /* A zero timeout must not be handled from inside this callback (curl
-     * forbids re-entering socket_action); the loop fires it next turn. */
-    if (llm__timer_start(p->h->loop, &p->timer, llm__now_mono_us() + (int64_t)timeout_ms * 1000,
-                         on_curl_timer, p) != 0)
-        return -1;
-    return 0;
-}
-
-static void part_free(struct part *p)
-{
-    if (!p)
-        return;
-    llm__timer_stop(p->h->loop, &p->timer);
-    if (p->multi)
-        curl_multi_cleanup(p->multi);
-    free(p);
-}
-
-/* A new part (multi handle), appended to h->parts.  NULL if out of memory
- * or at MAX_PARTS. */
-static struct part *part_new(struct llm__http *h)
-{
-    if (h->n_parts >= MAX_PARTS)
-        return NULL;
-    if (h->n_parts == h->cap_parts) {
-        size_t ncap = h->cap_parts ? h->cap_parts * 2 : 4;
-        struct part **n = realloc(h->parts, ncap * sizeof(*n));
-        if (!n)
-            return NULL;
-        h->parts = n;
-        h->cap_parts = ncap;
-    }
-    struct part *p = calloc(1, sizeof(*p));
-    if (!p)
-        return NULL;
-    p->h = h;
-    p->id = (uint16_t)(h->n_parts + 1);
-    p->multi = curl_multi_init();
-    if (!p->multi) {
-        free(p);
-        return NULL;
-    }
-    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
-    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
-    /* Let HTTP/2 streams share a connection where the server offers it. */
-    curl_multi_setopt(p->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    /* curl's default cache holds 4 connections per easy handle added at the
-     * moment one is returned, which after a burst of completions closes
-     * connections the next requests would have reused. */
-    p->max_connects = 64;
-    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)p->max_connects);
-    h->parts[h->n_parts++] = p;
-    return p;
-}
-
-/* The part a new transfer goes to: one with an idle connection to reuse
- * (a plain keep-alive connection: more connections than transfers), else
- * the first with room, else a new one.  O(parts), a few dozen at most. */
-static struct part *pick_part(struct llm__http *h, bool tls)
-{
-    size_t cap = tls ? PART_XFERS_TLS : PART_XFERS_PLAIN;
-    struct part *room = NULL;
-    for (size_t i = 0; i < h->n_parts; i++) {
-        struct part *p = h->parts[i];
-        if (p->active >= cap)
-            continue;
-        if (p->n_conns > p->active)
-            return p;
-        if (!room)
-            room = p;
-    }
-    if (room)
-        return room;
-    struct part *p = part_new(h);
-    /* Out of parts or memory: share the last one (slower, still correct). */
-    return p ? p : (h->n_parts ? h->parts[h->n_parts - 1] : NULL);
-}
-
 static void http_free(struct llm__http *h);
 
 static int http_new(struct llm__loop *loop, struct llm__http **out)
@@ -529,7 +96,7 @@ static int http_new(struct llm__loop *loop, struct llm__http **out)
     if (!h->share ||
         curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
         curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-        !part_new(h)) {
+        !llm__http_part_new(h)) {
         http_free(h);
         return -1;
     }
@@ -549,7 +116,7 @@ static void http_free(struct llm__http *h)
         xfer_destroy(x);
     }
     for (size_t i = 0; i < h->n_parts; i++)
-        part_free(h->parts[i]);
+        llm__http_part_free(h->parts[i]);
     free(h->parts);
     /* After every easy handle that used it is gone. */
     if (h->share)
@@ -638,12 +205,12 @@ static int configure_easy(struct llm__xfer *x)
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_SHARE, x->h->share) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, llm__http_prereq_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_PREREQDATA, x) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, llm__http_opensocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, llm__http_closesocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->h) != CURLE_OK ||
         /* Only http(s): a base URL must not turn into file:// or friends. */
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
@@ -800,7 +367,7 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
      * every new transfer until the first response arrives (seconds, for an
      * LLM), so it is only asked for https. */
     bool tls = strncmp(x->req.url, "https:", 6) == 0;
-    struct part *p = pick_part(h, tls);
+    struct llm__part *p = llm__http_pick_part(h, tls);
     if (!p) {
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
@@ -840,7 +407,7 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    if (tls && (p->defer_head || !may_add(p))) {
+    if (tls && (p->defer_head || !llm__http_may_add(p))) {
         /* Waits its turn (see the top of the file). */
         x->deferred = true;
         x->defer_prev = p->defer_tail;
@@ -851,7 +418,7 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
             p->defer_head = x;
         p->defer_tail = x;
         p->n_deferred++;
-    } else if (!add_to_multi(p, x)) {
+    } else if (!llm__http_add_to_multi(p, x)) {
         xfer_put(h, x);
         return LLM_ERR_INTERNAL;
     }
@@ -860,36 +427,14 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
     return LLM_OK;
 }
 
-/* Take `x` off its part: out of curl (or off the waiting list) and out of
- * the counts. */
-static void detach(struct part *p, struct llm__xfer *x)
-{
-    if (x->awaiting)
-        p->awaiting--;
-    if (x->connected) {
-        p->connected--;
-        struct fdinfo *f = x->conn_sock >= 0 ? &x->h->fds[x->conn_sock] : NULL;
-        if (f && f->gen == x->conn_gen && f->part == p->id && f->streams > 0 && --f->streams == 0)
-            p->busy_conns--;
-    }
-    x->awaiting = x->connected = false;
-    x->conn_sock = -1;
-    if (x->in_multi)
-        curl_multi_remove_handle(p->multi, x->easy);
-    else if (x->deferred)
-        defer_unlink(p, x);
-    x->in_multi = false;
-    p->active--;
-}
-
 static void http_cancel(struct llm__http *h, struct llm__xfer *x)
 {
     if (!x)
         return;
-    struct part *p = x->p;
-    detach(p, x);
+    struct llm__part *p = x->p;
+    llm__http_detach(p, x);
     xfer_put(h, x);
-    release_deferred(p);
+    llm__http_release_deferred(p);
 }
 
 static int64_t info_us(CURL *e, CURLINFO what)
@@ -912,7 +457,7 @@ static enum llm_error map_curl(CURLcode rc)
     }
 }
 
-static void finish(struct llm__xfer *x, CURLcode rc)
+void llm__http_finish(struct llm__xfer *x, CURLcode rc)
 {
     struct llm__http *h = x->h;
     struct llm__xfer_outcome o = {0};
@@ -980,7 +525,7 @@ static void finish(struct llm__xfer *x, CURLcode rc)
     o.bytes_sent = (uint64_t)(up > 0 ? up : 0);
     o.bytes_received = (uint64_t)(down > 0 ? down : 0) + (uint64_t)(hdr > 0 ? hdr : 0);
 
-    detach(x->p, x);
+    llm__http_detach(x->p, x);
     x->cbs.on_done(x->user, &o);
     xfer_put(h, x);
 }
@@ -1020,12 +565,12 @@ static void on_idle_timer(struct llm__timer *t, void *user)
                  " ms (first-byte timeout)", limit);
     xfer_fail(x, LLM_ERR_TIMEOUT, m);
     /* Not inside a curl callback: the transfer can be finished here. */
-    struct part *p = x->p;
-    finish(x, CURLE_OPERATION_TIMEDOUT);
-    release_deferred(p);
+    struct llm__part *p = x->p;
+    llm__http_finish(x, CURLE_OPERATION_TIMEDOUT);
+    llm__http_release_deferred(p);
 }
 
-static void check_done(struct part *p)
+void llm__http_check_done(struct llm__part *p)
 {
     CURLMsg *m;
     int left;
@@ -1035,7 +580,7 @@ static void check_done(struct part *p)
         struct llm__xfer *x = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (x)
-            finish(x, m->data.result);
+            llm__http_finish(x, m->data.result);
     }
 }
 
