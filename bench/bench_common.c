@@ -115,3 +115,23 @@ done:
     cJSON_Delete(body);
     return out;
 }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void bench_print_latency(double *us, int n)
+{
+    if (n <= 0)
+        return;
+    qsort(us, (size_t)n, sizeof(*us), cmp_double);
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += us[i];
+    /* Nearest rank. */
+    int i50 = (int)((n * 50 + 99) / 100) - 1, i99 = (int)((n * 99 + 99) / 100) - 1;
+    printf(",\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"lat_mean_us\":%.1f,\"lat_max_us\":%.1f",
+           us[i50 < 0 ? 0 : i50], us[i99 < 0 ? 0 : i99], sum / n, us[n - 1]);
+}

@@ -38,4 +38,9 @@ long bench_count_sockets(void);
  * `stream`), serialised the same way (cJSON, unformatted).  malloc'd. */
 char *bench_openai_body(const char *model, const char *prompt, int max_tokens, bool stream);
 
+/* Sort `us[0..n)` (latencies in µs) and print, as more fields of a JSON
+ * object being written to stdout, ",\"lat_p50_us\":..,\"lat_p99_us\":..,
+ * \"lat_mean_us\":..,\"lat_max_us\":..". */
+void bench_print_latency(double *us, int n);
+
 #endif

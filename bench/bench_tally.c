@@ -10,6 +10,7 @@ void bench_tally_init(struct bench_tally *t, int n)
     t->n = n;
     t->ok = 0;
     atomic_init(&t->done, 0);
+    atomic_init(&t->tls_handshakes, 0);
     t->first_err = LLM_OK;
     t->first_msg[0] = '\0';
 }
@@ -18,6 +19,8 @@ void bench_tally_on_done(void *user, struct llm_result *res)
 {
     struct bench_tally *t = user;
     bool ok = res->success && res->content_len > 0;
+    if (res->timestamps[LLM_TS_TLS_DONE] != 0)
+        atomic_fetch_add(&t->tls_handshakes, 1);
     pthread_mutex_lock(&t->mu);
     if (ok) {
         t->ok++;

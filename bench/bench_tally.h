@@ -17,6 +17,9 @@ struct bench_tally {
     int n;                    /* requests expected */
     int ok;                   /* under mu */
     atomic_int done;          /* readable without mu (the scale sampler) */
+    /* Results whose transfer made a TLS handshake (LLM_TS_TLS_DONE set:
+     * curl reports no handshake for a transfer on a reused connection). */
+    atomic_int tls_handshakes;
     enum llm_error first_err; /* under mu */
     char first_msg[200];
 };

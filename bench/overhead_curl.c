@@ -14,9 +14,19 @@
  *   - the reply is buffered and its status checked, not parsed.
  *
  *   bench_overhead_curl URL N CONCURRENCY [--perform] [--dump-request]
+ *                       [--cacert FILE] [--stream] [--latency]
  *
  * Prints one JSON line: client CPU (getrusage RUSAGE_SELF, user + sys)
- * measured around the run, per request, and the wall time. */
+ * measured around the run, per request, and the wall time.
+ *
+ * --cacert FILE: trust FILE for an https URL, with the transport's TLS
+ *   settings (verification on, PIPEWAIT so HTTP/2 streams share a
+ *   connection instead of each opening one before ALPN is known).
+ * --stream: the streaming body; the reply is split into SSE events (each
+ *   complete "...\n\n" block is counted and dropped, nothing is parsed):
+ *   the floor for a client that delivers events.  Adds events and CPU per
+ *   event to the line.
+ * --latency: the wall time of each request (add to done), with p50/p99. */
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +40,7 @@
 
 struct slot {
     CURL *easy;
+    double t_start;            /* --latency */
     struct curl_slist *hdrs;   /* three nodes made once; the UUID is rewritten in place */
     char *uuid;                /* points into the X-Client-Request-Id node's string */
     char *buf;
@@ -42,7 +53,12 @@ struct run {
     double timer_due_s;        /* from curl's timer callback; < 0 = none */
     int issued, done, ok, n;
     uint64_t rng;
+    bool stream;
+    long events;               /* --stream: SSE events split off */
+    double *lat_us;            /* --latency: one per request, else NULL */
 };
+
+static struct run *g_run;      /* for the write callback's event count */
 
 /* A v7-shaped UUID from a cheap PRNG: the header has the same length and
  * form as the engine's (it only has to be unique here). */
@@ -67,6 +83,23 @@ static void make_uuid(struct run *r, char out[36])
     }
 }
 
+/* --stream: take every complete event ("\n\n"-terminated) off the front
+ * of the slot's buffer; a partial one waits for the next bytes. */
+static void split_events(struct slot *s)
+{
+    size_t start = 0;
+    for (size_t i = 1; i < s->len; i++) {
+        if (s->buf[i] == '\n' && s->buf[i - 1] == '\n') {
+            g_run->events++;
+            start = i + 1;
+        }
+    }
+    if (start > 0) {
+        memmove(s->buf, s->buf + start, s->len - start);
+        s->len -= start;
+    }
+}
+
 static size_t on_write(char *data, size_t size, size_t n, void *user)
 {
     struct slot *s = user;
@@ -83,6 +116,8 @@ static size_t on_write(char *data, size_t size, size_t n, void *user)
     }
     memcpy(s->buf + s->len, data, len);
     s->len += len;
+    if (g_run->stream)
+        split_events(s);
     return len;
 }
 
@@ -120,6 +155,8 @@ static void start(struct run *r, struct slot *s)
 {
     make_uuid(r, s->uuid);
     s->len = 0;
+    if (r->lat_us)
+        s->t_start = bench_now_s();
     r->issued++;
     curl_multi_add_handle(r->multi, s->easy);
 }
@@ -137,8 +174,11 @@ static void reap(struct run *r)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&s);
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        if (r->lat_us)
+            r->lat_us[r->done] = (bench_now_s() - s->t_start) * 1e6;
         r->done++;
-        if (rc == CURLE_OK && status == 200 && s->len > 0)
+        /* A stream's buffer holds only an unterminated tail (none). */
+        if (rc == CURLE_OK && status == 200 && (r->stream || s->len > 0))
             r->ok++;
         curl_multi_remove_handle(r->multi, e);
         if (r->issued < r->n)
@@ -146,7 +186,7 @@ static void reap(struct run *r)
     }
 }
 
-static int setup_slot(struct slot *s, const char *endpoint, const char *body)
+static int setup_slot(struct slot *s, const char *endpoint, const char *body, const char *cacert)
 {
     char hdr[sizeof(UUID_HDR) + 36];
     snprintf(hdr, sizeof(hdr), "%s%036d", UUID_HDR, 0);
@@ -171,6 +211,12 @@ static int setup_slot(struct slot *s, const char *endpoint, const char *body)
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 600000L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    if (getenv("BENCH_CURL_VERBOSE"))
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    if (cacert) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, cacert);
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    }
     return 0;
 }
 
@@ -218,7 +264,8 @@ static void run_perform(struct run *r)
 
 int main(int argc, char **argv)
 {
-    bool perform = false, dump = false;
+    bool perform = false, dump = false, stream = false, latency = false;
+    const char *cacert = NULL;
     const char *pos[3];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -226,22 +273,29 @@ int main(int argc, char **argv)
             perform = true;
         else if (strcmp(argv[i], "--dump-request") == 0)
             dump = true;
+        else if (strcmp(argv[i], "--stream") == 0)
+            stream = true;
+        else if (strcmp(argv[i], "--latency") == 0)
+            latency = true;
+        else if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc)
+            cacert = argv[++i];
         else if (npos < 3)
             pos[npos++] = argv[i];
     }
     if (npos != 3 && !(dump && npos >= 1)) {
-        fprintf(stderr, "usage: %s URL N CONCURRENCY [--perform] [--dump-request]\n", argv[0]);
+        fprintf(stderr, "usage: %s URL N CONCURRENCY [--perform] [--dump-request] [--cacert FILE] "
+                        "[--stream] [--latency]\n", argv[0]);
         return 2;
     }
     char endpoint[512];
     snprintf(endpoint, sizeof(endpoint), "%s/v1/chat/completions", pos[0]);
-    char *body = bench_openai_body(BENCH_MODEL, BENCH_PROMPT, BENCH_MAX_TOKENS, false);
+    char *body = bench_openai_body(BENCH_MODEL, BENCH_PROMPT, BENCH_MAX_TOKENS, stream);
     if (!body)
         return 1;
     if (dump) {
         /* The headers a slot really sends (minus curl's "Expect:" removal). */
         struct slot s = {0};
-        if (setup_slot(&s, endpoint, body) != 0)
+        if (setup_slot(&s, endpoint, body, cacert) != 0)
             return 1;
         printf("POST %s\n", endpoint);
         for (struct curl_slist *h = s.hdrs; h != NULL; h = h->next) {
@@ -266,7 +320,10 @@ int main(int argc, char **argv)
     bench_raise_nofile(conc + 64);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    struct run r = {.n = n, .timer_due_s = -1.0, .rng = 0x9E3779B97F4A7C15ull};
+    struct run r = {.n = n, .timer_due_s = -1.0, .rng = 0x9E3779B97F4A7C15ull, .stream = stream};
+    g_run = &r;
+    if (latency && !(r.lat_us = calloc((size_t)n, sizeof(double))))
+        return 1;
     r.multi = curl_multi_init();
     r.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!perform) {
@@ -279,7 +336,7 @@ int main(int argc, char **argv)
     if (!slots)
         return 1;
     for (int i = 0; i < conc; i++)
-        if (setup_slot(&slots[i], endpoint, body) != 0)
+        if (setup_slot(&slots[i], endpoint, body, cacert) != 0)
             return 1;
 
     double u0, s0, u1, s1;
@@ -296,9 +353,18 @@ int main(int argc, char **argv)
 
     double cpu = (u1 - u0) + (s1 - s0);
     printf("{\"client\":\"raw_curl%s\",\"n\":%d,\"concurrency\":%d,\"ok\":%d,\"wall_s\":%.4f,"
-           "\"cpu_user_s\":%.4f,\"cpu_sys_s\":%.4f,\"cpu_us_per_req\":%.3f,\"req_per_s\":%.1f}\n",
+           "\"cpu_user_s\":%.4f,\"cpu_sys_s\":%.4f,\"cpu_us_per_req\":%.3f,\"req_per_s\":%.1f",
            perform ? "_perform" : "", n, conc, r.ok, wall, u1 - u0, s1 - s0, cpu * 1e6 / n,
            n / wall);
+    if (cacert)
+        printf(",\"tls\":true");
+    if (stream)
+        printf(",\"events\":%ld,\"cpu_us_per_event\":%.3f", r.events,
+               r.events ? cpu * 1e6 / (double)r.events : 0.0);
+    if (r.lat_us)
+        bench_print_latency(r.lat_us, n);
+    printf("}\n");
+    free(r.lat_us);
     for (int i = 0; i < conc; i++) {
         curl_easy_cleanup(slots[i].easy);
         curl_slist_free_all(slots[i].hdrs);

@@ -15,7 +15,17 @@
  *     less the CPU of this program's own watching (the RSS sampler thread,
  *     and the main thread's polling of the in_flight gauge and sockets).
  *
- *   bench_scale_llmorch URL N
+ *   bench_scale_llmorch URL N [--cacert FILE] [--reconnect R WAIT_MS]
+ *
+ * --cacert FILE: an https URL (the TLS + HTTP/2 row), trusted through the
+ *   engine's ca_file option; adds the TLS handshakes the transfers made
+ *   (results with LLM_TS_TLS_DONE) and the sockets held at the peak, i.e.
+ *   the connections the N streams used.
+ * --reconnect R WAIT_MS: afterwards, wait WAIT_MS (longer than the
+ *   server's idle timeout, so it closes every connection), then send R
+ *   non-streamed requests on the same engine: their handshakes show
+ *   whether the new connections resumed TLS sessions (the server's log
+ *   says which did).
  *
  * Raises RLIMIT_NOFILE to N + 256 (up to the hard limit).  Adaptive limits
  * are off (no_adaptive_limits): see the comment in main(). */
@@ -77,13 +87,27 @@ static int64_t engine_in_flight(struct llm_engine *e)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s URL N\n", argv[0]);
+    const char *cacert = NULL;
+    int reconnect = 0;
+    long reconnect_wait_ms = 0;
+    const char *pos[2];
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc)
+            cacert = argv[++i];
+        else if (strcmp(argv[i], "--reconnect") == 0 && i + 2 < argc) {
+            reconnect = atoi(argv[++i]);
+            reconnect_wait_ms = atol(argv[++i]);
+        } else if (npos < 2)
+            pos[npos++] = argv[i];
+    }
+    if (npos != 2) {
+        fprintf(stderr, "usage: %s URL N [--cacert FILE] [--reconnect R WAIT_MS]\n", argv[0]);
         return 2;
     }
-    const char *url = argv[1];
-    int n = atoi(argv[2]);
-    if (n <= 0)
+    const char *url = pos[0];
+    int n = atoi(pos[1]);
+    if (n <= 0 || reconnect < 0)
         return 2;
     long nofile = bench_raise_nofile((long)n + 256);
     if (nofile < (long)n + 32)
@@ -96,6 +120,7 @@ int main(int argc, char **argv)
     o.max_in_flight = n;
     o.max_queue = (size_t)n;
     o.max_attempts = 1;
+    o.ca_file = cacert;
     /* With no limits configured the engine first probes with a single
      * request until its response completes (to learn the server's limits),
      * which here would hold the other N-1 back for the whole hold time. */
@@ -133,12 +158,25 @@ int main(int argc, char **argv)
     double watch_cpu0 = bench_thread_cpu_s();
     int64_t max_in_flight_seen = 0;
     long sockets = 0;
+    int stable = 0;
     double t_all_open = -1;
     while (atomic_load(&st.tally.done) == 0) {
         int64_t inf = engine_in_flight(e);
         if (inf > max_in_flight_seen)
             max_in_flight_seen = inf;
-        if (inf >= n) {
+        if (inf >= n && cacert) {
+            /* HTTP/2: far fewer sockets than streams, and the transport
+             * may still be handing streams to curl once the gauge reads N:
+             * open once the connections have stopped growing for 1 s. */
+            long now_sockets = bench_count_sockets();
+            stable = now_sockets == sockets && now_sockets > 0 ? stable + 1 : 0;
+            sockets = now_sockets;
+            if (stable >= 50 && atomic_load(&st.tally.done) == 0) {
+                t_all_open = bench_now_s() - t0;
+                atomic_store(&st.all_open, true);
+                break;
+            }
+        } else if (inf >= n) {
             sockets = bench_count_sockets();
             if (sockets >= n && atomic_load(&st.tally.done) == 0) {
                 t_all_open = bench_now_s() - t0;
@@ -155,6 +193,21 @@ int main(int argc, char **argv)
     bench_cpu_s(&u1, &s1);
     atomic_store(&st.stop, true);
     pthread_join(th, NULL);
+
+    /* Reconnect round: every connection closed by the server meanwhile. */
+    struct bench_tally rt;
+    bench_tally_init(&rt, reconnect);
+    long sockets_after_wait = -1;
+    if (reconnect > 0) {
+        sleep_ms(reconnect_wait_ms);
+        sockets_after_wait = bench_count_sockets();
+        struct llm_request rreq = req;
+        rreq.stream = false;
+        for (int i = 0; i < reconnect; i++)
+            if (llm_generate_async(e, &rreq, bench_tally_on_done, &rt) != LLM_OK)
+                return 1;
+        bench_tally_wait(&rt);
+    }
     llm_engine_free(e);
 
     bool all_ok = bench_tally_report(&st.tally);
@@ -166,9 +219,16 @@ int main(int argc, char **argv)
            "\"sockets_open\":%ld,\"submit_s\":%.3f,\"all_open_s\":%.3f,\"wall_s\":%.3f,"
            "\"rss_before_kib\":%ld,\"rss_held_kib\":%ld,\"rss_peak_kib\":%ld,"
            "\"rss_kib_per_in_flight\":%.2f,\"cpu_user_s\":%.4f,\"cpu_sys_s\":%.4f,"
-           "\"watch_cpu_s\":%.4f,\"cpu_us_per_req\":%.2f}\n",
+           "\"watch_cpu_s\":%.4f,\"cpu_us_per_req\":%.2f",
            n, st.tally.ok, all_open ? "true" : "false", (long long)max_in_flight_seen, sockets,
            t_submitted, t_all_open, wall, rss_before, held, atomic_load(&st.rss_peak_kib), per,
            u1 - u0, s1 - s0, st.sampler_cpu_s + watch_cpu, cpu * 1e6 / n);
-    return all_ok && all_open ? 0 : 1;
+    if (cacert)
+        printf(",\"tls\":true,\"tls_handshakes\":%d", atomic_load(&st.tally.tls_handshakes));
+    if (reconnect > 0)
+        printf(",\"reconnect_n\":%d,\"reconnect_ok\":%d,\"reconnect_handshakes\":%d,"
+               "\"sockets_after_wait\":%ld",
+               reconnect, rt.ok, atomic_load(&rt.tls_handshakes), sockets_after_wait);
+    printf("}\n");
+    return all_ok && all_open && rt.ok == reconnect ? 0 : 1;
 }

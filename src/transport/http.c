@@ -1,10 +1,34 @@
-/* The curl transport: a libcurl multi handle driven by the engine's loop
+/* The curl transport: libcurl multi handles driven by the engine's loop
  * through curl's socket API (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION), so
  * thousands of transfers cost O(active sockets) per event, not
  * O(transfers).  The only code in the library that includes curl.  Loop
- * thread only.  See transport.h for the interface it implements. */
-#include "transport/transport.h"
-
+ * thread only.  See transport.h for the interface it implements.
+ *
+ * Why several multi handles ("parts"): libcurl up to 8.x walks every
+ * connection in its multi handle's cache on each curl_multi_remove_handle
+ * once the connection was kept (7.88's "close_connect_only" sweep), so with
+ * thousands of kept-alive connections each completion costs O(connections):
+ * 10,000 streams in flight cost 3x per stream what 1,000 do.  Each part owns
+ * at most a bounded share of the transfers (and so of the connections);
+ * a new transfer goes to a part that has an idle connection to reuse, else
+ * to the first part with room, else to a new part.  Keep-alive stays
+ * (connections are reused within their part), and TLS sessions and DNS
+ * answers are shared by every part (one CURLSH), so a reconnect resumes
+ * its TLS session whichever part makes it.
+ *
+ * Why https transfers may wait before curl sees them: libcurl 7.88 opens a
+ * connection of its own for every transfer that finds the HTTP/2
+ * connections full, even when one is being set up that would take them all
+ * (PIPEWAIT only works before the first connection has said it multiplexes):
+ * 10,000 streams added at once made ~9,900 connections.  So, per part,
+ * until its connections are known not to multiplex (HTTP/1.1 over TLS),
+ * https transfers are handed to curl only as far as the connections
+ * carrying streams have free ones, plus a few at a time that will open new
+ * connections (no more than the waiting transfers will fill); the others
+ * wait in order (`deferred`).  CURLOPT_PREREQFUNCTION says when a transfer
+ * has its connection, and which (its socket): streams are counted per
+ * connection.  Streams per connection are learnt the first time a
+ * transfer found every connection full (until then, one at a time). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -12,71 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "base/clock.h"
-#include "base/loop.h"
-#include "base/util.h"
-#include "transport/headers.h"
-
-#define MAX_RESPONSE_HEADERS 128
-#define MAX_HEADER_BYTES (64 * 1024)
-/* Finished transfers are kept for reuse, with their easy handle (which
- * keeps its options, so only what differs per request is set again) and
- * their buffers (so a steady stream of requests allocates almost nothing):
- * at most MAX_SPARE of them, and no buffer above KEEP_BUF_BYTES. */
-#define MAX_SPARE 4096
-#define KEEP_BUF_BYTES (16 * 1024)
-
-struct llm__xfer {
-    struct llm__http *h;
-    struct llm__xfer *next_spare;
-    CURL *easy;                      /* owned for the transfer's lifetime, pool included */
-    /* Request headers as one block: curl_slist nodes followed by their
-     * strings.  curl only reads the list (it never frees it), so it need
-     * not come from curl_slist_append's one-malloc-per-node. */
-    struct curl_slist *slist;
-    size_t slist_cap;
-    struct llm_http_request req;     /* owns URL and body while curl uses them */
-    struct llm__xfer_opts opts;
-    struct llm__xfer_cbs cbs;
-    void *user;
-    struct llm__hdr_list hdrs;       /* the response's headers */
-    struct llm__buf body;
-    int status;
-    bool status_read;
-    bool too_large;
-    bool headers_done;               /* the final response's headers are complete */
-    int sock_errno;                  /* errno of a failed socket(), 0 = none */
-    /* Silence detection: a timer at most once per limit, re-armed lazily
-     * from the time of the last byte (no timer work per byte). */
-    struct llm__timer idle_timer;
-    int64_t last_rx_us;
-    bool got_byte;
-    enum llm_error fail_err;         /* set by on_data via xfer_fail */
-    char *fail_msg;
-    char errbuf[CURL_ERROR_SIZE];
-};
-
-struct llm__http {
-    struct llm__loop *loop;
-    CURLM *multi;
-    struct llm__timer timer;
-    size_t active;
-    /* CURLMOPT_MAXCONNECTS in force: raised with the peak of active
-     * transfers so every connection that went idle stays reusable. */
-    size_t max_connects;
-    struct llm__xfer *spare;
-    size_t n_spare;
-    /* Connection sockets curl opened through opensocket_cb and has not yet
-     * closed, by fd (1 = ours), and how many: they may be unwatched lazily,
-     * and their count tells whether an idle connection can exist at all. */
-    unsigned char *conn_fd;
-    size_t conn_fd_cap;
-    size_t n_conns;
-};
+#include "transport/http_internal.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -85,9 +47,7 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
  * never cleaned up (other code in the host may use curl too). */
 static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static void check_done(struct llm__http *h);
 static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message);
-static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc);
 static void on_idle_timer(struct llm__timer *t, void *user);
 
 /* When the silence limit `limit_ms` after `since_us` runs out (saturating). */
@@ -119,119 +79,7 @@ static bool is_too_large(CURLcode rc)
 #endif
 }
 
-static void on_socket_event(int fd, uint32_t events, void *user)
-{
-    struct llm__http *h = user;
-    int flags = 0;
-    if (events & EPOLLIN)
-        flags |= CURL_CSELECT_IN;
-    if (events & EPOLLOUT)
-        flags |= CURL_CSELECT_OUT;
-    if (events & (EPOLLERR | EPOLLHUP))
-        flags |= CURL_CSELECT_ERR;
-    int running;
-    curl_multi_socket_action(h->multi, fd, flags, &running);
-    check_done(h);
-}
-
-static bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
-{
-    return s >= 0 && (size_t)s < h->conn_fd_cap && h->conn_fd[s];
-}
-
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    struct llm__http *h = userp;
-    if (what == CURL_POLL_REMOVE) {
-        /* A connection going idle in curl's cache is usually reused by the
-         * next request with the same mask: keep it in the epoll set rather
-         * than pay an EPOLL_CTL_DEL now and an ADD then.  Other sockets
-         * (the resolver's) go at once. */
-        if (is_conn_fd(h, s))
-            llm__loop_unwatch_lazy(h->loop, s);
-        else
-            llm__loop_unwatch(h->loop, s);
-        curl_multi_assign(h->multi, s, NULL);
-        return 0;
-    }
-    uint32_t ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= EPOLLIN;
-    if (what & CURL_POLL_OUT)
-        ev |= EPOLLOUT;
-    if (llm__loop_watch(h->loop, s, ev, on_socket_event, h) != 0)
-        return -1;
-    if (!socketp)
-        curl_multi_assign(h->multi, s, (void *)1);
-    return 0;
-}
-
-/* Connection sockets: made and closed here so that the loop's record of
- * an fd number never outlives the socket (see llm__loop_unwatch_lazy). */
-static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose,
-                                   struct curl_sockaddr *addr)
-{
-    struct llm__xfer *x = clientp;
-    struct llm__http *h = x->h;
-    curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-    if (fd < 0) {
-        /* curl only says "couldn't connect": keep the reason, so that a
-         * process out of descriptors is told apart from a server down. */
-        x->sock_errno = errno;
-        return CURL_SOCKET_BAD;
-    }
-    if ((size_t)fd >= h->conn_fd_cap) {
-        size_t ncap = h->conn_fd_cap ? h->conn_fd_cap : 256;
-        while (ncap <= (size_t)fd)
-            ncap *= 2;
-        unsigned char *n = realloc(h->conn_fd, ncap);
-        if (!n) {
-            close(fd);
-            return CURL_SOCKET_BAD;
-        }
-        memset(n + h->conn_fd_cap, 0, ncap - h->conn_fd_cap);
-        h->conn_fd = n;
-        h->conn_fd_cap = ncap;
-    }
-    llm__loop_fd_reset(h->loop, fd, false);
-    h->conn_fd[fd] = 1;
-    h->n_conns++;
-    return fd;
-}
-
-static int closesocket_cb(void *clientp, curl_socket_t fd)
-{
-    struct llm__http *h = clientp;
-    llm__loop_fd_reset(h->loop, fd, true);
-    if (is_conn_fd(h, fd)) {
-        h->conn_fd[fd] = 0;
-        h->n_conns--;
-    }
-    return close(fd);
-}
-
-static void on_curl_timer(struct llm__timer *t, void *user)
-{
-    struct llm__http *h = user;
-    int running;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(h);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct llm__http *h = userp;
-    if (timeout_ms < 0) {
-        llm__timer_stop(h->loop, &h->timer);
-        return 0;
-    }
-    /* A zero timeout must not be handled from inside this callback (curl
-     * forbids re-entering socket_action); the loop fires it next turn. */
-    if (llm__timer_start(h->loop, &h->timer, llm__now_mono_us() + (int64_t)timeout_ms * 1000,
-                         on_curl_timer, h) != 0)
-        return -1;
-    return 0;
-}
+static void http_free(struct llm__http *h);
 
 static int http_new(struct llm__loop *loop, struct llm__http **out)
 {
@@ -243,22 +91,15 @@ static int http_new(struct llm__loop *loop, struct llm__http **out)
     if (!h)
         return -1;
     h->loop = loop;
-    h->multi = curl_multi_init();
-    if (!h->multi) {
-        free(h);
+    /* Used by the loop thread only: no lock callbacks needed. */
+    h->share = curl_share_init();
+    if (!h->share ||
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        !llm__http_part_new(h)) {
+        http_free(h);
         return -1;
     }
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-    /* Let HTTP/2 streams share a connection where the server offers it. */
-    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    /* curl's default cache holds 4 connections per easy handle added at the
-     * moment one is returned, which after a burst of completions closes
-     * connections the next requests would have reused. */
-    h->max_connects = 64;
-    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_connects);
     *out = h;
     return 0;
 }
@@ -269,14 +110,18 @@ static void http_free(struct llm__http *h)
 {
     if (!h)
         return;
-    llm__timer_stop(h->loop, &h->timer);
     while (h->spare) {
         struct llm__xfer *x = h->spare;
         h->spare = x->next_spare;
         xfer_destroy(x);
     }
-    curl_multi_cleanup(h->multi);
-    free(h->conn_fd);
+    for (size_t i = 0; i < h->n_parts; i++)
+        llm__http_part_free(h->parts[i]);
+    free(h->parts);
+    /* After every easy handle that used it is gone. */
+    if (h->share)
+        curl_share_cleanup(h->share);
+    free(h->fds);
     free(h);
 }
 
@@ -359,10 +204,13 @@ static int configure_easy(struct llm__xfer *x)
         curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_SHARE, x->h->share) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, llm__http_prereq_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_PREREQDATA, x) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, llm__http_opensocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, llm__http_closesocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->h) != CURLE_OK ||
         /* Only http(s): a base URL must not turn into file:// or friends. */
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
@@ -374,6 +222,7 @@ static int configure_easy(struct llm__xfer *x)
 static void xfer_destroy(struct llm__xfer *x)
 {
     llm__timer_stop(x->h->loop, &x->idle_timer);
+    x->p = NULL;
     if (x->easy)
         curl_easy_cleanup(x->easy);
     free(x->slist);
@@ -418,6 +267,7 @@ static void shrink_buf(struct llm__buf *b)
 static void xfer_put(struct llm__http *h, struct llm__xfer *x)
 {
     llm__timer_stop(h->loop, &x->idle_timer);
+    x->p = NULL;
     llm_http_request_clear(&x->req);
     free(x->fail_msg);
     x->fail_msg = NULL;
@@ -517,12 +367,21 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
      * every new transfer until the first response arrives (seconds, for an
      * LLM), so it is only asked for https. */
     bool tls = strncmp(x->req.url, "https:", 6) == 0;
+    struct llm__part *p = llm__http_pick_part(h, tls);
+    if (!p) {
+        xfer_put(h, x);
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    x->p = p;
+    x->tls = tls;
+    x->in_multi = x->deferred = x->awaiting = x->connected = x->opened_conn = false;
+    x->conn_sock = -1;
     /* curl looks for a reusable connection by walking every connection to
      * the host, busy or not: O(connections) per transfer, quadratic in a
      * burst of thousands.  Over plain HTTP/1.1, when every connection we
      * have is taken by a transfer in progress, none can be reused, so the
      * walk is skipped (the new connection is cached for reuse as usual). */
-    long fresh = !tls && h->n_conns <= h->active ? 1L : 0L;
+    long fresh = !tls && p->n_conns <= p->active ? 1L : 0L;
     if (curl_easy_setopt(e, CURLOPT_URL, x->req.url) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, tls ? 1L : 0L) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh) != CURLE_OK ||
@@ -535,12 +394,12 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    if (h->active + 1 > h->max_connects) {
-        size_t want = h->max_connects * 2;
-        while (want < h->active + 1)
+    if (p->active + 1 > p->max_connects) {
+        size_t want = p->max_connects * 2;
+        while (want < p->active + 1)
             want *= 2;
-        if (curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)want) == CURLM_OK)
-            h->max_connects = want;
+        if (curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)want) == CURLM_OK)
+            p->max_connects = want;
     }
     if (o->first_byte_timeout_ms > 0 &&
         llm__timer_start(h->loop, &x->idle_timer, idle_due(x->last_rx_us, o->first_byte_timeout_ms),
@@ -548,11 +407,22 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+    if (tls && (p->defer_head || !llm__http_may_add(p))) {
+        /* Waits its turn (see the top of the file). */
+        x->deferred = true;
+        x->defer_prev = p->defer_tail;
+        x->defer_next = NULL;
+        if (p->defer_tail)
+            p->defer_tail->defer_next = x;
+        else
+            p->defer_head = x;
+        p->defer_tail = x;
+        p->n_deferred++;
+    } else if (!llm__http_add_to_multi(p, x)) {
         xfer_put(h, x);
         return LLM_ERR_INTERNAL;
     }
-    h->active++;
+    p->active++;
     *out = x;
     return LLM_OK;
 }
@@ -561,9 +431,10 @@ static void http_cancel(struct llm__http *h, struct llm__xfer *x)
 {
     if (!x)
         return;
-    curl_multi_remove_handle(h->multi, x->easy);
-    h->active--;
+    struct llm__part *p = x->p;
+    llm__http_detach(p, x);
     xfer_put(h, x);
+    llm__http_release_deferred(p);
 }
 
 static int64_t info_us(CURL *e, CURLINFO what)
@@ -586,8 +457,9 @@ static enum llm_error map_curl(CURLcode rc)
     }
 }
 
-static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
+void llm__http_finish(struct llm__xfer *x, CURLcode rc)
 {
+    struct llm__http *h = x->h;
     struct llm__xfer_outcome o = {0};
     CURL *e = x->easy;
     if (!x->status_read) {
@@ -653,8 +525,7 @@ static void finish(struct llm__http *h, struct llm__xfer *x, CURLcode rc)
     o.bytes_sent = (uint64_t)(up > 0 ? up : 0);
     o.bytes_received = (uint64_t)(down > 0 ? down : 0) + (uint64_t)(hdr > 0 ? hdr : 0);
 
-    curl_multi_remove_handle(h->multi, e);
-    h->active--;
+    llm__http_detach(x->p, x);
     x->cbs.on_done(x->user, &o);
     xfer_put(h, x);
 }
@@ -677,13 +548,12 @@ static void curl_progress(void *impl, const struct llm__xfer *x, int *status, ui
 static void on_idle_timer(struct llm__timer *t, void *user)
 {
     struct llm__xfer *x = user;
-    struct llm__http *h = x->h;
     int64_t limit = x->got_byte && x->opts.idle_timeout_ms > 0 ? x->opts.idle_timeout_ms
                                                                : x->opts.first_byte_timeout_ms;
     int64_t due = idle_due(x->last_rx_us, limit);
     if (due > llm__now_mono_us()) {
         /* Bytes came meanwhile: look again a full limit after the last. */
-        if (llm__timer_start(h->loop, &x->idle_timer, due, on_idle_timer, x) == 0)
+        if (llm__timer_start(x->h->loop, &x->idle_timer, due, on_idle_timer, x) == 0)
             return;
     }
     char m[160];
@@ -695,20 +565,22 @@ static void on_idle_timer(struct llm__timer *t, void *user)
                  " ms (first-byte timeout)", limit);
     xfer_fail(x, LLM_ERR_TIMEOUT, m);
     /* Not inside a curl callback: the transfer can be finished here. */
-    finish(h, x, CURLE_OPERATION_TIMEDOUT);
+    struct llm__part *p = x->p;
+    llm__http_finish(x, CURLE_OPERATION_TIMEDOUT);
+    llm__http_release_deferred(p);
 }
 
-static void check_done(struct llm__http *h)
+void llm__http_check_done(struct llm__part *p)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(h->multi, &left))) {
+    while ((m = curl_multi_info_read(p->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         struct llm__xfer *x = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (x)
-            finish(h, x, m->data.result);
+            llm__http_finish(x, m->data.result);
     }
 }
 

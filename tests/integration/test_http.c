@@ -465,6 +465,72 @@ static void connection_refused_fails_with_connection(void **state)
     llm_engine_free(e);
 }
 
+/* Completion tally for a burst of llm_generate_async requests. */
+struct burst {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, ok;
+};
+
+static void burst_done(void *user, struct llm_result *res)
+{
+    struct burst *b = user;
+    pthread_mutex_lock(&b->mu);
+    b->done++;
+    b->ok += res->success ? 1 : 0;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    llm_result_free(res);
+}
+
+static int run_burst(struct llm_engine *e, const struct llm_request *req, int n)
+{
+    struct burst b = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    for (int i = 0; i < n; i++)
+        assert_int_equal(llm_generate_async(e, req, burst_done, &b), LLM_OK);
+    pthread_mutex_lock(&b.mu);
+    while (b.done < n)
+        pthread_cond_wait(&b.cv, &b.mu);
+    pthread_mutex_unlock(&b.mu);
+    return b.ok;
+}
+
+/* The transport spreads transfers over several curl multi handles (256
+ * plain HTTP/1.1 transfers each): 600 at once need three, and a second
+ * burst must find the first one's idle connections in whichever handle
+ * owns them (without reuse the server would see 1,200 connections). */
+static void bursts_beyond_one_multi_handle_complete_and_reuse_their_connections(void **state)
+{
+    (void)state;
+    enum { BURST = 600 };
+    struct mocksrv_options so = {0};
+    so.latency_ms = 500; /* the whole burst is in flight at once */
+    struct mocksrv *s = start_server(&so);
+    struct llm_engine_options o = {0};
+    o.provider = "openai";
+    o.base_url = mocksrv_url(s);
+    o.api_key = CANARY_KEY;
+    o.max_attempts = 1;
+    o.max_in_flight = BURST;
+    o.max_queue = BURST;
+    o.no_adaptive_limits = true;
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m;
+    struct llm_request req = req_for(&m, "gpt-4o-mini", "burst");
+
+    assert_int_equal(run_burst(e, &req, BURST), BURST);
+    struct mocksrv_counters c;
+    mocksrv_stats(s, &c);
+    assert_true(c.connections_peak > 256); /* more than one handle's share ran at once */
+    assert_int_equal(run_burst(e, &req, BURST), BURST);
+    mocksrv_stats(s, &c);
+    assert_true(c.connections_peak <= BURST);
+    assert_int_equal(c.requests, 2 * BURST);
+    llm_engine_free(e);
+    mocksrv_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +550,7 @@ int main(void)
         cmocka_unit_test(quota_and_region_errors_fail_at_once),
         cmocka_unit_test(rate_limit_then_success_records_the_server_wait),
         cmocka_unit_test(connection_refused_fails_with_connection),
+        cmocka_unit_test(bursts_beyond_one_multi_handle_complete_and_reuse_their_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,151 @@
+/* Internals of the curl transport shared by http.c (transfers: setup,
+ * callbacks, completion) and http_parts.c (the multi handles, sockets and
+ * the https connection window).  Loop thread only.  See http.c's header
+ * comment for why there are several multi handles and a window. */
+#ifndef LLMORCH_TRANSPORT_HTTP_INTERNAL_H
+#define LLMORCH_TRANSPORT_HTTP_INTERNAL_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "base/util.h"
+#include "transport/headers.h"
+#include "transport/transport.h"
+
+#define MAX_RESPONSE_HEADERS 128
+#define MAX_HEADER_BYTES (64 * 1024)
+/* Finished transfers are kept for reuse, with their easy handle (which
+ * keeps its options, so only what differs per request is set again) and
+ * their buffers (so a steady stream of requests allocates almost nothing):
+ * at most MAX_SPARE of them, and no buffer above KEEP_BUF_BYTES. */
+#define MAX_SPARE 4096
+#define KEEP_BUF_BYTES (16 * 1024)
+/* Transfers per part.  Over plain HTTP/1.1 each transfer holds a connection
+ * of its own, so this bounds the connections a removal walks.  Over https
+ * the connections are usually HTTP/2 (about 100 streams each): a larger
+ * share keeps a part's streams on few, full connections. */
+#define PART_XFERS_PLAIN 256
+#define PART_XFERS_TLS 1000
+/* Parts are numbered from 1 in the per-fd map (0 = not a connection). */
+#define MAX_PARTS 4096
+/* https connections being opened at once by one part, at most. */
+#define MAX_OPENING 8
+
+/* Whether a part's https connections carry several transfers at once. */
+enum llm__mux { LLM__MUX_UNKNOWN, LLM__MUX_YES, LLM__MUX_NO };
+
+/* One multi handle, the transfers given to it and the connections it owns. */
+struct llm__part {
+    struct llm__http *h;
+    CURLM *multi;
+    struct llm__timer timer;
+    uint16_t id;                     /* index in h->parts + 1 */
+    size_t active;
+    /* CURLMOPT_MAXCONNECTS in force: raised with the peak of active
+     * transfers so every connection that went idle stays reusable. */
+    size_t max_connects;
+    size_t n_conns;                  /* connection sockets open, idle or busy */
+    /* https only: see the top of the file. */
+    enum llm__mux mux;
+    size_t awaiting;                 /* handed to curl, no connection yet */
+    size_t connected;                /* running with a connection */
+    size_t est_streams;              /* streams a connection takes; 0 = not learnt */
+    size_t busy_conns;               /* connections carrying >= 1 counted stream */
+    size_t n_deferred;
+    struct llm__xfer *defer_head;    /* not yet handed to curl, in order */
+    struct llm__xfer *defer_tail;
+};
+
+struct llm__xfer {
+    struct llm__http *h;
+    struct llm__part *p;                  /* while a transfer is running */
+    struct llm__xfer *next_spare;
+    struct llm__xfer *defer_prev, *defer_next;
+    bool in_multi;                   /* curl has the easy handle */
+    bool deferred;                   /* on p's deferred list */
+    bool tls;
+    bool awaiting;                   /* counted in p->awaiting */
+    bool connected;                  /* counted in p->connected */
+    bool opened_conn;                /* opensocket_cb made a socket for it */
+    curl_socket_t conn_sock;         /* connection it is counted on, or -1 */
+    uint32_t conn_gen;               /* h->fds[conn_sock].gen then */
+    CURL *easy;                      /* owned for the transfer's lifetime, pool included */
+    /* Request headers as one block: curl_slist nodes followed by their
+     * strings.  curl only reads the list (it never frees it), so it need
+     * not come from curl_slist_append's one-malloc-per-node. */
+    struct curl_slist *slist;
+    size_t slist_cap;
+    struct llm_http_request req;     /* owns URL and body while curl uses them */
+    struct llm__xfer_opts opts;
+    struct llm__xfer_cbs cbs;
+    void *user;
+    struct llm__hdr_list hdrs;       /* the response's headers */
+    struct llm__buf body;
+    int status;
+    bool status_read;
+    bool too_large;
+    bool headers_done;               /* the final response's headers are complete */
+    int sock_errno;                  /* errno of a failed socket(), 0 = none */
+    /* Silence detection: a timer at most once per limit, re-armed lazily
+     * from the time of the last byte (no timer work per byte). */
+    struct llm__timer idle_timer;
+    int64_t last_rx_us;
+    bool got_byte;
+    enum llm_error fail_err;         /* set by on_data via xfer_fail */
+    char *fail_msg;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* A connection socket: the part that owns it (its id; 0 = not a
+ * connection of ours), the https streams counted on it, and a generation
+ * bumped when it closes (a transfer counted on an fd number that was
+ * closed and reused must not touch the new socket's count). */
+struct llm__fdinfo {
+    uint16_t part;
+    uint32_t streams;
+    uint32_t gen;
+};
+
+struct llm__http {
+    struct llm__loop *loop;
+    CURLSH *share;                   /* TLS sessions and DNS, for every part */
+    struct llm__part **parts;
+    size_t n_parts;
+    size_t cap_parts;
+    struct llm__xfer *spare;
+    size_t n_spare;
+    /* Connection sockets curl opened through opensocket_cb and has not yet
+     * closed, by fd: the id of the part that owns them (0 = not ours).
+     * They may be unwatched lazily, and each part's count tells whether
+     * an idle connection can exist at all. */
+    struct llm__fdinfo *fds;
+    size_t fds_cap;
+};
+
+static inline bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
+{
+    return s >= 0 && (size_t)s < h->fds_cap && h->fds[s].part;
+}
+
+/* http.c */
+void llm__http_check_done(struct llm__part *p);
+void llm__http_finish(struct llm__xfer *x, CURLcode rc);
+
+/* http_parts.c */
+struct llm__part *llm__http_part_new(struct llm__http *h);
+void llm__http_part_free(struct llm__part *p);
+struct llm__part *llm__http_pick_part(struct llm__http *h, bool tls);
+bool llm__http_may_add(const struct llm__part *p);
+bool llm__http_add_to_multi(struct llm__part *p, struct llm__xfer *x);
+void llm__http_release_deferred(struct llm__part *p);
+void llm__http_detach(struct llm__part *p, struct llm__xfer *x);
+curl_socket_t llm__http_opensocket_cb(void *clientp, curlsocktype purpose,
+                                      struct curl_sockaddr *addr);
+int llm__http_closesocket_cb(void *clientp, curl_socket_t fd);
+int llm__http_prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+                        int local_port);
+
+#endif
