@@ -26,7 +26,8 @@
  *       0 = use the learned one); 4,5 the same for TPM; 6 the window for
  *       learned limits; 7 member TTL (ms); 8 cooldown to apply (ms, -1 =
  *       none); 9,10 learned RPM/TPM per minute (-1 = none); 11 number of
- *       adjustments; 12 number of admissions; then per adjustment: seq,
+ *       adjustments; 12 number of admissions; 13 the extra margin of
+ *       learned windows (LLM__SHARED_SKEW_MS); then per adjustment: seq,
  *       RPM amount, TPM amount (-1 = unchanged); per admission: seq, TPM
  *       amount.
  * Reply: {admitted, wait_ms, reason, rpm_used, rpm_limit, tpm_used,
@@ -57,7 +58,7 @@ const char llm__shared_script[] =
     "  if lim < 1 then lim = 1; w = math.ceil(60000 / pm) end\n"
     "  local margin = math.floor(w / 100)\n"
     "  if margin < 20 then margin = 20 end\n"
-    "  return lim, w + margin\n"
+    "  return lim, w + margin + tonumber(ARGV[13])\n"
     "end\n"
     "local W = {\n"
     "  {z = KEYS[1], h = KEYS[2], s = KEYS[3], lim = tonumber(ARGV[2]), win = tonumber(ARGV[3])},\n"
@@ -143,7 +144,7 @@ const char llm__shared_script[] =
     "redis.call('PEXPIRE', KEYS[9], ttl * 2)\n"
     "local members = redis.call('ZCARD', KEYS[9])\n"
     "local nadj, nadm = tonumber(ARGV[11]), tonumber(ARGV[12])\n"
-    "local i = 13\n"
+    "local i = 14\n"
     "for k = 1, nadj do\n"
     "  local id = me .. ':' .. ARGV[i]\n"
     "  adjust(W[1], id, tonumber(ARGV[i + 1]))\n"

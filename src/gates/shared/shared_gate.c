@@ -41,7 +41,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define ADJ_COALESCE_US 2000  /* settlements wait this long for company */
-#define NARGS_FIXED (3 + LLM__SHARED_NKEYS + 12)
+#define NARGS_FIXED (3 + LLM__SHARED_NKEYS + 13)
 
 static const char *const key_suffix[LLM__SHARED_NKEYS] = {
     "rpm:z", "rpm:h", "rpm:s", "tpm:z", "tpm:h", "tpm:s", "cooldown", "learned", "members", "clock"};
@@ -248,13 +248,16 @@ static void local_gates_prepare(struct llm__sg *sg)
     int64_t members = sg->have_last ? sg->last.members : 1;
     int64_t rl = sg->cfg_rpm_limit, rw = sg->cfg_rpm_window;
     int64_t tl = sg->cfg_tpm_limit, tw = sg->cfg_tpm_window;
+    /* Learned limits' windows as the script makes them. */
+    int64_t lw = sg->learned_window_ms;
+    lw += (lw / 100 > 20 ? lw / 100 : 20) + LLM__SHARED_SKEW_MS;
     if (rl <= 0 && sg->have_last && sg->last.rpm_limit > 0) {
         rl = sg->last.rpm_limit;
-        rw = sg->learned_window_ms + (sg->learned_window_ms / 100 > 20 ? sg->learned_window_ms / 100 : 20);
+        rw = lw;
     }
     if (tl <= 0 && sg->have_last && sg->last.tpm_limit > 0) {
         tl = sg->last.tpm_limit;
-        tw = sg->learned_window_ms + (sg->learned_window_ms / 100 > 20 ? sg->learned_window_ms / 100 : 20);
+        tw = lw;
     }
     struct { struct llm_gate **g; const char *name; int64_t lim, win; } gs[2] = {
         {&sg->local_rpm, "rpm", share(rl, members), rw},
@@ -309,9 +312,10 @@ static void apply_policy(struct llm__sg *sg)
     if (m == LLM__SG_WAITING)
         return; /* held until Redis is back or their deadline */
     /* Hand every queued ticket back, each popped before its callback (which
-     * may admit, cancel or free other tickets). */
-    while (sg->q_head) {
-        struct llm__sg_ticket *t = sg->q_head;
+     * may admit, cancel or free other tickets).  Last first: an owner that
+     * pushes each back to the front of its own FIFO keeps the order. */
+    while (sg->q_tail) {
+        struct llm__sg_ticket *t = sg->q_tail;
         q_unlink(sg, t);
         t->queued = false;
         if (m == LLM__SG_FAILING) {
@@ -442,6 +446,7 @@ static void send_call(struct llm__sg *sg)
     ARG_NUM(sg->learn_tpm > 0 ? sg->learn_tpm : -1);
     ARG_NUM(n_adj);
     ARG_NUM(n_adm);
+    ARG_NUM(LLM__SHARED_SKEW_MS);
     for (size_t i = 0; i < n_adj; i++) {
         ARG_NUM(sg->adj[i].seq);
         ARG_NUM(sg->adj[i].rpm);
