@@ -259,9 +259,15 @@ static void local_gates_prepare(struct llm__sg *sg)
         tl = sg->last.tpm_limit;
         tw = lw;
     }
+    /* What the shared window held when last seen, this member's share of
+     * it: debited now, so that the local gates do not admit on top of the
+     * requests still inside the server's window (conservative: it ages out
+     * a little later than the real entries). */
+    int64_t held[2] = {sg->have_last ? sg->last.rpm_used : 0, sg->have_last ? sg->last.tpm_used : 0};
     struct { struct llm_gate **g; const char *name; int64_t lim, win; } gs[2] = {
         {&sg->local_rpm, "rpm", share(rl, members), rw},
         {&sg->local_tpm, "tpm", share(tl, members), tw}};
+    int64_t now_ms = llm__now_mono_us() / 1000;
     for (int i = 0; i < 2; i++) {
         if (gs[i].lim <= 0)
             continue;
@@ -272,6 +278,9 @@ static void local_gates_prepare(struct llm__sg *sg)
                                                  .window_ms = gs[i].win};
             (void)llm_gate_new_sliding_window(&go, gs[i].g);
         }
+        int64_t mine = (held[i] + members - 1) / (members > 1 ? members : 1), tk;
+        if (*gs[i].g && mine > 0)
+            (void)llm_gate_try_acquire(*gs[i].g, now_ms, mine, &tk);
     }
     slog(sg, LLM_LOG_WARN, "admitting on local gates at this member's share (%" PRId64
          " of %" PRId64 " members): rpm %" PRId64 ", tpm %" PRId64 " per window",
