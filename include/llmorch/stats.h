@@ -66,7 +66,7 @@ struct llm_stats_shared {
                                     carry admissions, settlements and heartbeats) */
     uint64_t redis_errors;       /* connections lost, error or garbage replies, timeouts */
     uint64_t connects;           /* connections established (scripts loaded) */
-    uint64_t script_loads;       /* SCRIPT LOAD sent (at connect and after NOSCRIPT) */
+    uint64_t script_loads;       /* scripts loaded (at each connect and after NOSCRIPT) */
     uint64_t admitted_shared;    /* admissions by the shared gates */
     uint64_t admitted_local;     /* admissions by the local fallback gates */
     uint64_t failed;             /* admissions failed (policy fail) */

@@ -203,7 +203,7 @@ struct llm__sg_figures {
     int64_t members;
     uint64_t commands;           /* script calls sent */
     uint64_t replies_bad;        /* errors, garbage, timeouts */
-    uint64_t connects, script_loads;
+    uint64_t connects, script_loads; /* established; scripts loaded (replies) */
     uint64_t admitted_shared, admitted_local, failed;
     int64_t waiting;             /* tickets queued */
     int64_t rpm_used, rpm_limit, tpm_used, tpm_limit;

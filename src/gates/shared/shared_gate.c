@@ -511,9 +511,8 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void request_script_load(struct llm__sg *sg, void *privdata)
 {
-    if (redisAsyncCommand(sg->ac_cur, on_script_loaded, privdata, "SCRIPT LOAD %s",
-                          llm__shared_script) == REDIS_OK)
-        sg->script_loads++;
+    (void)redisAsyncCommand(sg->ac_cur, on_script_loaded, privdata, "SCRIPT LOAD %s",
+                            llm__shared_script);
 }
 
 static void add_adj(struct llm__sg *sg, int64_t seq, int64_t rpm, int64_t tpm)
@@ -644,6 +643,7 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata)
     }
     memcpy(sg->sha, r->str, 40);
     sg->sha[40] = '\0';
+    sg->script_loads++;
     if (sg->ready)
         return; /* a reload after NOSCRIPT: the call rides behind it */
     sg->ready = true;
@@ -716,11 +716,7 @@ static void do_connect(struct llm__sg *sg)
     if (rc == REDIS_OK && sg->url.db > 0)
         rc = redisAsyncCommand(ac, on_handshake, (void *)"SELECT", "SELECT %d", sg->url.db);
     if (rc == REDIS_OK) {
-        if (redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", llm__shared_script) ==
-            REDIS_OK)
-            sg->script_loads++;
-        else
-            rc = REDIS_ERR;
+        rc = redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", llm__shared_script);
     }
     if (rc != REDIS_OK) {
         conn_lost(sg, true, "cannot send the handshake");
