@@ -477,8 +477,10 @@ static void send_call(struct llm__sg *sg)
     c->n_adm = n_adm;
     c->n_adj = n_adj;
     /* What rides in this call is no longer pending. */
-    memmove(sg->adj, sg->adj + n_adj, (sg->n_adj - n_adj) * sizeof(*sg->adj));
-    sg->n_adj -= n_adj;
+    if (n_adj > 0) {
+        memmove(sg->adj, sg->adj + n_adj, (sg->n_adj - n_adj) * sizeof(*sg->adj));
+        sg->n_adj -= n_adj;
+    }
     sg->adj_since_us = now;
     sg->cooldown_ms = -1;
     if (sg->learn_rpm > 0)
