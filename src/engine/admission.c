@@ -166,6 +166,13 @@ static int64_t shared_admit(struct llm_engine *e, struct ereq *r, int64_t now_us
     }
 }
 
+/* The limiter's log lines go through the engine's, which scrubs secrets
+ * (the limiter never formats the password; this is the second lock). */
+static void shared_log(void *user, enum llm_log_level level, const char *msg)
+{
+    llm__eng_log(user, level, "%s", msg);
+}
+
 enum llm_error llm__adm_init_shared(struct llm_engine *e, const struct llm_engine_options *o,
                                     char *errbuf, size_t errlen)
 {
@@ -178,8 +185,8 @@ enum llm_error llm__adm_init_shared(struct llm_engine *e, const struct llm_engin
         .fail = o->redis_fail,
         .learned_window_ms = ADAPTIVE_WINDOW_MS,
         .timeout_ms = o->redis_timeout_ms,
-        .log = e->log,
-        .log_user = e->log_user,
+        .log = e->log ? shared_log : NULL,
+        .log_user = e,
         .log_level = e->log ? e->log_level : LLM_LOG_NONE,
     };
     if (o->rpm > 0) {
@@ -201,9 +208,18 @@ enum llm_error llm__adm_init_shared(struct llm_engine *e, const struct llm_engin
     }
     char err[256] = "";
     enum llm_error rc = llm__sg_new(&so, e->loop, &a->shared, err, sizeof(err));
-    if (rc != LLM_OK)
+    if (rc != LLM_OK) {
         llm__eng_set_err(errbuf, errlen, "%s", err[0] ? err : llm_strerror(rc));
-    return rc;
+        return rc;
+    }
+    /* The Redis password joins the secrets scrubbed from everything the
+     * engine stores or logs. */
+    const char *pw = llm__sg_password(a->shared);
+    if (!llm__secrets_add(&e->secrets, pw, pw ? strlen(pw) : 0)) {
+        llm__eng_set_err(errbuf, errlen, "out of memory");
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
+    return LLM_OK;
 }
 
 void llm__adm_withdraw(struct llm_engine *e, struct ereq *r)

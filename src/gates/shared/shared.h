@@ -195,6 +195,9 @@ void llm__sg_cooldown(struct llm__sg *sg, int64_t ms);
 /* Limits read from rate-limit headers (per minute; <= 0 = not announced). */
 void llm__sg_learn(struct llm__sg *sg, int64_t rpm, int64_t tpm);
 
+/* The password of the URL (for the owner's secret scrubbing), or NULL. */
+const char *llm__sg_password(const struct llm__sg *sg);
+
 /* Figures for stats. */
 struct llm__sg_figures {
     enum llm__sg_mode mode;
