@@ -14,6 +14,10 @@
 #   5. cli batch `llmorch batch`, 200 requests at --concurrency 1 on the
 #                in-process mock provider while a CPU hog spins on one core:
 #                wall time per request (CLI_BATCH_REPS rounds);
+#   6. shared quota  bench/shared_quota.sh: 4 `llmorch batch` processes, 500
+#                requests, one 1500 rpm / 2 s quota shared through Redis:
+#                utilisation, server 429s, Redis round trips per request;
+#                and the same run without Redis (its 429s);
 # then prints a markdown table and writes bench/results/latest.json,
 # bench/results/latest.md and bench/results/scale.svg.
 #
@@ -23,7 +27,9 @@
 #
 # Environment knobs: OVERHEAD_N (20000), OVERHEAD_CONC (64), OVERHEAD_REPS (15),
 # SCALE_NS ("100 1000 10000"), HOLD_MS (5000), PEER_N (2000), PEER_CONC (20),
-# PEER_REPS (3), SKIP_QUOTA=1, SKIP_PEER=1, CLI_BATCH_N (200), CLI_BATCH_REPS (5).
+# PEER_REPS (3), SKIP_QUOTA=1, SKIP_PEER=1, SKIP_SHARED=1, CLI_BATCH_N (200),
+# CLI_BATCH_REPS (5).  ONLY=shared_quota runs step 6 alone and updates its
+# rows (latest.json keys shared_quota_*, latest.md rows "| Shared quota").
 # ONLY=cli_batch runs step 5 alone and updates its row in the existing
 # results (latest.json key cli_batch_c1_busy_ms_per_request, latest.md row).
 set -euo pipefail
@@ -115,14 +121,28 @@ cli_batch_step() {
   done
   stop_hog
 }
-if [ "$ONLY" = cli_batch ]; then
+# ---- 6. shared quota: 4 processes, one quota, through Redis -----------------
+shared_quota_step() {
+  if [ "${SKIP_SHARED:-0}" = 1 ]; then return; fi
+  note "shared quota: bench/shared_quota.sh (4 batch processes through Redis, and without; about 45 s)"
+  mkdir -p "$WORK/shared"
+  OUT="$WORK/shared" timeout 300 bench/shared_quota.sh "$B" >"$WORK/shared_quota.jsonl" ||
+    note "shared_quota.sh failed or timed out"
+}
+if [ "$ONLY" = shared_quota ]; then
+  shared_quota_step
+  python3 bench/summarize.py "$WORK" "$RES" --only-shared-quota \
+    --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src tools 2>/dev/null || echo +local)"
+  note "done in $(($(date +%s) - T_START)) s: shared quota rows of $RES/latest.json, $RES/latest.md"
+  exit 0
+elif [ "$ONLY" = cli_batch ]; then
   cli_batch_step
   python3 bench/summarize.py "$WORK" "$RES" --only-cli-batch \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src tools 2>/dev/null || echo +local)"
   note "done in $(($(date +%s) - T_START)) s: cli batch row of $RES/latest.json, $RES/latest.md"
   exit 0
 elif [ -n "$ONLY" ]; then
-  echo "ONLY=$ONLY: only ONLY=cli_batch is supported" >&2
+  echo "ONLY=$ONLY: only ONLY=cli_batch or ONLY=shared_quota is supported" >&2
   exit 2
 fi
 
@@ -197,8 +217,9 @@ else
 fi
 
 cli_batch_step
+shared_quota_step
 
-# ---- 6. results ----------------------------------------------------------------
+# ---- 7. results ----------------------------------------------------------------
 mkdir -p "$RES"
 cpu_model=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 python3 bench/summarize.py "$WORK" "$RES" \

@@ -3,13 +3,13 @@
 
     summarize.py WORK_DIR RESULTS_DIR [--nproc N --cpu MODEL ...]
 
-Reads WORK_DIR/{overhead,scale,quota,peer,cli_batch}.jsonl; writes
+Reads WORK_DIR/{overhead,scale,quota,peer,cli_batch,shared_quota}.jsonl; writes
 RESULTS_DIR/latest.json and RESULTS_DIR/latest.md, WORK_DIR/scale.dat (for
 bench/scale.gp) and prints the markdown table on stdout.
 
 With --only-cli-batch, reads WORK_DIR/cli_batch.jsonl only and updates that
 row in the existing RESULTS_DIR/latest.json and latest.md, leaving every other
-figure as it was."""
+figure as it was; --only-shared-quota likewise with shared_quota.jsonl."""
 import argparse
 import datetime
 import json
@@ -24,6 +24,9 @@ GOAL_PEER_RATIO = 10.0
 GOAL_CLI_BATCH_MS = 1.0
 CLI_BATCH_KEY = "cli_batch_c1_busy_ms_per_request"
 CLI_BATCH_ROW = "| CLI batch, "
+GOAL_SHARED_UTIL = 0.97
+GOAL_SHARED_RT = 2.0
+SHARED_ROW = "| Shared quota"
 
 
 def read_jsonl(path):
@@ -97,6 +100,73 @@ def cli_batch(work, commit):
     return value, goal, details, row
 
 
+def shared_quota(work):
+    """The shared-quota rows: (keys for latest.json, goal entry, markdown
+    rows), or Nones when the step did not run."""
+    rows = {r["mode"]: r for r in read_jsonl(os.path.join(work, "shared_quota.jsonl"))}
+    sh, alone = rows.get("shared_redis"), rows.get("no_redis")
+    if not sh:
+        return None, None, None
+    rt = sh.get("redis_round_trips_per_request")
+    util = sh.get("utilization")
+    met = (util is not None and util >= GOAL_SHARED_UTIL and sh["server_429"] == 0
+           and sh["ok"] == sh["n"] and rt is not None and rt <= GOAL_SHARED_RT)
+    goal = {"goal": f"utilisation >= {GOAL_SHARED_UTIL}, 0 server 429s, "
+                    f"<= {GOAL_SHARED_RT:g} Redis round trips per request",
+            "value": {"utilization": util, "server_429": sh["server_429"],
+                      "redis_round_trips_per_request": rt},
+            "met": met}
+    keys = {"shared_quota_utilization": util,
+            "shared_quota_server_429": sh["server_429"],
+            "shared_quota_redis_round_trips_per_request": rt,
+            "shared_quota_no_redis_server_429": alone["server_429"] if alone else None,
+            "shared_quota": {"shared_redis": sh, "no_redis": alone,
+                             "date": datetime.datetime.now(datetime.timezone.utc)
+                                     .strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             "note": "4 llmorch batch processes, each configured with the whole "
+                                     "quota; the mock server, Redis and the processes share the "
+                                     "machine (a shared 2-core VM: other work ran meanwhile)"}}
+    L = [f"{SHARED_ROW}: 4 batch processes, {sh['n']} requests at 50 per 2 s, through Redis | "
+         f"utilisation {util:.3f} ({sh['span_s']:.1f} s vs ideal {sh['ideal_s']:.0f} s), "
+         f"{sh['ok']}/{sh['n']} ok, busiest window {sh['busiest_window']}/{sh['limit_per_window']}; "
+         f"Redis round trips/request {rt} | server 429s: {sh['server_429']} | | "
+         f">= {GOAL_SHARED_UTIL}, 0 429s, <= {GOAL_SHARED_RT:g} RT | {yes(met)} |"]
+    if alone:
+        L.append(f"{SHARED_ROW} (contrast): the same without Redis, each process gating alone | "
+                 f"{alone['ok']}/{alone['n']} ok after retries, {alone['server_requests']} requests "
+                 f"at the server | server 429s: {alone['server_429']} | | (info) | |")
+    return keys, goal, L
+
+
+def only_shared_quota(a):
+    keys, goal, rows = shared_quota(a.work)
+    if keys is None:
+        raise SystemExit("no shared_quota.jsonl: the step did not run")
+    jpath = os.path.join(a.results, "latest.json")
+    out = {}
+    if os.path.exists(jpath):
+        with open(jpath) as f:
+            out = json.load(f)
+    out.update(keys)
+    out["shared_quota"]["commit"] = a.commit or None
+    out.setdefault("goals", {})["shared_quota"] = goal
+    os.makedirs(a.results, exist_ok=True)
+    with open(jpath, "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+    mpath = os.path.join(a.results, "latest.md")
+    if os.path.exists(mpath):
+        with open(mpath) as f:
+            lines = f.read().split("\n")
+        lines = [l for l in lines if not l.startswith(SHARED_ROW)]
+        last = max((i for i, l in enumerate(lines) if l.startswith("|")), default=len(lines) - 1)
+        for k, row in enumerate(rows):
+            lines.insert(last + 1 + k, row)
+        with open(mpath, "w") as f:
+            f.write("\n".join(lines))
+    print("\n".join(rows))
+
+
 def fmt_spread_ms(s):
     return f"{s['median']:.3f} ({s['min']:.3f}-{s['max']:.3f})"
 
@@ -133,6 +203,7 @@ def only_cli_batch(a):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only-cli-batch", action="store_true")
+    ap.add_argument("--only-shared-quota", action="store_true")
     ap.add_argument("work")
     ap.add_argument("results")
     for k in ("nproc", "cpu", "kernel", "curl", "commit", "elapsed", "peer-note",
@@ -141,6 +212,9 @@ def main():
     a = ap.parse_args()
     if a.only_cli_batch:
         only_cli_batch(a)
+        return
+    if a.only_shared_quota:
+        only_shared_quota(a)
         return
 
     overhead = by_client(read_jsonl(os.path.join(a.work, "overhead.jsonl")))
@@ -205,6 +279,9 @@ def main():
     cb_value, cb_goal, cb_details, cb_row = cli_batch(a.work, a.commit)
     if cb_goal is not None:
         goals[CLI_BATCH_KEY] = cb_goal
+    sq_keys, sq_goal, sq_rows = shared_quota(a.work)
+    if sq_goal is not None:
+        goals["shared_quota"] = sq_goal
 
     machine = {"nproc": int(a.nproc or 0), "cpu_model": a.cpu, "kernel": a.kernel,
                "libcurl": a.curl, "commit": a.commit,
@@ -233,6 +310,8 @@ def main():
     if cb_value is not None:
         out[CLI_BATCH_KEY] = cb_value
         out["cli_batch"] = cb_details
+    if sq_keys is not None:
+        out.update(sq_keys)
     os.makedirs(a.results, exist_ok=True)
     with open(os.path.join(a.results, "latest.json"), "w") as f:
         json.dump(out, f, indent=2)
@@ -287,6 +366,7 @@ def main():
         L.append(f"| Peer (openai npm on Node) | {a.peer_note or 'not run'} | | | | |")
     L.append(cb_row or f"{CLI_BATCH_ROW}200 requests at -c 1 on the mock provider, with a CPU hog "
              f"on one core | not run | | | | |")
+    L.extend(sq_rows or [f"{SHARED_ROW}: 4 batch processes through Redis | not run | | | | |"])
     table = "\n".join(L)
     mach = (f"Machine: {machine['nproc']} cores ({machine['cpu_model']}), {machine['kernel']}, "
             f"{machine['libcurl']}; {machine['date']}; commit {machine['commit']}; "

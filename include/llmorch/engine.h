@@ -42,6 +42,22 @@ enum llm_log_level {
  * thread-safe. */
 typedef void llm_log_fn(void *user, enum llm_log_level level, const char *msg);
 
+/* Failure policy of the shared limiter while Redis is unreachable (at
+ * start, mid-run, too slow, or answering errors such as a failed AUTH).
+ * Whatever the policy, the engine reconnects with backoff (100 ms doubling
+ * to 2 s) and returns to the shared gates when Redis answers again; each
+ * change of mode is logged (warning) and shown in stats. */
+enum llm_shared_fail {
+    /* Default: admit on local gates at this member's share of the limits
+     * (limit / live members last seen; the whole limit if Redis was never
+     * reached).  Results say LLM_ADMISSION_LOCAL_FALLBACK. */
+    LLM_SHARED_FAIL_LOCAL = 0,
+    /* Hold admission until Redis is back, or the request's deadline. */
+    LLM_SHARED_FAIL_WAIT = 1,
+    /* Fail requests at once with LLM_ERR_LIMITER_UNAVAILABLE. */
+    LLM_SHARED_FAIL_FAIL = 2
+};
+
 /* Engine options.  Zero means default: `struct llm_engine_options o = {0};`
  * gives an engine on the in-process mock provider.  Strings are copied.
  *
@@ -196,6 +212,29 @@ struct llm_engine_options {
      * call.  When set, base_url, api_key, api_key_env and trace_header
      * above are ignored.  NULL = those four. */
     const struct llm_provider_options *provider_options;
+
+    /* Shared limits across processes and hosts (fields added in 0.2; see
+     * README "Shared limits").  With redis_url set, every engine using the
+     * same Redis, provider, base URL and quota_name shares one set of RPM
+     * and TPM sliding windows (exact across all of them), the server
+     * cooldown after a 429 and the limits learned from rate-limit headers;
+     * the engine's own rpm/tpm/window_ms are then the limits of the
+     * shared windows (every member SHOULD configure the same ones).
+     * redis_url: "redis://[[user]:password@]host[:port][/db]",
+     * "unix:///path/redis.sock" or "/path/redis.sock".  The password is used
+     * for AUTH only and never appears in logs, stats, results or errors.
+     * A host name is resolved on the engine thread when connecting: prefer
+     * an address or a socket path.  NULL = no sharing. */
+    const char *redis_url;
+    /* Name of the shared quota; NULL = "default".  Redis keys are
+     * "llmorch:{<hash>}:..." with a short hash of provider, base URL and
+     * quota name (never the API key). */
+    const char *quota_name;
+    /* What to do while Redis is unreachable (see enum llm_shared_fail). */
+    enum llm_shared_fail redis_fail;
+    /* A Redis command unanswered for this long counts as Redis being
+     * unavailable (default 2000 ms). */
+    int64_t redis_timeout_ms;
 };
 
 /* Create an engine and start its thread.  `opts` may be NULL (all defaults).

@@ -37,14 +37,16 @@ enum llm_error {
     LLM_ERR_SERVER_WAIT_TOO_LONG = 23, /* a wait longer than the cap (ext/retry.h verdict); the
                                          engine itself reports the server's own error type with
                                          the asked wait in the message */
-    LLM_ERR_LOCAL_RESOURCE = 24       /* this process ran out of a resource (file descriptors:
+    LLM_ERR_LOCAL_RESOURCE = 24,      /* this process ran out of a resource (file descriptors:
                                          EMFILE/ENFILE); never retried, so it spends no retry
                                          budget */
+    LLM_ERR_LIMITER_UNAVAILABLE = 25  /* the shared limiter (Redis) is unreachable and the
+                                         failure policy is LLM_SHARED_FAIL_FAIL */
     /* Append new values here; never renumber. */
 };
 
 /* Number of defined values (one past the highest).  Grows with the enum. */
-#define LLM_ERROR_COUNT 25
+#define LLM_ERROR_COUNT 26
 
 /* Human-readable, static description of `err` ("rate limited").  Never NULL:
  * unknown values give "unknown error".  Thread-safe. */

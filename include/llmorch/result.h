@@ -43,6 +43,17 @@ enum llm_timestamp {
 /* JSON key of a timestamp ("first_token"); NULL for out-of-range values. */
 LLM_API const char *llm_timestamp_name(enum llm_timestamp ts);
 
+/* Which gates admitted a request (its last attempt). */
+enum llm_admission {
+    LLM_ADMISSION_NONE = 0,           /* never admitted (failed before the gates) */
+    LLM_ADMISSION_LOCAL = 1,          /* this engine's own gates (no shared limiter) */
+    LLM_ADMISSION_SHARED = 2,         /* the shared gates in Redis */
+    LLM_ADMISSION_LOCAL_FALLBACK = 3  /* local gates at this member's share: Redis was down */
+};
+
+/* Name of an admission ("shared"); NULL for NONE and out-of-range values. */
+LLM_API const char *llm_admission_name(enum llm_admission a);
+
 struct llm_usage {
     int64_t input_tokens;        /* prompt tokens, including cached ones */
     int64_t output_tokens;       /* completion tokens, including reasoning */
@@ -158,6 +169,9 @@ struct llm_result {
     /* What the server reported of its own timing (see above); in
      * llm_result_to_json() as "server_timing" only when known. */
     struct llm_server_timing server_timing;
+    /* Which gates admitted the last attempt (local, shared through Redis, or a
+     * fallback under the failure policy). */
+    enum llm_admission admission;
 };
 
 /* Free a result and everything it owns.  NULL-safe.  Thread-safe with
@@ -168,9 +182,10 @@ LLM_API void llm_result_free(struct llm_result *res);
  * Keys: success, content, finish_reason, error{type,message,http_status,
  * retryable,provider_code}, trace_id, request_id, response_id, provider,
  * model, timestamps{<name>: ISO-8601 UTC with µs | null}, attempts[],
- * usage{...}, cost{...}, backoff{...}, pipeline[], metadata, and, when
- * present, tool_calls[{id, type: "function", function{name, arguments}}]
- * and refusal.
+ * usage{...}, cost{...}, backoff{...}, pipeline[], metadata, admission
+ * ("local" | "shared" | "local_fallback" | null, see enum llm_admission),
+ * and, when present, tool_calls[{id, type: "function", function{name,
+ * arguments}}] and refusal.
  * Returns a malloc'd string the caller frees with llm_free(); NULL if `res`
  * is NULL or memory ran out. */
 LLM_API char *llm_result_to_json(const struct llm_result *res);

@@ -53,6 +53,29 @@ struct llm_stats_model {
     double cost_usd;             /* of the requests whose cost was known */
 };
 
+/* The shared limiter (Redis), when the engine has one (see
+ * llm_engine_options.redis_url). */
+struct llm_stats_shared {
+    bool enabled;                /* false: no shared limiter; every other field 0/NULL */
+    char *mode;                  /* "connecting", "shared", "local" (fallback at
+                                    this member's share), "waiting" or "failing" */
+    char *quota;                 /* quota name */
+    char *redis;                 /* the Redis URL with the password replaced by *** */
+    int64_t members;             /* live members sharing the quota, last seen */
+    uint64_t redis_calls;        /* script calls sent (each one round trip; they
+                                    carry admissions, settlements and heartbeats) */
+    uint64_t redis_errors;       /* connections lost, error or garbage replies, timeouts */
+    uint64_t connects;           /* connections established (scripts loaded) */
+    uint64_t script_loads;       /* scripts loaded (at each connect and after NOSCRIPT) */
+    uint64_t admitted_shared;    /* admissions by the shared gates */
+    uint64_t admitted_local;     /* admissions by the local fallback gates */
+    uint64_t failed;             /* admissions failed (policy fail) */
+    double round_trips_per_request; /* redis_calls / admitted_shared; 0 if none */
+    int64_t waiting;             /* admissions waiting for Redis's answer */
+    int64_t rpm_used, rpm_limit; /* shared windows, last seen (per window) */
+    int64_t tpm_used, tpm_limit;
+};
+
 struct llm_stats {
     char *provider;              /* the engine's provider; NULL if unknown */
     int64_t snapshot_unix_ms;    /* wall-clock time of the snapshot */
@@ -111,6 +134,10 @@ struct llm_stats {
      * that moves no other field, so a host built against older headers
      * still reads every field it knows. */
     uint64_t failures_by_error[LLM_ERROR_COUNT];
+
+    /* Added in 0.2, after the array: a host reads these with the headers
+     * of the library it runs against (the SONAME carries the minor). */
+    struct llm_stats_shared shared;
 };
 
 /* Free a snapshot and everything it owns.  NULL-safe.  Any thread. */
@@ -127,7 +154,11 @@ LLM_API void llm_stats_free(struct llm_stats *s);
  *                min_ms, max_ms, mean_ms}}   (ms fields null when count 0),
  *    "tokens": {input, output, cached_input},
  *    "cost": {usd, known_requests, unknown_requests},
- *    "models": [{model, requests, input_tokens, output_tokens, cost_usd}]}
+ *    "models": [{model, requests, input_tokens, output_tokens, cost_usd}],
+ *    "shared": null | {mode, quota, redis, members, redis_calls,
+ *               redis_errors, connects, script_loads, admitted_shared,
+ *               admitted_local, failed, round_trips_per_request, waiting,
+ *               rpm_used, rpm_limit, tpm_used, tpm_limit}}
  * Returns a malloc'd string the caller frees with llm_free() (result.h);
  * NULL if `s` is NULL or memory ran out.  Any thread. */
 LLM_API char *llm_stats_to_json(const struct llm_stats *s);

@@ -33,6 +33,7 @@ static const char *const error_names[] = {
     [LLM_ERR_INVALID_ARGUMENT] = "INVALID_ARGUMENT",
     [LLM_ERR_SERVER_WAIT_TOO_LONG] = "SERVER_WAIT_TOO_LONG",
     [LLM_ERR_LOCAL_RESOURCE] = "LOCAL_RESOURCE",
+    [LLM_ERR_LIMITER_UNAVAILABLE] = "LIMITER_UNAVAILABLE",
 };
 
 static const char *const error_messages[] = {
@@ -61,6 +62,7 @@ static const char *const error_messages[] = {
     [LLM_ERR_INVALID_ARGUMENT] = "invalid argument",
     [LLM_ERR_SERVER_WAIT_TOO_LONG] = "server asked to wait longer than allowed",
     [LLM_ERR_LOCAL_RESOURCE] = "out of a local resource (file descriptors)",
+    [LLM_ERR_LIMITER_UNAVAILABLE] = "shared rate limiter (Redis) unavailable",
 };
 
 /* THE retryability table: how each error type is retried.  Everything that
@@ -97,6 +99,7 @@ static const unsigned char retry_kinds[] = {
     /* Retrying cannot help while the process is out of descriptors, and
      * must not drain the budget other requests share. */
     [LLM_ERR_LOCAL_RESOURCE] = LLM__RETRY_NEVER,
+    [LLM_ERR_LIMITER_UNAVAILABLE] = LLM__RETRY_NEVER,
 };
 
 _Static_assert(sizeof(error_names) / sizeof(error_names[0]) == LLM_ERROR_COUNT,

@@ -37,6 +37,16 @@ static const char *const timestamp_names[] = {
 _Static_assert(sizeof(timestamp_names) / sizeof(timestamp_names[0]) == LLM_TS_COUNT_,
                "timestamp_names must have one entry per enum llm_timestamp value");
 
+const char *llm_admission_name(enum llm_admission a)
+{
+    switch (a) {
+    case LLM_ADMISSION_LOCAL: return "local";
+    case LLM_ADMISSION_SHARED: return "shared";
+    case LLM_ADMISSION_LOCAL_FALLBACK: return "local_fallback";
+    default: return NULL;
+    }
+}
+
 const char *llm_timestamp_name(enum llm_timestamp ts)
 {
     if ((unsigned)ts >= LLM_TS_COUNT_)
@@ -374,6 +384,7 @@ char *llm_result_to_json(const struct llm_result *res)
     add_backoff(&j, root, &res->backoff);
     add_pipeline(&j, root, res);
     llm__jw_add(&j, root, "metadata", metadata_value(res->metadata_json));
+    llm__jw_add(&j, root, "admission", llm__jw_str_or_null(llm_admission_name(res->admission)));
     if (res->n_tool_calls > 0)
         add_tool_calls(&j, root, res);
     if (res->refusal != NULL)

@@ -3,6 +3,7 @@
  * engine_internal.h for the whole picture. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,8 @@ static void unlink_request(struct llm_engine *e, struct ereq *r)
         llm__transport_cancel(e->transport, r->xfer);
         r->xfer = NULL;
     }
+    if (r->state == ST_ADMITTING)
+        llm__adm_withdraw(e, r);
     fifo_remove(e, r);
     llm__eng_release_slot(e, r);
     if (r->state != ST_NEW) {
@@ -163,7 +166,7 @@ static void on_deadline(struct llm__timer *t, void *user)
     char msg[160];
     snprintf(msg, sizeof(msg), "request deadline of %" PRId64 " ms passed%s",
              r->req.deadline_ms ? r->req.deadline_ms : r->eng->default_deadline_ms,
-             r->state == ST_WAITING ? " while queued" : r->state == ST_BACKOFF ? " while backing off"
+             r->state == ST_WAITING || r->state == ST_ADMITTING ? " while queued" : r->state == ST_BACKOFF ? " while backing off"
                                                                                : " during an attempt");
     llm__eng_finish(r, LLM_ERR_DEADLINE_EXCEEDED, msg, 0, NULL, false);
     llm__eng_pump(e);
@@ -177,7 +180,10 @@ static void on_deadline(struct llm__timer *t, void *user)
 void llm__eng_pump(struct llm_engine *e)
 {
     size_t max = e->adm.probing ? 1 : (size_t)e->max_in_flight;
-    while (e->wait_head && e->in_flight < max) {
+    /* Requests asking the shared gates hold a slot-to-be: admitting more
+     * than the slots free would debit the quota for requests that then
+     * wait, and arrive at the server later than admitted. */
+    while (e->wait_head && e->in_flight + e->adm.n_admitting < max) {
         struct ereq *r = e->wait_head;
         int64_t now = llm__now_mono_us();
         if (!r->gate_since_us) {
@@ -185,19 +191,34 @@ void llm__eng_pump(struct llm_engine *e)
             r->gate_since_us = now;
             ts_set_once(r, LLM_TS_GATES_ENTERED, llm__stamp_at(now));
         }
-        if (llm__adm_admit(e, r, now) != 0)
+        int64_t again = llm__adm_admit(e, r, now);
+        if (again == LLM__ADM_PENDING) {
+            fifo_remove(e, r);
+            r->state = ST_ADMITTING;
+            e->adm.n_admitting++;
+            continue;
+        }
+        if (again == LLM__ADM_GONE)
+            continue;
+        if (again != 0)
             return;
-        int64_t waited_ms = (now - r->gate_since_us) / 1000;
-        if (r->gate_by_cooldown)
-            r->res->backoff.server_wait_ms += waited_ms;
-        else
-            r->res->backoff.gate_wait_ms += waited_ms;
-        r->gate_since_us = 0;
-        r->gate_by_cooldown = false;
-        ts_set(r, LLM_TS_GATES_PASSED, llm__stamp_at(now));
-        fifo_remove(e, r);
-        llm__eng_start_attempt(r);
+        llm__eng_admitted(r, now);
     }
+}
+
+void llm__eng_admitted(struct ereq *r, int64_t now)
+{
+    struct llm_engine *e = r->eng;
+    int64_t waited_ms = (now - r->gate_since_us) / 1000;
+    if (r->gate_by_cooldown)
+        r->res->backoff.server_wait_ms += waited_ms;
+    else
+        r->res->backoff.gate_wait_ms += waited_ms;
+    r->gate_since_us = 0;
+    r->gate_by_cooldown = false;
+    ts_set(r, LLM_TS_GATES_PASSED, llm__stamp_at(now));
+    fifo_remove(e, r);
+    llm__eng_start_attempt(r);
 }
 
 /* ---- engine thread ------------------------------------------------------------ */
@@ -285,6 +306,13 @@ static void *engine_main(void *arg)
     struct llm_engine *e = arg;
     bool stop = false;
     llm__tls_engine = e;
+    /* A write to a peer that went away (Redis killed: hiredis writes with
+     * write(2)) must be an EPIPE error, not a signal that kills the host.
+     * Blocked in this thread only; curl avoids SIGPIPE by itself. */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     llm__eng_metrics_start(e);
     for (;;) {
         process_commands(e, &stop);

@@ -43,6 +43,7 @@
 #include "retry/plan.h"
 #include "transport/framing.h"
 #include "transport/transport.h"
+#include "gates/shared/shared.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 64
 #define DEFAULT_MAX_QUEUE 100000
@@ -69,7 +70,9 @@ struct llm_retry_budget;
 struct llm_pipeline;
 struct llm__stats_acc;
 
-enum req_state { ST_NEW, ST_WAITING, ST_ATTEMPT, ST_BACKOFF, ST_DONE };
+/* ST_ADMITTING: out of the FIFO, asked the shared gates (Redis), waiting
+ * for their answer (admission.c). */
+enum req_state { ST_NEW, ST_WAITING, ST_ATTEMPT, ST_BACKOFF, ST_DONE, ST_ADMITTING };
 
 enum cmd_type { CMD_SUBMIT, CMD_CANCEL, CMD_STATS };
 
@@ -115,6 +118,7 @@ struct llm__adm_ticket {
     int64_t tpm_amount;         /* tokens debited per attempt; -1 = not estimated yet */
     int64_t rpm_ticket, tpm_ticket;
     bool rpm_debited, tpm_debited;
+    struct llm__sg_ticket sg;   /* with a shared limiter */
 };
 
 /* Admission control: the rate gates (configured or learned from response
@@ -134,6 +138,11 @@ struct llm__admission {
     llm_token_estimate_fn *estimate;
     void *estimate_user;
     struct llm__timer timer;    /* asks the gates again */
+    /* Shared limits through Redis (gates/shared/); NULL = this engine
+     * gates alone.  With it, the rate gates above stay NULL (the shared
+     * limiter keeps its own local fallback gates). */
+    struct llm__sg *shared;
+    size_t n_admitting;         /* requests in ST_ADMITTING */
 };
 
 struct ereq {
@@ -291,6 +300,8 @@ void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front);
 void llm__eng_release_slot(struct llm_engine *e, struct ereq *r);
 /* Start attempts while slots are free and admission allows. */
 void llm__eng_pump(struct llm_engine *e);
+/* `r` passed admission at `now` (mono µs): account its wait, start it. */
+void llm__eng_admitted(struct ereq *r, int64_t now);
 /* Fill the result's error and hand the result over.  Frees `r`. */
 void llm__eng_finish(struct ereq *r, enum llm_error err, const char *msg, int http_status,
                      const char *provider_code, bool retryable);
@@ -308,8 +319,20 @@ void llm__future_release(struct llm_future *f);
 enum llm_error llm__adm_init(struct llm__admission *a, double rpm, double tpm);
 void llm__adm_clear(struct llm_engine *e);
 /* Ask admission for `r` (all gates or none).  0 = admitted; else the
- * monotonic µs at which to ask again (a timer is armed for it). */
+ * monotonic µs at which to ask again (a timer is armed for it); or, with a
+ * shared limiter, LLM__ADM_PENDING (the answer comes later: the caller
+ * takes `r` out of the FIFO into ST_ADMITTING) or LLM__ADM_GONE (`r` was
+ * finished: LIMITER_UNAVAILABLE). */
+#define LLM__ADM_PENDING ((int64_t)-1)
+#define LLM__ADM_GONE ((int64_t)-2)
 int64_t llm__adm_admit(struct llm_engine *e, struct ereq *r, int64_t now_us);
+/* The shared limiter of llm_engine_options.redis_url (after the loop
+ * exists).  LLM_ERR_INVALID_ARGUMENT for a bad URL (message in errbuf,
+ * password never shown) or LLM_ERR_OUT_OF_MEMORY. */
+enum llm_error llm__adm_init_shared(struct llm_engine *e, const struct llm_engine_options *o,
+                                    char *errbuf, size_t errlen);
+/* `r` leaves ST_ADMITTING for good (cancel, deadline, shutdown). */
+void llm__adm_withdraw(struct llm_engine *e, struct ereq *r);
 /* The first response headers of the adaptive probe. */
 void llm__adm_on_headers(struct llm_engine *e, const struct llm_http_headers *h);
 /* After every attempt: reconcile debits, learn limits, maybe pause. */

@@ -152,7 +152,10 @@ static enum llm_error make_strategies(struct llm_engine *e, const struct llm_eng
     struct llm_backoff_options xo = {.base_ms = e->base_backoff_ms,
                                      .cap_ms = e->max_backoff_ms > e->base_backoff_ms
                                                    ? e->max_backoff_ms : e->base_backoff_ms};
-    if (llm__adm_init(&e->adm, o->rpm, o->tpm) != LLM_OK ||
+    /* With a shared limiter the limits live in Redis (its own local
+     * fallback gates aside): no local gates here. */
+    bool shared = o->redis_url != NULL;
+    if (llm__adm_init(&e->adm, shared ? 0 : o->rpm, shared ? 0 : o->tpm) != LLM_OK ||
         (o->retry_budget != -1 && llm_retry_budget_new(&bo, &e->retry.budget) != LLM_OK) ||
         (!o->backoff && llm_backoff_new_exponential(&xo, &e->retry.backoff) != LLM_OK)) {
         llm__eng_set_err(errbuf, errlen, "could not create the rate gates, retry budget or backoff");
@@ -212,7 +215,8 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
     apply_settings(e, o);
     if ((rc = note_secrets(e, o, errbuf, errlen)) != LLM_OK ||
         (rc = make_strategies(e, o, errbuf, errlen)) != LLM_OK ||
-        (rc = make_machinery(e, o, errbuf, errlen)) != LLM_OK)
+        (rc = make_machinery(e, o, errbuf, errlen)) != LLM_OK ||
+        (o->redis_url && (rc = llm__adm_init_shared(e, o, errbuf, errlen)) != LLM_OK))
         goto fail;
     e->pipeline = o->pipeline;
     if ((rc = llm__eng_start(e)) != LLM_OK) {

@@ -20,6 +20,9 @@ void llm_stats_free(struct llm_stats *s)
     free(s->provider);
     for (size_t i = 0; i < s->n_gates; i++)
         free(s->gates[i].name);
+    free(s->shared.mode);
+    free(s->shared.quota);
+    free(s->shared.redis);
     free(s->gates);
     for (size_t i = 0; i < s->n_models; i++)
         free(s->models[i].model);
@@ -126,6 +129,30 @@ char *llm_stats_to_json(const struct llm_stats *s)
         llm__jw_add(&j, mo, "output_tokens", num((double)m->output_tokens));
         llm__jw_add(&j, mo, "cost_usd", num(m->cost_usd));
         llm__jw_push(&j, arr, mo);
+    }
+
+    if (!s->shared.enabled) {
+        llm__jw_add(&j, root, "shared", cJSON_CreateNull());
+    } else {
+        const struct llm_stats_shared *sh = &s->shared;
+        o = llm__jw_add(&j, root, "shared", cJSON_CreateObject());
+        llm__jw_add(&j, o, "mode", llm__jw_str_or_null(sh->mode));
+        llm__jw_add(&j, o, "quota", llm__jw_str_or_null(sh->quota));
+        llm__jw_add(&j, o, "redis", llm__jw_str_or_null(sh->redis));
+        llm__jw_add(&j, o, "members", num((double)sh->members));
+        llm__jw_add(&j, o, "redis_calls", num((double)sh->redis_calls));
+        llm__jw_add(&j, o, "redis_errors", num((double)sh->redis_errors));
+        llm__jw_add(&j, o, "connects", num((double)sh->connects));
+        llm__jw_add(&j, o, "script_loads", num((double)sh->script_loads));
+        llm__jw_add(&j, o, "admitted_shared", num((double)sh->admitted_shared));
+        llm__jw_add(&j, o, "admitted_local", num((double)sh->admitted_local));
+        llm__jw_add(&j, o, "failed", num((double)sh->failed));
+        llm__jw_add(&j, o, "round_trips_per_request", num(sh->round_trips_per_request));
+        llm__jw_add(&j, o, "waiting", num((double)sh->waiting));
+        llm__jw_add(&j, o, "rpm_used", num((double)sh->rpm_used));
+        llm__jw_add(&j, o, "rpm_limit", num((double)sh->rpm_limit));
+        llm__jw_add(&j, o, "tpm_used", num((double)sh->tpm_used));
+        llm__jw_add(&j, o, "tpm_limit", num((double)sh->tpm_limit));
     }
 
     return llm__jw_finish(&j, root);
@@ -370,6 +397,27 @@ char *llm_stats_to_prometheus(const struct llm_stats *s, const char *provider_la
                 free(l);
             }
         }
+    }
+
+    if (s->shared.enabled) {
+        const struct llm_stats_shared *sh = &s->shared;
+        header(&p, "llmorch_shared_members", "gauge",
+               "Live members sharing the quota through Redis, last seen.");
+        sample_i64(&p, "llmorch_shared_members", NULL, sh->members);
+        header(&p, "llmorch_shared_redis_calls_total", "counter",
+               "Script calls sent to Redis (one round trip each).");
+        sample_u64(&p, "llmorch_shared_redis_calls_total", NULL, sh->redis_calls);
+        header(&p, "llmorch_shared_redis_errors_total", "counter",
+               "Redis connections lost, error or garbage replies, timeouts.");
+        sample_u64(&p, "llmorch_shared_redis_errors_total", NULL, sh->redis_errors);
+        header(&p, "llmorch_shared_admitted_total", "counter",
+               "Admissions by the shared gates (via=shared) or the local fallback (via=local).");
+        sample_labelled_f(&p, "llmorch_shared_admitted_total", "via", "shared",
+                          (double)sh->admitted_shared);
+        sample_labelled_f(&p, "llmorch_shared_admitted_total", "via", "local",
+                          (double)sh->admitted_local);
+        header(&p, "llmorch_shared_mode", "gauge", "1 for the shared limiter's mode in force.");
+        sample_labelled_f(&p, "llmorch_shared_mode", "mode", sh->mode ? sh->mode : "unknown", 1);
     }
 
     header(&p, "llmorch_uptime_seconds", "gauge", "Time since the statistics started.");

@@ -75,6 +75,8 @@ usage_case "missing prompt" generate
 usage_case "batch without -o" batch -i x
 usage_case "unknown command" frobnicate
 usage_case "mock options with another provider" generate --provider openai --mock-latency-ms 5 hi
+usage_case "unknown --redis-fail policy" batch -i x -o y --redis-fail maybe
+usage_case "empty --quota" generate --quota '' hi
 
 for sub in "" generate batch; do
   # shellcheck disable=SC2086
@@ -85,13 +87,13 @@ cli generate --help >"$T/help"
 missing=""
 for o in provider model base-url api-key-env rpm tpm window-ms concurrency max-attempts \
          timeout-ms pricing verbose system max-tokens temperature stream json \
-         mock-latency-ms mock-script; do
+         mock-latency-ms mock-script redis quota redis-fail; do
   grep -q -- "--$o" "$T/help" || missing="$missing --$o"
 done
 check "generate --help documents every option${missing:+ (missing:$missing)}" test -z "$missing"
 cli batch --help >"$T/help"
 missing=""
-for o in input output quiet metrics-log fsync max-line-bytes concurrency rpm; do
+for o in input output quiet metrics-log fsync max-line-bytes concurrency rpm redis quota redis-fail; do
   grep -q -- "--$o" "$T/help" || missing="$missing --$o"
 done
 check "batch --help documents its options${missing:+ (missing:$missing)}" test -z "$missing"
@@ -279,6 +281,15 @@ check "  ... each custom_id once, 3 lines" \
 cli batch -i "$IN" -o "$T/m.out" -q --metrics-log "$T/metrics.jsonl" >/dev/null 2>&1
 head -n 1 "$T/metrics.jsonl" >"$T/m1.json"
 check "--metrics-log writes JSON lines" sh -c "'$CMAKE' -DFILE='$T/m1.json' -DKEYS='done;in_flight' -P '$HERE/json_get.cmake' >/dev/null"
+
+# --redis with nothing listening and --redis-fail fail: the request fails at
+# once, naming Redis; the password is never printed.
+cli generate --provider mock --redis 'redis://:cli-canary-pw-31@127.0.0.1:1' --redis-fail fail \
+  hi >"$T/r.out" 2>"$T/r.err"; rc=$?
+check "--redis-fail fail with Redis unreachable exits 1 (rc=$rc)" test "$rc" = 1
+check "  ... with LIMITER_UNAVAILABLE naming Redis" \
+  grep -q "^error: LIMITER_UNAVAILABLE: shared limiter unavailable: Redis at redis://:\*\*\*@127.0.0.1:1" "$T/r.err"
+check "  ... and never the password" sh -c "! grep -q cli-canary-pw-31 '$T/r.out' '$T/r.err'"
 
 echo "$n checks, $failures failed"
 test "$failures" = 0

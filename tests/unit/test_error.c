@@ -45,6 +45,8 @@ static void error_names_match_the_json_spelling(void **state)
     assert_string_equal(llm_error_name(LLM_ERR_CONTEXT_LENGTH_EXCEEDED), "CONTEXT_LENGTH_EXCEEDED");
     assert_string_equal(llm_error_name(LLM_ERR_RETRY_BUDGET_EXHAUSTED), "RETRY_BUDGET_EXHAUSTED");
     assert_string_equal(llm_error_name(LLM_ERR_SERVER_WAIT_TOO_LONG), "SERVER_WAIT_TOO_LONG");
+    assert_string_equal(llm_error_name(LLM_ERR_LIMITER_UNAVAILABLE), "LIMITER_UNAVAILABLE");
+    assert_false(llm_error_is_retryable(LLM_ERR_LIMITER_UNAVAILABLE));
     assert_string_equal(llm_strerror(LLM_ERR_RATE_LIMITED), "rate limited");
 }
 

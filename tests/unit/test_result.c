@@ -36,6 +36,7 @@ static struct llm_result *full_result(void)
     r->content = strdup(tricky_content);
     r->content_len = strlen(tricky_content);
     r->success = false;
+    r->admission = LLM_ADMISSION_LOCAL_FALLBACK;
     r->finish_reason = strdup("length");
     r->error.type = LLM_ERR_RATE_LIMITED;
     r->error.retryable = true;
@@ -148,7 +149,7 @@ static void assert_all_object_keys(const cJSON *j)
 {
     ASSERT_KEYS(j, "success", "content", "finish_reason", "error", "trace_id", "request_id",
                 "response_id", "provider", "model", "timestamps", "attempts", "usage", "cost",
-                "backoff", "pipeline", "metadata");
+                "backoff", "pipeline", "metadata", "admission");
     ASSERT_KEYS(get(j, "error"), "type", "message", "http_status", "retryable", "provider_code");
     assert_keys(get(j, "timestamps"), ts_names, LLM_TS_COUNT_);
     ASSERT_KEYS(get(j, "usage"), "input_tokens", "output_tokens", "cached_input_tokens",
@@ -177,6 +178,7 @@ static void result_to_json_of_a_full_result_carries_every_field(void **state)
     assert_bool(j, "success", false);
     assert_str(j, "content", tricky_content);
     assert_str(j, "finish_reason", "length");
+    assert_str(j, "admission", "local_fallback");
     cJSON *e = get(j, "error");
     assert_str(e, "type", "RATE_LIMITED");
     assert_str(e, "message", "Rate limit reached for gpt-4o-mini");
@@ -312,6 +314,7 @@ static void result_to_json_of_a_zeroed_result_uses_nulls_and_zeros(void **state)
     assert_true(cJSON_IsArray(get(j, "pipeline")));
     assert_int_equal(cJSON_GetArraySize(get(j, "pipeline")), 0);
     assert_null_key(j, "metadata");
+    assert_null_key(j, "admission");
     cJSON_Delete(j);
 }
 

@@ -286,6 +286,7 @@ static void decisions_cover_every_error_type(void **state)
         {LLM_ERR_INVALID_ARGUMENT, 0, false},
         {LLM_ERR_SERVER_WAIT_TOO_LONG, 429, false},
         {LLM_ERR_LOCAL_RESOURCE, 0, false},
+        {LLM_ERR_LIMITER_UNAVAILABLE, 0, false},
     };
     _Static_assert(sizeof(table) / sizeof(table[0]) == LLM_ERROR_COUNT,
                    "one row per error type");

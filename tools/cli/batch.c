@@ -751,6 +751,7 @@ int cli_batch_main(int argc, char **argv)
     cli_stats_snapshot(&b.st, b.eng); /* the summary's figures (no-op if run() freed it) */
     if (b.metrics)
         cli_metrics_write(b.metrics, &b.st, b.eng); /* the final figures */
+    struct llm_stats *shared = cli_shared_snapshot(b.eng);
     llm_engine_free(b.eng);
     b.eng = NULL;
     drain(&b); /* nothing is left in practice; keeps the accounting exact */
@@ -758,6 +759,8 @@ int cli_batch_main(int argc, char **argv)
     bool complete = b.input_done && b.st.discarded == 0 && !b.fatal;
     cli_progress_clear(&b.prog);
     cli_stats_print_summary(&b.st, stderr, b.out_path, !complete && g_signals > 0);
+    cli_print_shared(stderr, shared);
+    llm_stats_free(shared);
     if (b.fatal)
         rc = CLI_EXIT_FAILURE;
     else if (!complete)

@@ -53,6 +53,9 @@ enum {
     OPT_API_VERSION,
     OPT_DEPLOYMENT,
     OPT_HELP,
+    OPT_REDIS,
+    OPT_QUOTA,
+    OPT_REDIS_FAIL,
     OPT_COMMON_END_ /* first value free for subcommand options */
 };
 
@@ -79,7 +82,10 @@ enum {
     {"region", required_argument, NULL, OPT_REGION},                      \
     {"api-version", required_argument, NULL, OPT_API_VERSION},            \
     {"deployment", required_argument, NULL, OPT_DEPLOYMENT},              \
-    {"help", no_argument, NULL, OPT_HELP}
+    {"help", no_argument, NULL, OPT_HELP},                                \
+    {"redis", required_argument, NULL, OPT_REDIS},                        \
+    {"quota", required_argument, NULL, OPT_QUOTA},                        \
+    {"redis-fail", required_argument, NULL, OPT_REDIS_FAIL}
 
 /* Help text of the common options, printed by each subcommand's --help. */
 extern const char cli_common_help[];
@@ -104,6 +110,9 @@ struct cli_common {
     const char *pricing_file;
     bool verbose;
     bool mock_given;            /* any --mock-* option */
+    const char *redis_url;      /* --redis: share the limits through Redis */
+    const char *quota;          /* --quota */
+    enum llm_shared_fail redis_fail;
     struct llm_mock_options mock;
 };
 
@@ -308,6 +317,12 @@ void cli_progress_tick(struct cli_progress *p, struct cli_stats *s, struct llm_e
                        bool force);
 /* Clear the TTY line before other output. */
 void cli_progress_clear(struct cli_progress *p);
+
+/* A stats snapshot of `eng` if it shares its limits through Redis, else
+ * NULL (free with llm_stats_free). */
+struct llm_stats *cli_shared_snapshot(struct llm_engine *eng);
+/* The shared-quota lines of a summary (nothing for NULL). */
+void cli_print_shared(FILE *f, const struct llm_stats *snap);
 
 /* Append one metrics JSON line to `f` (and flush), with a fresh snapshot of
  * `eng` (may be NULL: the last one). */

@@ -202,7 +202,10 @@ int cli_generate_main(int argc, char **argv)
         req.delta_user = &ss;
     }
     struct llm_result *res = llm_generate(eng, &req);
+    struct llm_stats *shared = cli_shared_snapshot(eng);
     llm_engine_free(eng);
+    cli_print_shared(stderr, shared);
+    llm_stats_free(shared);
     free(prompt);
     if (res == NULL) {
         fputs("error: OUT_OF_MEMORY: the result could not be allocated\n", stderr);

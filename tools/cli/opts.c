@@ -51,6 +51,17 @@ const char cli_common_help[] =
     "                         included (default none)\n"
     "  --retry-budget N       engine-wide retry budget (default 500, -1 = off)\n"
     "  --pricing FILE         prices in LiteLLM's model_prices JSON format\n"
+    "Shared limits (several processes or hosts, one provider quota):\n"
+    "  --redis URL            share the RPM/TPM windows, the 429 cooldown and the\n"
+    "                         learned limits through Redis: redis://[[user]:password@]\n"
+    "                         host[:port][/db] or a Unix socket path.  Every member\n"
+    "                         gives the same --rpm/--tpm/--window-ms.  The password\n"
+    "                         is never printed.\n"
+    "  --quota NAME           name of the shared quota (default \"default\")\n"
+    "  --redis-fail POLICY    while Redis is unreachable: local (default: local gates\n"
+    "                         at this process's share of the limits), wait (hold\n"
+    "                         requests until Redis is back or their deadline) or\n"
+    "                         fail (fail them with LIMITER_UNAVAILABLE)\n"
     "Mock provider (imply --provider mock when no provider is named):\n"
     "  --mock-latency-ms MS   simulated latency of each attempt\n"
     "  --mock-script LIST     outcome of each attempt, e.g. 429,503,ok\n"
@@ -266,6 +277,27 @@ int cli_common_option(struct cli_common *c, const char *cmd, int opt, const char
     case OPT_VERBOSE:
         c->verbose = true;
         return 1;
+    case OPT_REDIS:
+        if (*arg == '\0')
+            return cli_usage_error(cmd, "--redis: empty URL"), -1;
+        c->redis_url = arg;
+        return 1;
+    case OPT_QUOTA:
+        if (*arg == '\0' || strlen(arg) > 200)
+            return cli_usage_error(cmd, "--quota: the name must have 1 to 200 characters"), -1;
+        c->quota = arg;
+        return 1;
+    case OPT_REDIS_FAIL:
+        if (strcmp(arg, "local") == 0)
+            c->redis_fail = LLM_SHARED_FAIL_LOCAL;
+        else if (strcmp(arg, "wait") == 0)
+            c->redis_fail = LLM_SHARED_FAIL_WAIT;
+        else if (strcmp(arg, "fail") == 0)
+            c->redis_fail = LLM_SHARED_FAIL_FAIL;
+        else
+            return cli_usage_error(cmd, "--redis-fail: '%s' is not one of local, wait, fail",
+                                   arg), -1;
+        return 1;
     case OPT_MOCK_LATENCY_MS:
         if (!cli_parse_i64(arg, 0, MAX_MS, &c->mock.latency_ms))
             return cli_usage_error(cmd, "--mock-latency-ms: '%s' is not a whole number of ms >= 0",
@@ -389,8 +421,13 @@ int cli_engine_new(const struct cli_common *c, bool keep_raw, struct llm_engine 
         .max_attempts = c->max_attempts,
         .attempt_timeout_ms = c->timeout_ms,
         .keep_raw_response = keep_raw,
-        .log_stderr = c->verbose,
-        .log_level = c->verbose ? LLM_LOG_DEBUG : LLM_LOG_NONE,
+        /* With --redis, the shared limiter's changes of mode (warnings)
+         * are worth a line on stderr even when not verbose. */
+        .log_stderr = c->verbose || c->redis_url != NULL,
+        .log_level = c->verbose ? LLM_LOG_DEBUG : c->redis_url ? LLM_LOG_WARN : LLM_LOG_NONE,
+        .redis_url = c->redis_url,
+        .quota_name = c->quota,
+        .redis_fail = c->redis_fail,
     };
     char err[512] = "";
     enum llm_error rc = llm_engine_new_ex(&o, out, err, sizeof(err));

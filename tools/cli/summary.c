@@ -139,6 +139,36 @@ void cli_stats_print_summary(const struct cli_stats *s, FILE *f, const char *out
     print_engine(s, f);
 }
 
+/* ---- shared limits ------------------------------------------------------------- */
+
+struct llm_stats *cli_shared_snapshot(struct llm_engine *eng)
+{
+    struct llm_stats *snap = NULL;
+    if (eng == NULL || llm_engine_stats(eng, &snap) != LLM_OK)
+        return NULL;
+    if (!snap->shared.enabled) {
+        llm_stats_free(snap);
+        return NULL;
+    }
+    return snap;
+}
+
+void cli_print_shared(FILE *f, const struct llm_stats *snap)
+{
+    if (snap == NULL || !snap->shared.enabled)
+        return;
+    const struct llm_stats_shared *sh = &snap->shared;
+    fprintf(f, "  %-16s \"%s\" through %s: mode %s, %lld member%s\n", "shared quota",
+            sh->quota ? sh->quota : "", sh->redis ? sh->redis : "", sh->mode ? sh->mode : "?",
+            (long long)sh->members, sh->members == 1 ? "" : "s");
+    fprintf(f, "  %-16s shared %llu, local fallback %llu, failed %llu;  Redis calls %llu "
+            "(%.2f per request), errors %llu, connects %llu, script loads %llu\n", "admissions",
+            (unsigned long long)sh->admitted_shared, (unsigned long long)sh->admitted_local,
+            (unsigned long long)sh->failed, (unsigned long long)sh->redis_calls,
+            sh->round_trips_per_request, (unsigned long long)sh->redis_errors,
+            (unsigned long long)sh->connects, (unsigned long long)sh->script_loads);
+}
+
 /* ---- progress ---------------------------------------------------------------- */
 
 void cli_progress_init(struct cli_progress *p, bool quiet)
