@@ -437,6 +437,59 @@ static void returning_stop_from_the_event_callback_cancels_the_request(void **st
     EVERY_WIRE(stop_from_callback);
 }
 
+/* max_attempts, attempt_timeout_ms and keep_raw_response per request, on
+ * an engine whose own settings differ; faults come from the mock's
+ * x-mock-fault header, sent as a request header. */
+static void per_request_overrides_win_over_the_engine_options(void **state)
+{
+    (void)state;
+    struct mocksrv *srv = NULL;
+    struct mocksrv_options mo = {.stall_ms = 20000};
+    assert_int_equal(mocksrv_start(&mo, &srv), 0);
+    struct llm_engine_options o = {.provider = "openai", .base_url = mocksrv_url(srv),
+                                   .api_key = "", .max_attempts = 3, .base_backoff_ms = 1,
+                                   .max_backoff_ms = 2};
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    static const char *const fail500[] = {"x-mock-fault: 500"};
+    struct llm_message m = {.role = "user", .content = "hi"};
+    struct llm_request req = {.model = "m", .messages = &m, .n_messages = 1,
+                              .headers = fail500, .n_headers = 1};
+    struct llm_result *res = llm_generate(e, &req);
+    assert_int_equal(res->error.type, LLM_ERR_SERVER_ERROR);
+    assert_int_equal(res->n_attempts, 3); /* the engine's */
+    llm_result_free(res);
+    req.max_attempts = 1;
+    res = llm_generate(e, &req);
+    assert_int_equal(res->error.type, LLM_ERR_SERVER_ERROR);
+    assert_int_equal(res->n_attempts, 1); /* the request's */
+    llm_result_free(res);
+
+    /* A stalled server: the request's attempt timeout, not the engine's
+     * ten minutes, ends it. */
+    static const char *const stall[] = {"x-mock-fault: stall"};
+    req.headers = stall;
+    req.attempt_timeout_ms = 300;
+    res = llm_generate(e, &req);
+    assert_int_equal(res->error.type, LLM_ERR_TIMEOUT);
+    llm_result_free(res);
+
+    /* The raw body only when asked for. */
+    struct llm_request ok = {.model = "m", .messages = &m, .n_messages = 1};
+    res = llm_generate(e, &ok);
+    assert_true(res->success);
+    assert_null(res->raw_response);
+    llm_result_free(res);
+    ok.keep_raw_response = 1;
+    res = llm_generate(e, &ok);
+    assert_true(res->success);
+    assert_non_null(res->raw_response);
+    assert_non_null(strstr(res->raw_response, "mock reply to: hi"));
+    llm_result_free(res);
+    llm_engine_free(e);
+    mocksrv_stop(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +500,7 @@ int main(void)
         cmocka_unit_test(extra_headers_and_the_exact_endpoint_url_reach_the_server),
         cmocka_unit_test(a_refusal_is_reported),
         cmocka_unit_test(returning_stop_from_the_event_callback_cancels_the_request),
+        cmocka_unit_test(per_request_overrides_win_over_the_engine_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
