@@ -490,6 +490,37 @@ static void per_request_overrides_win_over_the_engine_options(void **state)
     mocksrv_stop(srv);
 }
 
+/* The proxy option: a request for a host that does not exist reaches the
+ * mock server acting as the HTTP proxy, which (not being one) answers 404
+ * naming the absolute URL it was asked for. */
+static void requests_go_through_the_configured_proxy(void **state)
+{
+    (void)state;
+    struct mocksrv *srv = NULL;
+    struct mocksrv_options mo = {0};
+    assert_int_equal(mocksrv_start(&mo, &srv), 0);
+    struct llm_engine_options o = {.provider = "openai", .base_url = "http://llmorch-test.invalid",
+                                   .proxy = mocksrv_url(srv), .api_key = "", .max_attempts = 1};
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m = {.role = "user", .content = "hi"};
+    struct llm_request req = {.model = "m", .messages = &m, .n_messages = 1};
+    struct llm_result *res = llm_generate(e, &req);
+    assert_int_equal(res->error.http_status, 404);
+    assert_non_null(strstr(res->error.message, "http://llmorch-test.invalid/v1/chat/completions"));
+    llm_result_free(res);
+    llm_engine_free(e);
+    /* CR/LF in an option is refused at creation. */
+    o.proxy = "http://a\r\nb";
+    assert_int_equal(llm_engine_new(&o, &e), LLM_ERR_INVALID_ARGUMENT);
+    static const char *const bad[] = {"X-Bad: a\nInjected: b"};
+    o.proxy = NULL;
+    o.headers = bad;
+    o.n_headers = 1;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_ERR_INVALID_ARGUMENT);
+    mocksrv_stop(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +532,7 @@ int main(void)
         cmocka_unit_test(a_refusal_is_reported),
         cmocka_unit_test(returning_stop_from_the_event_callback_cancels_the_request),
         cmocka_unit_test(per_request_overrides_win_over_the_engine_options),
+        cmocka_unit_test(requests_go_through_the_configured_proxy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
