@@ -395,10 +395,13 @@ static void openai_plain(struct mocksrv__buf *b, const struct mocksrv__reply *r,
         }
         mocksrv__buf_str(b, "]");
     }
-    mocksrv__buf_printf(b, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],\"usage\":",
+    mocksrv__buf_printf(b,
+                        ",\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
+                        "\"usage\":",
                         t->n_calls > 0 ? "tool_calls" : "stop");
     openai_usage(b, r);
-    mocksrv__buf_str(b, "}");
+    mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
+                        MOCKSRV__FINGERPRINT "\"}");
 }
 
 static void anthropic_plain(struct mocksrv__buf *b, const struct mocksrv__reply *r,
@@ -451,7 +454,8 @@ static void openai_head(struct mocksrv__buf *b, const struct mocksrv__reply *r)
                         "\"created\":%lld,\"model\":",
                         (unsigned long long)r->id, (long long)r->created);
     mocksrv__buf_json_str(b, r->model, strlen(r->model));
-    mocksrv__buf_str(b, ",\"choices\":[{\"index\":0,\"delta\":");
+    mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
+                        MOCKSRV__FINGERPRINT "\",\"choices\":[{\"index\":0,\"delta\":");
 }
 
 static void openai_tail(struct mocksrv__buf *b, const struct mocksrv__reply *r, const char *finish)
@@ -513,7 +517,8 @@ static void openai_stream(struct mocksrv__buf *b, const struct mocksrv__reply *r
                             "\"created\":%lld,\"model\":",
                             (unsigned long long)r->id, (long long)r->created);
         mocksrv__buf_json_str(b, r->model, strlen(r->model));
-        mocksrv__buf_str(b, ",\"choices\":[],\"usage\":");
+        mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
+                            MOCKSRV__FINGERPRINT "\",\"choices\":[],\"usage\":");
         openai_usage(b, r);
         mocksrv__buf_str(b, "}\n\n");
     }
