@@ -163,6 +163,13 @@ void mocksrv__anthropic_models(struct mocksrv__buf *b);
 void mocksrv__openai_completion(struct mocksrv__buf *b, const struct mocksrv__reply *r);
 void mocksrv__anthropic_message(struct mocksrv__buf *b, const struct mocksrv__reply *r);
 
+/* OpenAI's usage object of a reply; a stream chunk up to and including
+ * `"choices":` (mock_wire.c, shared with mock_tools.c). */
+void mocksrv__openai_usage(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+void mocksrv__openai_chunk_head(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+/* Anthropic's message_start event (content [], usage.output_tokens 1). */
+void mocksrv__anthropic_message_start(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+
 /* ---- tools, tool results, structured output, refusals (mock_tools.c) ---- */
 
 #define MOCKSRV__MAX_TOOL_CALLS 8

@@ -357,17 +357,6 @@ static void call_id(struct mocksrv__buf *b, const struct mocksrv__reply *r, size
                         (unsigned long long)r->id, i);
 }
 
-static void openai_usage(struct mocksrv__buf *b, const struct mocksrv__reply *r)
-{
-    mocksrv__buf_printf(b,
-                        "{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                        "\"total_tokens\":%lld,"
-                        "\"prompt_tokens_details\":{\"cached_tokens\":0},"
-                        "\"completion_tokens_details\":{\"reasoning_tokens\":0}}",
-                        (long long)r->input_tokens, (long long)r->output_tokens,
-                        (long long)(r->input_tokens + r->output_tokens));
-}
-
 static void openai_plain(struct mocksrv__buf *b, const struct mocksrv__reply *r,
                          const struct mocksrv__tools *t)
 {
@@ -399,7 +388,7 @@ static void openai_plain(struct mocksrv__buf *b, const struct mocksrv__reply *r,
                         ",\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
                         "\"usage\":",
                         t->n_calls > 0 ? "tool_calls" : "stop");
-    openai_usage(b, r);
+    mocksrv__openai_usage(b, r);
     mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
                         MOCKSRV__FINGERPRINT "\"}");
 }
@@ -447,15 +436,11 @@ static void fragments(const char *s, void (*emit)(struct mocksrv__buf *, const s
     }
 }
 
+/* A chunk up to its first choice's delta value. */
 static void openai_head(struct mocksrv__buf *b, const struct mocksrv__reply *r)
 {
-    mocksrv__buf_printf(b,
-                        "data: {\"id\":\"chatcmpl-mock-%llu\",\"object\":\"chat.completion.chunk\","
-                        "\"created\":%lld,\"model\":",
-                        (unsigned long long)r->id, (long long)r->created);
-    mocksrv__buf_json_str(b, r->model, strlen(r->model));
-    mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
-                        MOCKSRV__FINGERPRINT "\",\"choices\":[{\"index\":0,\"delta\":");
+    mocksrv__openai_chunk_head(b, r);
+    mocksrv__buf_str(b, "[{\"index\":0,\"delta\":");
 }
 
 static void openai_tail(struct mocksrv__buf *b, const struct mocksrv__reply *r, const char *finish)
@@ -512,14 +497,9 @@ static void openai_stream(struct mocksrv__buf *b, const struct mocksrv__reply *r
     mocksrv__buf_str(b, "{}");
     openai_tail(b, r, t->n_calls > 0 ? "tool_calls" : "stop");
     if (r->include_usage) {
-        mocksrv__buf_printf(b,
-                            "data: {\"id\":\"chatcmpl-mock-%llu\",\"object\":\"chat.completion.chunk\","
-                            "\"created\":%lld,\"model\":",
-                            (unsigned long long)r->id, (long long)r->created);
-        mocksrv__buf_json_str(b, r->model, strlen(r->model));
-        mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
-                            MOCKSRV__FINGERPRINT "\",\"choices\":[],\"usage\":");
-        openai_usage(b, r);
+        mocksrv__openai_chunk_head(b, r);
+        mocksrv__buf_str(b, "[],\"usage\":");
+        mocksrv__openai_usage(b, r);
         mocksrv__buf_str(b, "}\n\n");
     }
     mocksrv__buf_str(b, "data: [DONE]\n\n");
@@ -540,17 +520,7 @@ static void anthropic_arg_chunk(struct mocksrv__buf *b, const struct mocksrv__re
 static void anthropic_stream(struct mocksrv__buf *b, const struct mocksrv__reply *r,
                              const struct mocksrv__tools *t)
 {
-    mocksrv__buf_printf(b,
-                        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
-                        "{\"id\":\"msg_mock_%llu\",\"type\":\"message\",\"role\":\"assistant\","
-                        "\"content\":[],\"model\":",
-                        (unsigned long long)r->id);
-    mocksrv__buf_json_str(b, r->model, strlen(r->model));
-    mocksrv__buf_printf(b,
-                        ",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{"
-                        "\"input_tokens\":%lld,\"output_tokens\":1,"
-                        "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}}\n\n",
-                        (long long)r->input_tokens);
+    mocksrv__anthropic_message_start(b, r);
     for (size_t i = 0; i < t->n_calls; i++) {
         mocksrv__buf_printf(b,
                             "event: content_block_start\ndata: {\"type\":\"content_block_start\","
