@@ -60,5 +60,32 @@ for provider in openai anthropic; do
     echo "FAIL: --provider $provider:"; cat "$T/check.out"; failures=$((failures + 1))
   fi
 done
+# generate: tools, tool choice, schema, image, header, endpoint.
+echo "$TOOLS" >"$T/tools.json"
+echo "$SCHEMA" >"$T/schema.json"
+printf '\211PNG\r\n\032\n' >"$T/pixel.png"
+gen() { env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY "$LLMORCH" generate "$@"; }
+for provider in openai anthropic; do
+  out=$(gen --provider "$provider" --base-url "$url" --tools "$T/tools.json" --tool-choice get_weather "hi" 2>&1)
+  case "$out" in
+    "tool_call "*" get_weather {"*'"city":"x"'*) echo "ok - generate --tools --tool-choice ($provider): $out" ;;
+    *) echo "FAIL: generate --tools ($provider): $out"; failures=$((failures + 1)) ;;
+  esac
+  out=$(gen --provider "$provider" --base-url "$url" --stream --json-schema "$T/schema.json" "a person" 2>&1)
+  if [ "$out" = '{"name":"x","age":1}' ]; then echo "ok - generate --json-schema --stream ($provider)"
+  else echo "FAIL: generate --json-schema ($provider): $out"; failures=$((failures + 1)); fi
+  out=$(gen --provider "$provider" --base-url "$url" --image "$T/pixel.png" --header "X-A: b" "look" 2>&1)
+  if [ "$out" = "mock reply to: look" ]; then echo "ok - generate --image --header ($provider)"
+  else echo "FAIL: generate --image ($provider): $out"; failures=$((failures + 1)); fi
+done
+out=$(gen --endpoint "$url/v1/chat/completions?api-version=1" "exact" 2>&1)
+if [ "$out" = "mock reply to: exact" ]; then echo "ok - generate --endpoint URL with a query string"
+else echo "FAIL: generate --endpoint: $out"; failures=$((failures + 1)); fi
+for bad in "--header NoColon" "--header :empty-name" "--endpoint ftp://x" "--tool-choice auto" "--tools /nonexistent.json" "--image file.bmp"; do
+  # shellcheck disable=SC2086  # the words are the options
+  gen --provider openai --base-url "$url" $bad "hi" >/dev/null 2>"$T/err"; rc=$?
+  if [ "$rc" = 2 ] && [ "$(wc -l <"$T/err" | tr -d ' ')" = 1 ]; then echo "ok - generate $bad is a usage error"
+  else echo "FAIL: generate $bad: rc=$rc $(cat "$T/err")"; failures=$((failures + 1)); fi
+done
 [ "$failures" = 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "all passed"

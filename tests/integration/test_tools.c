@@ -153,6 +153,17 @@ static void two_turns(const char *provider, bool stream)
     expect_args_with(&call->tool_calls[0], "city");
     expect_args_with(&call->tool_calls[0], "unit");
     assert_string_equal(call->finish_reason, tool_finish(&f));
+    /* The result's JSON carries the calls in OpenAI's shape. */
+    char *json = llm_result_to_json(call);
+    cJSON *rj = cJSON_Parse(json);
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rj, "tool_calls"), 0), "function");
+    assert_non_null(fn);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(fn, "name")->valuestring, "get_weather");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(fn, "arguments")->valuestring,
+                        call->tool_calls[0].arguments);
+    cJSON_Delete(rj);
+    llm_free(json);
 
     /* Turn two: the call goes back with its result. */
     m1[1] = (struct llm_message){.role = "assistant", .tool_calls = call->tool_calls,
