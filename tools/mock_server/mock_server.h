@@ -127,8 +127,9 @@
  *
  * ==== Tools, tool results, structured output, refusals ==================
  *
- *   Decided in this order from the request body (both wire formats; the
- *   shapes are the APIs' own, see WIRE-NOTES.md):
+ *   On the OpenAI (and Azure) and Anthropic paths, decided in this order
+ *   from the request body (the shapes are the APIs' own, see
+ *   WIRE-NOTES.md; the Gemini, Bedrock and Ollama paths answer text):
  *   1. The last user message contains "MOCK_REFUSE" (MOCKSRV_REFUSE_TRIGGER):
  *      a refusal.  OpenAI: message content null, refusal "I'm sorry, but I
  *      can't help with that.", finish_reason "stop" (streamed as

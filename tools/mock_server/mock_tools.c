@@ -231,6 +231,10 @@ const char *mocksrv__tools_decide(const cJSON *root, enum mocksrv__api api, cons
 {
     bool anth = api == MOCKSRV__API_ANTHROPIC;
     memset(t, 0, sizeof(*t));
+    /* The formats of mock_formats.c (Gemini, Bedrock, Ollama) answer text
+     * only: a call written in OpenAI's shape on their paths would be a lie. */
+    if (api != MOCKSRV__API_OPENAI && api != MOCKSRV__API_ANTHROPIC)
+        return NULL;
     if (last_user != NULL && strstr(last_user, MOCKSRV_REFUSE_TRIGGER) != NULL) {
         t->refusal = true;
         return NULL;
