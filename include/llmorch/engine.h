@@ -196,7 +196,8 @@ struct llm_engine_options {
     /* The exact URL to POST to, used as given (query string kept), instead
      * of base_url + the provider's path: Azure's
      * ".../chat/completions?api-version=...", Gemini's OpenAI-compatible
-     * ".../v1beta/openai/chat/completions". */
+     * ".../v1beta/openai/chat/completions".  Shorthand for
+     * llm_provider_options.endpoint_url, like base_url. */
     const char *endpoint_url;
     /* Proxy for every transfer ("http://host:3128", "socks5h://..."); NULL =
      * libcurl's default (the http_proxy / https_proxy / no_proxy environment
@@ -209,8 +210,8 @@ struct llm_engine_options {
 
     /* All the options of an HTTP provider made by name, passed to its
      * factory as they are (anthropic_version included); borrowed for the
-     * call.  When set, base_url, api_key, api_key_env and trace_header
-     * above are ignored.  NULL = those four. */
+     * call.  When set, base_url, api_key, api_key_env, trace_header and
+     * endpoint_url above are ignored.  NULL = those five. */
     const struct llm_provider_options *provider_options;
 
     /* Shared limits across processes and hosts (fields added in 0.2; see

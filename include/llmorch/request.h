@@ -53,7 +53,8 @@ struct llm_tool_call {
  * name (Gemini and Ollama need it; OpenAI and Anthropic ignore it).
  *
  * The struct grows only at its end (zero = absent): `{.role, .content}`
- * initialisers stay valid. */
+ * initialisers stay valid.  Zero it before filling it member by member (a
+ * `struct llm_message m; m.role = ...;` left the later members undefined). */
 struct llm_message {
     const char *role;
     const char *content;

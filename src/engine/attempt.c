@@ -5,6 +5,7 @@
  * same three callbacks below.  Engine thread. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
 #include "base/util.h"
@@ -14,6 +15,49 @@
 
 /* From deliver_event: the terminal event has been applied; parse no more. */
 #define STREAM_OVER 2
+
+/* Tell the host's on_event what an event added: text, refusal text, tool
+ * calls begun or grown (each fragment once; the parsed state remembers what
+ * was reported).  Returns non-zero when the callback asks to stop. */
+static int report_events(struct ereq *r, size_t before)
+{
+    llm_stream_event_fn *fn = r->req.on_event;
+    struct llm_parsed *p = &r->parsed;
+    if (fn == NULL)
+        return 0;
+    if (p->content_len > before) {
+        struct llm_stream_event ev = {.type = LLM_STREAM_TEXT, .text = p->content + before,
+                                      .len = p->content_len - before};
+        if (fn(r->req.event_user, &ev) != 0)
+            return 1;
+    }
+    if (p->refusal_len > p->refusal_reported) {
+        struct llm_stream_event ev = {.type = LLM_STREAM_REFUSAL,
+                                      .text = p->refusal + p->refusal_reported,
+                                      .len = p->refusal_len - p->refusal_reported};
+        p->refusal_reported = p->refusal_len;
+        if (fn(r->req.event_user, &ev) != 0)
+            return 1;
+    }
+    for (size_t i = 0; i < p->n_tool_calls; i++) {
+        struct llm_parsed_tool_call *c = &p->tool_calls[i];
+        if (c->announced && c->arguments_len == c->reported)
+            continue;
+        struct llm_stream_event ev = {
+            .type = LLM_STREAM_TOOL_CALL,
+            .text = c->arguments != NULL ? c->arguments + c->reported : "",
+            .len = c->arguments_len - c->reported,
+            .tool_index = i,
+            .tool_id = c->id,
+            .tool_name = c->name,
+        };
+        c->announced = true;
+        c->reported = c->arguments_len;
+        if (fn(r->req.event_user, &ev) != 0)
+            return 1;
+    }
+    return 0;
+}
 
 static int deliver_event(void *user, const char *event, const char *data, size_t len)
 {
@@ -42,6 +86,18 @@ static int deliver_event(void *user, const char *event, const char *data, size_t
             r->delivered_delta = true;
             r->req.on_delta(r->req.delta_user, r->parsed.content + before,
                             r->parsed.content_len - before);
+        }
+    }
+    if (r->req.on_event != NULL) {
+        /* Whatever the host saw cannot be taken back by a retry. */
+        bool any = r->parsed.content_len > before || r->parsed.n_tool_calls > 0 ||
+                   r->parsed.refusal_len > 0;
+        r->delivered_delta = r->delivered_delta || any;
+        if (report_events(r, before) != 0) {
+            r->stopped = true;
+            llm_parsed_set_error(&r->parsed, LLM_ERR_CANCELLED, NULL,
+                                 "stopped by the stream event callback");
+            return 1;
         }
     }
     return r->parsed.done ? STREAM_OVER : 0;
@@ -170,6 +226,53 @@ static void begin(struct llm_engine *e, struct ereq *r, int64_t now_mono)
     r->raw_stream.len = 0;
 }
 
+/* Drop every header named `name` (ASCII case-insensitive). */
+static void remove_header(struct llm_http_request *h, const char *name, size_t name_len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->n_headers; i++) {
+        struct llm_header *x = &h->headers[i];
+        if (strlen(x->name) == name_len && strncasecmp(x->name, name, name_len) == 0) {
+            free(x->name);
+            free(x->value);
+            continue;
+        }
+        h->headers[k++] = *x;
+    }
+    h->n_headers = k;
+}
+
+/* Add "Name: value" lines (checked at submission or engine creation),
+ * each replacing the provider's header of that name. */
+static enum llm_error add_header_lines(struct llm_http_request *h, const char *const *lines,
+                                       size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = strchr(lines[i], ':');
+        if (colon == NULL)
+            return LLM_ERR_INVALID_REQUEST;
+        size_t name_len = (size_t)(colon - lines[i]);
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t vlen = strlen(v);
+        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+            vlen--;
+        char *name = llm__strndup(lines[i], name_len);
+        char *value = llm__strndup(v, vlen);
+        enum llm_error rc = name && value ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
+        if (rc == LLM_OK) {
+            remove_header(h, name, name_len);
+            rc = llm_http_request_add_header(h, name, value);
+        }
+        free(name);
+        free(value);
+        if (rc != LLM_OK)
+            return rc == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : rc;
+    }
+    return LLM_OK;
+}
+
 void llm__eng_start_attempt(struct ereq *r)
 {
     struct llm_engine *e = r->eng;
@@ -178,6 +281,10 @@ void llm__eng_start_attempt(struct ereq *r)
     const struct llm_provider_vtable *vt = e->provider->vtable;
     struct llm_http_request hreq = {0};
     enum llm_error rc = vt->build_request(e->provider, &r->req, r->res->trace_id, &hreq);
+    if (rc == LLM_OK)
+        rc = add_header_lines(&hreq, (const char *const *)e->headers, e->n_headers);
+    if (rc == LLM_OK)
+        rc = add_header_lines(&hreq, r->req.headers, r->req.n_headers);
     if (rc != LLM_OK) {
         llm_http_request_clear(&hreq);
         llm__eng_finish(r, rc,
@@ -191,7 +298,11 @@ void llm__eng_start_attempt(struct ereq *r)
     for (size_t i = 0; i < hreq.n_headers; i++)
         llm__secrets_add_header(&e->secrets, hreq.headers[i].name, hreq.headers[i].value);
     struct llm__xfer_opts xo = {
-        .timeout_ms = e->attempt_timeout_ms,
+        .timeout_ms = r->req.attempt_timeout_ms > 0 ? r->req.attempt_timeout_ms
+                                                     : e->attempt_timeout_ms,
+        .proxy = e->proxy,
+        .ca_file = e->ca_file,
+        .ca_path = e->ca_path,
         .connect_timeout_ms = e->connect_timeout_ms,
         .max_response_bytes = e->max_response_bytes,
         .stream = r->req.stream,

@@ -353,6 +353,12 @@ void llm__eng_destroy(struct llm_engine *e)
     llm_pipeline_free(e->pipeline);
     free(e->provider_name);
     llm__secrets_free(&e->secrets);
+    for (size_t i = 0; i < e->n_headers; i++)
+        free(e->headers[i]);
+    free(e->headers);
+    free(e->proxy);
+    free(e->ca_file);
+    free(e->ca_path);
     pthread_mutex_destroy(&e->submit_mu);
     free(e);
 }

@@ -177,6 +177,7 @@ struct ereq {
     struct llm__buf raw_stream; /* keep_raw_response: this attempt's SSE bytes, capped */
     bool delivered_delta;       /* a retry would repeat deltas: never retry */
     bool bytes_after_end;       /* non-blank bytes came after the stream's final event */
+    bool stopped;               /* the stream event callback asked to stop */
 
     llm_done_fn *cb;
     void *cb_user;
@@ -199,6 +200,12 @@ struct llm_engine {
     int64_t stream_idle_timeout_ms;
     size_t max_response_bytes;
     bool keep_raw;
+    /* HTTP control: default headers ("Name: value"), proxy, trust store. */
+    char **headers;
+    size_t n_headers;
+    char *proxy;
+    char *ca_file;
+    char *ca_path;
     llm_log_fn *log;
     void *log_user;
     enum llm_log_level log_level;

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "base/util.h"
+#include "core/request.h"
 #include "engine/engine_internal.h"
 #include "llmorch/ext/backoff.h"
 #include "providers/mock_reply.h"
@@ -53,6 +54,7 @@ static enum llm_error make_provider(const struct llm_engine_options *o, struct l
         .api_key = o->api_key,
         .api_key_env = o->api_key_env,
         .trace_header = o->trace_header,
+        .endpoint_url = o->endpoint_url,
     };
     return llm_provider_new_by_name(o->provider ? o->provider : "mock",
                                     o->provider_options ? o->provider_options : &shorthand, o->mock,
@@ -77,6 +79,48 @@ static bool local_replies(const struct llm_provider *p, llm__local_reply_fn **re
     *reply = slot_reply;
     *ctx = p;
     return p->vtable->execute_local != NULL;
+}
+
+#define MAX_DEFAULT_HEADERS 64
+
+/* Default headers, proxy and trust store: checked (CR/LF would inject
+ * header lines) and copied. */
+static enum llm_error copy_http_control(struct llm_engine *e, const struct llm_engine_options *o,
+                                        char *errbuf, size_t errlen)
+{
+    if ((o->n_headers > 0 && o->headers == NULL) || o->n_headers > MAX_DEFAULT_HEADERS) {
+        llm__eng_set_err(errbuf, errlen, "headers: %zu given %s", o->n_headers,
+                         o->headers == NULL ? "but the array is NULL" : "(at most 64)");
+        return LLM_ERR_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < o->n_headers; i++) {
+        char why[80];
+        if (llm__header_line_check(o->headers[i], why, sizeof(why)) != LLM_OK) {
+            llm__eng_set_err(errbuf, errlen, "headers[%zu]: %s", i, why);
+            return LLM_ERR_INVALID_ARGUMENT;
+        }
+    }
+    const char *strs[3] = {o->proxy, o->ca_file, o->ca_path};
+    static const char *const names[3] = {"proxy", "ca_file", "ca_path"};
+    for (int i = 0; i < 3; i++) {
+        if (strs[i] != NULL && strpbrk(strs[i], "\r\n") != NULL) {
+            llm__eng_set_err(errbuf, errlen, "%s: contains CR or LF", names[i]);
+            return LLM_ERR_INVALID_ARGUMENT;
+        }
+    }
+    if (o->n_headers > 0 && (e->headers = calloc(o->n_headers, sizeof(char *))) == NULL)
+        goto oom;
+    for (; e->n_headers < o->n_headers; e->n_headers++)
+        if ((e->headers[e->n_headers] = llm__strdup(o->headers[e->n_headers])) == NULL)
+            goto oom;
+    if ((o->proxy && !(e->proxy = llm__strdup(o->proxy))) ||
+        (o->ca_file && !(e->ca_file = llm__strdup(o->ca_file))) ||
+        (o->ca_path && !(e->ca_path = llm__strdup(o->ca_path))))
+        goto oom;
+    return LLM_OK;
+oom:
+    llm__eng_set_err(errbuf, errlen, "out of memory");
+    return LLM_ERR_OUT_OF_MEMORY;
 }
 
 /* Plain settings: defaults for zeros. */
@@ -209,7 +253,8 @@ enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts, struct l
     e->provider = o->provider_instance;
     e->retry.backoff = o->backoff;
     if ((!e->provider && (rc = make_provider(o, &e->provider, errbuf, errlen)) != LLM_OK) ||
-        (rc = check_rates(o, errbuf, errlen)) != LLM_OK)
+        (rc = check_rates(o, errbuf, errlen)) != LLM_OK ||
+        (rc = copy_http_control(e, o, errbuf, errlen)) != LLM_OK)
         goto fail;
     e->provider_name = llm__strdup(llm_provider_name(e->provider));
     apply_settings(e, o);

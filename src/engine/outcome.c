@@ -136,7 +136,8 @@ static void record_attempt(struct ereq *r, const struct llm__xfer_outcome *o,
 
 void llm__eng_set_raw(struct ereq *r, const char *body, size_t len)
 {
-    if (!r->eng->keep_raw || !body)
+    bool keep = r->req.keep_raw_response != 0 ? r->req.keep_raw_response > 0 : r->eng->keep_raw;
+    if (!keep || !body)
         return;
     free(r->res->raw_response);
     /* A copy of all `len` bytes: a binary body (Bedrock's event-stream)
@@ -172,7 +173,9 @@ static void take(char **dst, char **src)
     *src = NULL;
 }
 
-static void succeed(struct ereq *r)
+/* The reply so far into the result: text, finish reason, model, ids,
+ * usage, tool calls and refusal. */
+static void take_reply(struct ereq *r)
 {
     struct llm_result *res = r->res;
     struct llm_parsed *p = &r->parsed;
@@ -191,6 +194,15 @@ static void succeed(struct ereq *r)
     res->response_id = llm__eng_scrub(r->eng, res->response_id);
     res->usage = p->usage;
     res->server_timing = p->server_timing;
+    /* Out of memory here loses only the calls, which the host can see by
+     * finish_reason; the reply itself stands. */
+    (void)llm__result_take_tools(res, p);
+}
+
+static void succeed(struct ereq *r)
+{
+    struct llm_result *res = r->res;
+    take_reply(r);
     if (res->content_len && !res->timestamps[LLM_TS_FIRST_TOKEN]) {
         ts_set(r, LLM_TS_FIRST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
         ts_set(r, LLM_TS_LAST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
@@ -259,6 +271,7 @@ static void retry_or_fail(struct ereq *r, const struct llm__xfer_outcome *o,
         .now_mono_us = llm__now_mono_us(),
         .deadline_mono_us = r->deadline_mono_us,
         .delivered_delta = r->delivered_delta,
+        .max_attempts = r->req.max_attempts > 0 ? (unsigned)r->req.max_attempts : 0,
     };
     struct llm__retry_plan plan;
     llm__retry_plan(&e->retry, &in, &plan);
@@ -299,6 +312,12 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
     if (v.err == LLM_OK) {
         llm__retry_success(&e->retry);
         succeed(r);
+    } else if (r->stopped) {
+        /* The host stopped the stream: what arrived is kept, nothing is
+         * retried. */
+        take_reply(r);
+        llm__eng_finish(r, LLM_ERR_CANCELLED, "stopped by the stream event callback",
+                        o->status, NULL, false);
     } else {
         llm__eng_log(e, LLM_LOG_DEBUG, "trace=%s attempt %u failed: %s (%s)", r->res->trace_id,
                      r->attempt, llm_error_name(v.err), v.msg ? v.msg : "");

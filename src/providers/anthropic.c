@@ -178,7 +178,8 @@ static void put_tools_and_format(struct llm__body *b, const struct llm_request *
     }
     bool no_parallel = req->has_parallel_tool_calls && !req->parallel_tool_calls &&
                        req->n_tools > 0 && req->tool_choice != LLM_TOOL_CHOICE_NONE;
-    if ((req->tool_choice != LLM_TOOL_CHOICE_DEFAULT || no_parallel) &&
+    /* The API refuses tool_choice without tools. */
+    if ((req->tool_choice != LLM_TOOL_CHOICE_DEFAULT || no_parallel) && req->n_tools > 0 &&
         llm__extra_member(&b->x, w, "tool_choice")) {
         static const char *const types[] = {
             [LLM_TOOL_CHOICE_DEFAULT] = "auto", [LLM_TOOL_CHOICE_AUTO] = "auto",

@@ -150,7 +150,8 @@ static void put_tools_and_format(struct llm__body *b, const struct llm_request *
         [LLM_TOOL_CHOICE_NONE] = "none",
         [LLM_TOOL_CHOICE_REQUIRED] = "required",
     };
-    if (req->tool_choice != LLM_TOOL_CHOICE_DEFAULT &&
+    /* The API refuses tool_choice without tools. */
+    if (req->tool_choice != LLM_TOOL_CHOICE_DEFAULT && req->n_tools > 0 &&
         llm__extra_member(&b->x, w, "tool_choice")) {
         if (req->tool_choice == LLM_TOOL_CHOICE_NAMED) {
             llm__jo_object_begin(w);

@@ -38,12 +38,15 @@ void llm__retry_plan(struct llm__retry_strategy *s, const struct llm__retry_inpu
                      struct llm__retry_plan *out)
 {
     *out = (struct llm__retry_plan){.final_error = in->err};
+    struct llm_retry_policy policy = s->policy;
+    if (in->max_attempts > 0)
+        policy.max_attempts = in->max_attempts;
     int should_retry = llm__should_retry(in->headers);
     out->retryable = !in->delivered_delta &&
-                     llm_retry_classify(&s->policy, in->err, in->status, should_retry);
+                     llm_retry_classify(&policy, in->err, in->status, should_retry);
     out->verdict = in->delivered_delta
                        ? LLM_VERDICT_STOP_NOT_RETRYABLE
-                       : llm_retry_decide(&s->policy, in->attempt, in->err, in->status,
+                       : llm_retry_decide(&policy, in->attempt, in->err, in->status,
                                           should_retry, in->server_wait_ms);
     if (out->verdict == LLM_VERDICT_STOP_SERVER_WAIT_TOO_LONG)
         out->final_message = llm__asprintf("%s (server asked to wait %" PRId64

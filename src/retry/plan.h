@@ -43,6 +43,7 @@ struct llm__retry_input {
     int64_t now_mono_us;
     int64_t deadline_mono_us;        /* 0 = none */
     bool delivered_delta;            /* streamed text went out: a retry would repeat it */
+    unsigned max_attempts;           /* the request's own limit; 0 = the policy's */
 };
 
 struct llm__retry_plan {

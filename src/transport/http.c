@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "llmorch/version.h"
 #include "transport/http_internal.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -213,7 +214,10 @@ static int configure_easy(struct llm__xfer *x)
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, llm__http_closesocket_cb) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->h) != CURLE_OK ||
         /* Only http(s): a base URL must not turn into file:// or friends. */
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+        /* Servers and proxies log it; a request's own User-Agent header
+         * replaces it. */
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "llmorch/" LLM_VERSION_STRING) != CURLE_OK)
         return -1;
     /* TLS verification stays at curl's default: on. */
     return 0;
@@ -390,7 +394,14 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout_ms > 0 ? o->timeout_ms : 0)) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                         (long)(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0)) != CURLE_OK) {
+                         (long)(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0)) != CURLE_OK ||
+        /* Set only when configured: every transfer of a transport has the
+         * same engine options, so a reused handle never carries another
+         * configuration's values.  Peer and host verification are never
+         * touched (on by default). */
+        (o->proxy != NULL && curl_easy_setopt(e, CURLOPT_PROXY, o->proxy) != CURLE_OK) ||
+        (o->ca_file != NULL && curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file) != CURLE_OK) ||
+        (o->ca_path != NULL && curl_easy_setopt(e, CURLOPT_CAPATH, o->ca_path) != CURLE_OK)) {
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }

@@ -36,6 +36,11 @@ struct llm__xfer_opts {
      * attempt number, counting from 1.  Ignored by curl. */
     const struct llm_request *origin;
     unsigned attempt;
+    /* curl: proxy URL ("" = none, NULL = libcurl's default, which reads
+     * http_proxy & co.) and trust store; borrowed until on_done. */
+    const char *proxy;
+    const char *ca_file;
+    const char *ca_path;
 };
 
 /* What happened to one transfer.  Borrowed for the on_done call only. */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Opt-in fidelity check of the mock server: the official `openai` and
 # `@anthropic-ai/sdk` npm clients against llmorch-mock-server (models list,
-# completion, stream, message, a missing max_tokens, and the 529 / 504 /
+# completion, stream, message, a missing max_tokens, tool calls, streamed tool
+# calls, tool-result turns, structured output and refusals through the SDKs'
+# own stream helpers, and the 529 / 504 /
 # billing / 503 faults on both paths: each error must be the SDK's error
 # class for that API, Anthropic's with the body's request_id = the header's).
 #

@@ -157,6 +157,20 @@ static void response_formats_map_to_each_wire_format(void **state)
     free(o);
 }
 
+static void tool_choice_is_not_sent_without_tools(void **state)
+{
+    (void)state;
+    struct llm_message m = {.role = "user", .content = "hi"};
+    struct llm_request req = {.model = "m", .messages = &m, .n_messages = 1,
+                              .tool_choice = LLM_TOOL_CHOICE_NONE};
+    char *o = body_of(llm_provider_new_openai, &req);
+    char *a = body_of(llm_provider_new_anthropic, &req);
+    assert_null(strstr(o, "tool_choice"));
+    assert_null(strstr(a, "tool_choice"));
+    free(o);
+    free(a);
+}
+
 static void bad_argument_json_fails_the_build_with_invalid_request(void **state)
 {
     (void)state;
@@ -387,6 +401,7 @@ int main(void)
         cmocka_unit_test(openai_body_carries_tools_parts_tool_calls_and_tool_turns),
         cmocka_unit_test(anthropic_body_maps_tool_turns_to_tool_use_and_tool_result_blocks),
         cmocka_unit_test(response_formats_map_to_each_wire_format),
+        cmocka_unit_test(tool_choice_is_not_sent_without_tools),
         cmocka_unit_test(bad_argument_json_fails_the_build_with_invalid_request),
         cmocka_unit_test(endpoint_url_is_used_exactly_as_given),
         cmocka_unit_test(openai_reply_tool_calls_and_refusal_are_read),

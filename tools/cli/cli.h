@@ -29,6 +29,9 @@ enum {
 
 /* ---- options shared by generate and batch ------------------------------------ */
 
+/* --header may be given this many times (the engine's limit). */
+#define CLI_MAX_HEADERS 64
+
 /* Long-option values of the common options (outside the char range so they
  * never clash with short options). */
 enum {
@@ -52,6 +55,8 @@ enum {
     OPT_REGION,
     OPT_API_VERSION,
     OPT_DEPLOYMENT,
+    OPT_HEADER,
+    OPT_ENDPOINT,
     OPT_HELP,
     OPT_REDIS,
     OPT_QUOTA,
@@ -82,6 +87,8 @@ enum {
     {"region", required_argument, NULL, OPT_REGION},                      \
     {"api-version", required_argument, NULL, OPT_API_VERSION},            \
     {"deployment", required_argument, NULL, OPT_DEPLOYMENT},              \
+    {"header", required_argument, NULL, OPT_HEADER},                      \
+    {"endpoint", required_argument, NULL, OPT_ENDPOINT},                  \
     {"help", no_argument, NULL, OPT_HELP},                                \
     {"redis", required_argument, NULL, OPT_REDIS},                        \
     {"quota", required_argument, NULL, OPT_QUOTA},                        \
@@ -114,6 +121,9 @@ struct cli_common {
     const char *quota;          /* --quota */
     enum llm_shared_fail redis_fail;
     struct llm_mock_options mock;
+    const char *headers[CLI_MAX_HEADERS]; /* --header 'Name: value' */
+    size_t n_headers;
+    const char *endpoint;       /* --endpoint URL, used as given */
 };
 
 /* Handle option `opt` (with argument `arg`) if it is a common one.  Returns

@@ -6,8 +6,12 @@
  *   {...}                                             (a bare request body;
  *                                                      custom_id "line-N")
  * The body is a Chat Completions request; keys the library models are
- * mapped onto struct llm_request, every other key is passed through to the
- * provider with extra_json. */
+ * mapped onto struct llm_request -- messages (text or content parts with
+ * images, assistant tool_calls, tool turns), tools, tool_choice,
+ * parallel_tool_calls, response_format, max_tokens / max_completion_tokens,
+ * sampling, stop, stream -- so that the same line works with every
+ * provider; every other key is passed through to the provider with
+ * extra_json. */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -47,54 +51,260 @@ static char *own(struct cli_parsed_line *p, char *s)
     return s;
 }
 
-/* Text of a message's content: a string, or the text parts of an array
- * joined with newlines.  NULL with err set when it is neither. */
-static const char *content_text(struct cli_parsed_line *p, const cJSON *content, size_t idx,
-                                const char *role, uint64_t line_no, char *err, size_t err_len)
+/* Memory the request points into, freed with the line. */
+static void *own_mem(struct cli_parsed_line *p, size_t n, size_t size)
 {
-    if (cJSON_IsString(content))
-        return content->valuestring;
-    if (cJSON_IsNull(content) || content == NULL) {
-        if (role != NULL && strcmp(role, "assistant") == 0)
-            return "";
-        fail(err, err_len, line_no, "messages[%zu].content is missing", idx);
+    if (n == 0)
         return NULL;
-    }
-    if (!cJSON_IsArray(content)) {
-        fail(err, err_len, line_no, "messages[%zu].content must be a string or an array of "
-             "content parts", idx);
+    return own(p, calloc(n, size));
+}
+
+/* A JSON value as compact text owned by the line (tool schemas, object
+ * arguments). */
+static const char *own_json(struct cli_parsed_line *p, const cJSON *v)
+{
+    char *s = cJSON_PrintUnformatted(v);
+    if (s == NULL)
         return NULL;
+    char *copy = own(p, strdup(s));
+    cJSON_free(s);
+    return copy;
+}
+
+/* "data:<media>;base64,<data>" split into a base64 part; anything else is
+ * an image URL. */
+static bool image_part(struct cli_parsed_line *p, const char *url, const char *detail,
+                       struct llm_content_part *out)
+{
+    const char *b64 = strncmp(url, "data:", 5) == 0 ? strstr(url, ";base64,") : NULL;
+    out->detail = detail;
+    if (b64 == NULL) {
+        out->type = LLM_PART_IMAGE_URL;
+        out->url = url;
+        return true;
     }
-    size_t total = 0, n = 0;
+    out->type = LLM_PART_IMAGE_BASE64;
+    out->media_type = own(p, strndup(url + 5, (size_t)(b64 - url - 5)));
+    out->data = b64 + 8;
+    return out->media_type != NULL;
+}
+
+/* A message's content: a string (m->content), null/absent, or an array of
+ * content parts (text, image_url) into m->parts. */
+static bool message_content(struct cli_parsed_line *p, const cJSON *content, size_t idx,
+                            struct llm_message *m, uint64_t line_no, char *err, size_t err_len)
+{
+    if (cJSON_IsString(content)) {
+        m->content = content->valuestring;
+        return true;
+    }
+    if (cJSON_IsNull(content) || content == NULL)
+        return true; /* the library says whether this role may omit it */
+    if (!cJSON_IsArray(content))
+        return fail(err, err_len, line_no, "messages[%zu].content must be a string or an array "
+                    "of content parts", idx);
+    size_t n = (size_t)cJSON_GetArraySize(content);
+    struct llm_content_part *parts = own_mem(p, n ? n : 1, sizeof(*parts));
+    if (parts == NULL)
+        return fail(err, err_len, line_no, "out of memory");
+    size_t k = 0;
     const cJSON *part;
     cJSON_ArrayForEach(part, content) {
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
+        const char *type = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(part, "type"))
+                               ? cJSON_GetObjectItemCaseSensitive(part, "type")->valuestring
+                               : "";
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") != 0 ||
-            !cJSON_IsString(text)) {
-            fail(err, err_len, line_no, "messages[%zu].content[%zu]: only text parts "
-                 "({\"type\":\"text\",\"text\":...}) are supported", idx, n);
-            return NULL;
+        const cJSON *iu = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+        const cJSON *url = cJSON_IsObject(iu) ? cJSON_GetObjectItemCaseSensitive(iu, "url") : iu;
+        const cJSON *detail = cJSON_GetObjectItemCaseSensitive(iu, "detail");
+        if (strcmp(type, "text") == 0 && cJSON_IsString(text)) {
+            parts[k].type = LLM_PART_TEXT;
+            parts[k].text = text->valuestring;
+        } else if (strcmp(type, "image_url") == 0 && cJSON_IsString(url)) {
+            if (!image_part(p, url->valuestring,
+                            cJSON_IsString(detail) ? detail->valuestring : NULL, &parts[k]))
+                return fail(err, err_len, line_no, "out of memory");
+        } else {
+            return fail(err, err_len, line_no, "messages[%zu].content[%zu]: expected a text "
+                        "part ({\"type\":\"text\",\"text\":...}) or an image_url part", idx, k);
         }
-        total += strlen(text->valuestring) + 1;
-        n++;
+        k++;
     }
-    char *joined = own(p, malloc(total + 1));
-    if (joined == NULL) {
-        fail(err, err_len, line_no, "out of memory");
-        return NULL;
+    m->parts = parts;
+    m->n_parts = k;
+    return true;
+}
+
+/* An assistant turn's tool_calls: [{id, type:"function", function{name,
+ * arguments}}]; arguments JSON text (or, as Ollama sends, an object). */
+static bool message_tool_calls(struct cli_parsed_line *p, const cJSON *calls, size_t idx,
+                               struct llm_message *m, uint64_t line_no, char *err, size_t err_len)
+{
+    if (calls == NULL || cJSON_IsNull(calls))
+        return true;
+    if (!cJSON_IsArray(calls))
+        return fail(err, err_len, line_no, "messages[%zu].tool_calls must be an array", idx);
+    size_t n = (size_t)cJSON_GetArraySize(calls);
+    struct llm_tool_call *out = own_mem(p, n ? n : 1, sizeof(*out));
+    if (out == NULL)
+        return fail(err, err_len, line_no, "out of memory");
+    size_t k = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, calls) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+        if (!cJSON_IsString(id) || !cJSON_IsString(name))
+            return fail(err, err_len, line_no, "messages[%zu].tool_calls[%zu] needs a string id "
+                        "and function.name", idx, k);
+        out[k].id = id->valuestring;
+        out[k].name = name->valuestring;
+        if (cJSON_IsString(args))
+            out[k].arguments = args->valuestring;
+        else if (cJSON_IsObject(args) && (out[k].arguments = own_json(p, args)) == NULL)
+            return fail(err, err_len, line_no, "out of memory");
+        k++;
     }
-    size_t off = 0;
-    cJSON_ArrayForEach(part, content) {
-        const char *t = cJSON_GetObjectItemCaseSensitive(part, "text")->valuestring;
-        if (off > 0)
-            joined[off++] = '\n';
-        size_t l = strlen(t);
-        memcpy(joined + off, t, l);
-        off += l;
+    m->tool_calls = out;
+    m->n_tool_calls = k;
+    return true;
+}
+
+static bool parse_messages(struct cli_parsed_line *p, const cJSON *item, uint64_t line_no,
+                           char *err, size_t err_len)
+{
+    int n = cJSON_GetArraySize(item);
+    if (!cJSON_IsArray(item) || n == 0)
+        return fail(err, err_len, line_no, "body.messages must be a non-empty array");
+    free(p->messages); /* a repeated key: the last one wins */
+    p->messages = calloc((size_t)n, sizeof(*p->messages));
+    if (p->messages == NULL)
+        return fail(err, err_len, line_no, "out of memory");
+    size_t i = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, item) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        if (!cJSON_IsObject(m) || !cJSON_IsString(role))
+            return fail(err, err_len, line_no, "messages[%zu] must be an object with a string "
+                        "\"role\"", i);
+        struct llm_message *out = &p->messages[i];
+        out->role = role->valuestring;
+        const cJSON *tcid = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
+        if (cJSON_IsString(tcid))
+            out->tool_call_id = tcid->valuestring;
+        /* OpenAI's "name" on user turns is a participant name; only a tool
+         * turn's name is the tool's. */
+        if (cJSON_IsString(name) && strcmp(out->role, "tool") == 0)
+            out->name = name->valuestring;
+        if (!message_content(p, cJSON_GetObjectItemCaseSensitive(m, "content"), i, out, line_no,
+                             err, err_len) ||
+            !message_tool_calls(p, cJSON_GetObjectItemCaseSensitive(m, "tool_calls"), i, out,
+                                line_no, err, err_len))
+            return false;
+        /* An assistant turn may have neither (an empty reply). */
+        if (out->content == NULL && out->n_parts == 0 && out->n_tool_calls == 0) {
+            if (strcmp(out->role, "assistant") != 0)
+                return fail(err, err_len, line_no, "messages[%zu].content is missing", i);
+            out->content = "";
+        }
+        i++;
     }
-    joined[off] = '\0';
-    return joined;
+    p->req.messages = p->messages;
+    p->req.n_messages = i;
+    return true;
+}
+
+/* tools: [{"type":"function","function":{name, description, parameters,
+ * strict}}]. */
+static bool parse_tools(struct cli_parsed_line *p, const cJSON *item, uint64_t line_no,
+                        char *err, size_t err_len)
+{
+    if (!cJSON_IsArray(item))
+        return fail(err, err_len, line_no, "body.tools must be an array");
+    size_t n = (size_t)cJSON_GetArraySize(item);
+    struct llm_tool *tools = own_mem(p, n ? n : 1, sizeof(*tools));
+    if (tools == NULL)
+        return fail(err, err_len, line_no, "out of memory");
+    size_t k = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, item) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        const cJSON *desc = cJSON_GetObjectItemCaseSensitive(fn, "description");
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
+        if (!cJSON_IsObject(fn) || !cJSON_IsString(name))
+            return fail(err, err_len, line_no, "body.tools[%zu] must be {\"type\":\"function\","
+                        "\"function\":{\"name\":...}}", k);
+        tools[k].name = name->valuestring;
+        tools[k].description = cJSON_IsString(desc) ? desc->valuestring : NULL;
+        tools[k].strict = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fn, "strict"));
+        if (params != NULL && !cJSON_IsNull(params)) {
+            if (!cJSON_IsObject(params))
+                return fail(err, err_len, line_no, "body.tools[%zu].function.parameters must be "
+                            "a JSON Schema object", k);
+            if ((tools[k].parameters_json = own_json(p, params)) == NULL)
+                return fail(err, err_len, line_no, "out of memory");
+        }
+        k++;
+    }
+    p->req.tools = tools;
+    p->req.n_tools = k;
+    return true;
+}
+
+static bool parse_tool_choice(struct cli_parsed_line *p, const cJSON *item, uint64_t line_no,
+                              char *err, size_t err_len)
+{
+    struct llm_request *req = &p->req;
+    if (cJSON_IsString(item)) {
+        const char *v = item->valuestring;
+        req->tool_choice = strcmp(v, "auto") == 0       ? LLM_TOOL_CHOICE_AUTO
+                           : strcmp(v, "none") == 0     ? LLM_TOOL_CHOICE_NONE
+                           : strcmp(v, "required") == 0 ? LLM_TOOL_CHOICE_REQUIRED
+                                                        : LLM_TOOL_CHOICE_DEFAULT;
+        if (req->tool_choice == LLM_TOOL_CHOICE_DEFAULT)
+            return fail(err, err_len, line_no, "body.tool_choice must be \"auto\", \"none\", "
+                        "\"required\" or {\"type\":\"function\",\"function\":{\"name\":...}}");
+        return true;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(item, "function"), "name");
+    if (!cJSON_IsString(name))
+        return fail(err, err_len, line_no, "body.tool_choice must be \"auto\", \"none\", "
+                    "\"required\" or {\"type\":\"function\",\"function\":{\"name\":...}}");
+    req->tool_choice = LLM_TOOL_CHOICE_NAMED;
+    req->tool_choice_name = name->valuestring;
+    return true;
+}
+
+/* response_format: {"type":"text"|"json_object"} or {"type":"json_schema",
+ * "json_schema":{name, schema, strict}}. */
+static bool parse_response_format(struct cli_parsed_line *p, const cJSON *item, uint64_t line_no,
+                                  char *err, size_t err_len)
+{
+    struct llm_response_format *f = &p->req.response_format;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
+    const char *t = cJSON_IsString(type) ? type->valuestring : "";
+    if (strcmp(t, "text") == 0)
+        return true;
+    if (strcmp(t, "json_object") == 0) {
+        f->type = LLM_RESPONSE_JSON_OBJECT;
+        return true;
+    }
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(item, "json_schema");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(js, "name");
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(js, "schema");
+    if (strcmp(t, "json_schema") != 0 || !cJSON_IsString(name) || !cJSON_IsObject(schema))
+        return fail(err, err_len, line_no, "body.response_format must be {\"type\":\"json_object\"} "
+                    "or {\"type\":\"json_schema\",\"json_schema\":{\"name\":...,\"schema\":{...}}}");
+    f->type = LLM_RESPONSE_JSON_SCHEMA;
+    f->name = name->valuestring;
+    f->strict = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(js, "strict"));
+    if ((f->schema_json = own_json(p, schema)) == NULL)
+        return fail(err, err_len, line_no, "out of memory");
+    return true;
 }
 
 static bool is_int(const cJSON *v, double lo, double hi)
@@ -124,45 +334,34 @@ static bool parse_body(struct cli_parsed_line *p, cJSON *body, uint64_t line_no,
             }
             req->model = item->valuestring;
         } else if (strcmp(k, "messages") == 0) {
-            int n = cJSON_GetArraySize(item);
-            if (!cJSON_IsArray(item) || n == 0) {
-                fail(err, err_len, line_no, "body.messages must be a non-empty array");
+            if (!parse_messages(p, item, line_no, err, err_len))
                 goto out;
-            }
-            free(p->messages); /* a repeated key: the last one wins */
-            p->messages = calloc((size_t)n, sizeof(*p->messages));
-            if (p->messages == NULL) {
-                fail(err, err_len, line_no, "out of memory");
+        } else if (strcmp(k, "tools") == 0) {
+            if (!parse_tools(p, item, line_no, err, err_len))
                 goto out;
-            }
-            size_t i = 0;
-            const cJSON *m;
-            cJSON_ArrayForEach(m, item) {
-                const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-                if (!cJSON_IsObject(m) || !cJSON_IsString(role)) {
-                    fail(err, err_len, line_no, "messages[%zu] must be an object with a string "
-                         "\"role\"", i);
-                    goto out;
-                }
-                const char *text = content_text(p, cJSON_GetObjectItemCaseSensitive(m, "content"),
-                                                i, role->valuestring, line_no, err, err_len);
-                if (text == NULL)
-                    goto out;
-                p->messages[i].role = role->valuestring;
-                p->messages[i].content = text;
-                i++;
-            }
-            req->messages = p->messages;
-            req->n_messages = i;
+        } else if (strcmp(k, "tool_choice") == 0) {
+            if (!parse_tool_choice(p, item, line_no, err, err_len))
+                goto out;
+        } else if (strcmp(k, "parallel_tool_calls") == 0 && cJSON_IsBool(item)) {
+            req->has_parallel_tool_calls = true;
+            req->parallel_tool_calls = cJSON_IsTrue(item);
+        } else if (strcmp(k, "response_format") == 0) {
+            if (!parse_response_format(p, item, line_no, err, err_len))
+                goto out;
         } else if (strcmp(k, "max_tokens") == 0 || strcmp(k, "max_completion_tokens") == 0) {
             if (!is_int(item, 1, INT_MAX)) {
                 fail(err, err_len, line_no, "body.%s must be a whole number >= 1", k);
                 goto out;
             }
-            /* max_completion_tokens supersedes max_tokens in OpenAI's API. */
+            /* max_completion_tokens supersedes max_tokens in OpenAI's API
+             * (and is sent under its own name). */
             bool mct = strcmp(k, "max_completion_tokens") == 0;
-            if (mct || !has_mct)
+            if (mct) {
+                req->max_completion_tokens = (int)item->valuedouble;
+                req->max_tokens = 0;
+            } else if (!has_mct) {
                 req->max_tokens = (int)item->valuedouble;
+            }
             has_mct = has_mct || mct;
         } else if (strcmp(k, "temperature") == 0) {
             if (!cJSON_IsNumber(item)) {

@@ -18,8 +18,8 @@ const char cli_common_help[] =
     "                         OPENAI_API_KEY is set, else anthropic if\n"
     "                         ANTHROPIC_API_KEY is set, else the in-process mock\n"
     "                         provider (no network, no key; said on stderr).\n"
-    "                         --base-url or --api-key-env without --provider\n"
-    "                         mean openai (an OpenAI-compatible server).\n"
+    "                         --base-url, --endpoint or --api-key-env without\n"
+    "                         --provider mean openai (an OpenAI-compatible server).\n"
     "  -m, --model NAME       model (default gpt-4o-mini; claude-3-5-haiku-latest\n"
     "                         with anthropic, gemini-2.5-flash with gemini,\n"
     "                         us.anthropic.claude-3-5-haiku-20241022-v1:0 with\n"
@@ -320,6 +320,22 @@ int cli_common_option(struct cli_common *c, const char *cmd, int opt, const char
         c->mock.reply = arg;
         c->mock_given = true;
         return 1;
+    case OPT_HEADER: {
+        const char *colon = strchr(arg, ':');
+        if (colon == NULL || colon == arg || strpbrk(arg, "\r\n") != NULL ||
+            strcspn(arg, " \t") < (size_t)(colon - arg))
+            return cli_usage_error(cmd, "--header: '%s' is not 'Name: value'", arg), -1;
+        if (c->n_headers == CLI_MAX_HEADERS)
+            return cli_usage_error(cmd, "--header: at most %d headers", CLI_MAX_HEADERS), -1;
+        c->headers[c->n_headers++] = arg;
+        return 1;
+    }
+    case OPT_ENDPOINT:
+        if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
+            return cli_usage_error(cmd, "--endpoint: '%s' is not an http:// or https:// URL",
+                                   arg), -1;
+        c->endpoint = arg;
+        return 1;
     default:
         return 0;
     }
@@ -337,9 +353,10 @@ int cli_common_resolve(struct cli_common *c, const char *cmd)
         if (c->mock_given && strcmp(c->provider, "mock") != 0)
             return cli_usage_error(cmd, "--mock-* options need the mock provider, not %s",
                                    c->provider);
-        if (strcmp(c->provider, "mock") == 0 && (c->base_url != NULL || c->api_key_env != NULL))
-            return cli_usage_error(cmd, "--base-url and --api-key-env do not apply to the mock "
-                                        "provider");
+        if (strcmp(c->provider, "mock") == 0 &&
+            (c->base_url != NULL || c->api_key_env != NULL || c->endpoint != NULL))
+            return cli_usage_error(cmd, "--base-url, --endpoint and --api-key-env do not apply "
+                                        "to the mock provider");
         return 0;
     }
     if (c->mock_given) {
@@ -347,7 +364,7 @@ int cli_common_resolve(struct cli_common *c, const char *cmd)
             return cli_usage_error(cmd, "--mock-* options cannot be combined with --base-url or "
                                         "--api-key-env");
         c->provider = "mock";
-    } else if (c->base_url != NULL || c->api_key_env != NULL) {
+    } else if (c->base_url != NULL || c->api_key_env != NULL || c->endpoint != NULL) {
         c->provider = "openai";
     } else if (env_set("OPENAI_API_KEY")) {
         c->provider = "openai";
@@ -405,11 +422,14 @@ int cli_engine_new(const struct cli_common *c, bool keep_raw, struct llm_engine 
         .region = c->region,
         .api_version = c->api_version,
         .deployment = c->deployment,
+        .endpoint_url = c->endpoint,
     };
     struct llm_engine_options o = {
         .provider = c->provider,
         .provider_options = strcmp(c->provider, "mock") == 0 ? NULL : &po,
         .base_url = c->base_url,
+        .headers = c->n_headers > 0 ? c->headers : NULL,
+        .n_headers = c->n_headers,
         .api_key_env = c->api_key_env,
         .mock = strcmp(c->provider, "mock") == 0 ? &c->mock : NULL,
         .max_in_flight = c->concurrency,

@@ -8,7 +8,8 @@
  * `response.body` is the provider's own Chat Completions body when the
  * provider is OpenAI and the reply was not streamed, and otherwise a Chat
  * Completions body built from the result (so Anthropic, the mock provider
- * and streamed replies read the same).  A request that failed has `error`
+ * and streamed replies read the same: content, tool_calls, refusal, and
+ * finish_reason in OpenAI's words).  A request that failed has `error`
  * set (code = the provider's error code, else the lower-cased error type)
  * and `response` holds the HTTP status and error body when the server
  * answered, or is null. */
@@ -62,6 +63,24 @@ static cJSON *raw_body(const struct llm_result *res)
     return b;
 }
 
+/* The finish reason in OpenAI's words: Anthropic's tool_use / end_turn /
+ * max_tokens / stop_sequence / refusal become tool_calls / stop / length /
+ * stop / stop, so that a batch reads the same whatever the provider. */
+static const char *openai_finish(const struct llm_result *res)
+{
+    const char *f = res->finish_reason;
+    if (res->n_tool_calls > 0)
+        return "tool_calls";
+    if (f == NULL)
+        return NULL;
+    if (strcmp(f, "end_turn") == 0 || strcmp(f, "stop_sequence") == 0 ||
+        strcmp(f, "refusal") == 0)
+        return "stop";
+    if (strcmp(f, "max_tokens") == 0)
+        return "length";
+    return f;
+}
+
 static cJSON *completion_body(const struct llm_result *res)
 {
     cJSON *b = cJSON_CreateObject();
@@ -81,10 +100,28 @@ static cJSON *completion_body(const struct llm_result *res)
     cJSON_AddNumberToObject(c, "index", 0);
     cJSON *msg = cJSON_AddObjectToObject(c, "message");
     cJSON_AddStringToObject(msg, "role", "assistant");
-    cJSON_AddItemToObject(msg, "content", res->content ? llm__jw_strn(res->content, res->content_len)
-                                                       : str_or_null(""));
+    /* A tool-call reply has content null, as the API sends it. */
+    if (res->n_tool_calls > 0 && (res->content == NULL || res->content_len == 0))
+        cJSON_AddNullToObject(msg, "content");
+    else
+        cJSON_AddItemToObject(msg, "content", res->content ? llm__jw_strn(res->content, res->content_len)
+                                                           : str_or_null(""));
+    if (res->refusal != NULL)
+        add_str(msg, "refusal", res->refusal);
+    if (res->n_tool_calls > 0) {
+        cJSON *calls = cJSON_AddArrayToObject(msg, "tool_calls");
+        for (size_t i = 0; i < res->n_tool_calls && calls != NULL; i++) {
+            cJSON *tc = cJSON_CreateObject();
+            cJSON_AddItemToArray(calls, tc);
+            add_str(tc, "id", res->tool_calls[i].id);
+            add_str(tc, "type", "function");
+            cJSON *fn = cJSON_AddObjectToObject(tc, "function");
+            add_str(fn, "name", res->tool_calls[i].name);
+            add_str(fn, "arguments", res->tool_calls[i].arguments);
+        }
+    }
     cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddItemToObject(c, "finish_reason", str_or_null(res->finish_reason));
+    cJSON_AddItemToObject(c, "finish_reason", str_or_null(openai_finish(res)));
     if (res->usage.known) {
         cJSON *u = cJSON_AddObjectToObject(b, "usage");
         cJSON_AddNumberToObject(u, "prompt_tokens", (double)res->usage.input_tokens);

@@ -613,6 +613,8 @@ struct answer {
     char *model, *text;
     bool stream;
     enum mocksrv__fault fault;   /* transport fault on the reply, or NONE */
+    /* Tool calls, a refusal, or a replacement text (mock_tools.c); owned. */
+    struct mocksrv__tools tools;
     char msg[MAX_PATH_BYTES + 512];
 };
 
@@ -639,6 +641,7 @@ static void answer_free(struct answer *a)
     free(a->model);
     free(a->text);
     a->model = a->text = NULL;
+    mocksrv__tools_free(&a->tools);
 }
 
 static void rate_limited_answer(const struct req *r, const struct mocksrv__rl_view *v,
@@ -854,7 +857,21 @@ static bool read_request(struct req *r, cJSON **root, struct parsed *p, char **t
         answer_error(a, 400, "invalid_request_error", NULL, bad);
         return false;
     }
+    bad = mocksrv__tools_decide(*root, r->api, p->last_user.data, &a->tools);
+    if (bad != NULL) {
+        answer_error(a, 400, "invalid_request_error", NULL, bad);
+        return false;
+    }
+    if (a->tools.oom)
+        return false; /* OOM: A_NONE, the glue answers 500 */
     r->stream = p->stream;
+    if (a->tools.text != NULL) {
+        /* A tool result or a schema instance is the reply text. */
+        *text = a->tools.text;
+        *tlen = a->tools.text_len;
+        a->tools.text = NULL;
+        return true;
+    }
     *text = make_reply_text(p, tlen, &bad);
     if (*text == NULL) {
         if (bad != NULL)
@@ -901,9 +918,10 @@ static void decide_reply(struct req *r, const struct asked *in, const struct par
     int64_t now = r->admit_ms;
     r->id = (uint64_t)atomic_fetch_add(&s->next_id, 1) + 1;
     r->in_tok = (int64_t)((p->prompt_bytes + 3) / 4);
-    int64_t out_tok = (int64_t)((tlen + 3) / 4);
+    bool calls = a->tools.n_calls > 0 || a->tools.refusal;
+    int64_t out_tok = calls ? mocksrv__tools_output_tokens(&a->tools) : (int64_t)((tlen + 3) / 4);
     bool cut = false;
-    if (p->has_max && out_tok > p->max_tokens) {
+    if (!calls && p->has_max && out_tok > p->max_tokens) {
         tlen = mocksrv__utf8_floor(text, tlen, (size_t)p->max_tokens * 4);
         out_tok = p->max_tokens;
         cut = true;
@@ -1030,6 +1048,17 @@ static void decide(struct req *r, const struct asked *in, struct answer *a)
 static void reply_response(struct req *r, struct MHD_Connection *c, struct answer *a)
 {
     r->status = 200;
+    if (a->tools.n_calls > 0 || a->tools.refusal) {
+        /* Tool calls and refusals are sent whole (no pacing, no faults). */
+        struct mocksrv__buf b = {.max = 8 * (size_t)MOCKSRV_MAX_BODY_BYTES};
+        mocksrv__tools_answer(&b, &a->rep, &a->tools, a->stream);
+        buffer_response(r, &b, a->stream ? "text/event-stream" : "application/json");
+        if (r->resp != NULL && a->stream) {
+            add_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+            r->is_stream = true;
+        }
+        return;
+    }
     if (a->stream) {
         struct stream *st = calloc(1, sizeof(*st));
         if (st == NULL)
@@ -1134,9 +1163,53 @@ static void respond(struct req *r, struct MHD_Connection *c, struct answer *a)
         add_ratelimit_headers(r->resp, r->api, &a->limits);
 }
 
+/* ---- capture (tests) --------------------------------------------------------------- */
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    mocksrv__buf_printf(cls, "%s: %s\n", key, value != NULL ? value : "");
+    return MHD_YES;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct mocksrv__buf *b = cls;
+    (void)kind;
+    mocksrv__buf_printf(b, b->len > 0 ? "&%s" : "%s", key);
+    if (value != NULL)
+        mocksrv__buf_printf(b, "=%s", value);
+    return MHD_YES;
+}
+
+/* Hand what reached an API path to the capture hook, if any. */
+static void capture(struct req *r, struct MHD_Connection *c, const char *method)
+{
+    struct mocksrv *s = r->srv;
+    if (s->opt.capture == NULL || r->kind != K_API)
+        return;
+    struct mocksrv__buf h = {0}, q = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &h);
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    struct mocksrv_capture cap = {
+        .method = method,
+        .path = r->path,
+        .query = q.data != NULL && !q.failed ? q.data : "",
+        .headers = h.data != NULL && !h.failed ? h.data : "",
+        .body = r->body.data != NULL ? r->body.data : "",
+        .body_len = r->body.len,
+    };
+    s->opt.capture(s->opt.capture_user, &cap);
+    mocksrv__buf_free(&h);
+    mocksrv__buf_free(&q);
+}
+
 /* Read what the decision needs from the connection, decide, respond. */
 static void answer_request(struct req *r, struct MHD_Connection *c, const char *method)
 {
+    capture(r, c, method);
     struct asked in = {
         .method = method,
         .fault = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-mock-fault"),

@@ -163,6 +163,47 @@ void mocksrv__anthropic_models(struct mocksrv__buf *b);
 void mocksrv__openai_completion(struct mocksrv__buf *b, const struct mocksrv__reply *r);
 void mocksrv__anthropic_message(struct mocksrv__buf *b, const struct mocksrv__reply *r);
 
+/* OpenAI's usage object of a reply; a stream chunk up to and including
+ * `"choices":` (mock_wire.c, shared with mock_tools.c). */
+void mocksrv__openai_usage(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+void mocksrv__openai_chunk_head(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+/* Anthropic's message_start event (content [], usage.output_tokens 1). */
+void mocksrv__anthropic_message_start(struct mocksrv__buf *b, const struct mocksrv__reply *r);
+
+/* ---- tools, tool results, structured output, refusals (mock_tools.c) ---- */
+
+#define MOCKSRV__MAX_TOOL_CALLS 8
+
+struct mocksrv__tool_call {
+    char *name;
+    char *args; /* compact JSON object text */
+};
+
+/* How a request that uses tools, a response format or the refusal trigger
+ * is answered (see mock_server.h). */
+struct mocksrv__tools {
+    struct mocksrv__tool_call calls[MOCKSRV__MAX_TOOL_CALLS];
+    size_t n_calls;  /* > 0: answer with these calls */
+    bool refusal;    /* answer with a refusal */
+    char *text;      /* else, when set: the reply text to use (tool result,
+                        schema instance) */
+    size_t text_len;
+    bool oom;
+};
+
+/* Decide from the parsed body; `last_user` is the last user message's
+ * text (may be NULL).  Returns NULL, or a 400 message (a named tool that
+ * is not in tools).  Free with mocksrv__tools_free in every case. */
+const char *mocksrv__tools_decide(const cJSON *root, enum mocksrv__api api, const char *last_user,
+                                  struct mocksrv__tools *t);
+void mocksrv__tools_free(struct mocksrv__tools *t);
+/* Output tokens of a call or refusal answer. */
+int64_t mocksrv__tools_output_tokens(const struct mocksrv__tools *t);
+/* The whole answer body for calls or a refusal: JSON, or (stream) every
+ * SSE frame at once, arguments and refusal text cut into fragments. */
+void mocksrv__tools_answer(struct mocksrv__buf *b, const struct mocksrv__reply *r,
+                           const struct mocksrv__tools *t, bool stream);
+
 /* SSE frames.  The preamble is everything before the first delta, the
  * tail everything after the last; a delta is text[off, off+n).  With
  * malformed, the delta's JSON is made unparseable. */

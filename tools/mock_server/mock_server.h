@@ -125,6 +125,46 @@
  *   Each frame is "data: {...}\n\n" (OpenAI) or "event: X\ndata: {...}\n\n"
  *   (Anthropic).
  *
+ * ==== Tools, tool results, structured output, refusals ==================
+ *
+ *   On the OpenAI (and Azure) and Anthropic paths, decided in this order
+ *   from the request body (the shapes are the APIs' own, see
+ *   WIRE-NOTES.md; the Gemini, Bedrock and Ollama paths answer text):
+ *   1. The last user message contains "MOCK_REFUSE" (MOCKSRV_REFUSE_TRIGGER):
+ *      a refusal.  OpenAI: message content null, refusal "I'm sorry, but I
+ *      can't help with that.", finish_reason "stop" (streamed as
+ *      delta.refusal fragments).  Anthropic: no content, stop_reason
+ *      "refusal".
+ *   2. The conversation ends in tool results (OpenAI trailing "tool" turns;
+ *      Anthropic tool_result blocks in the last user turn): the text
+ *      "tool result: <content>" (several joined by "; "), as a normal reply.
+ *   3. The request has tools and tool_choice is not none:
+ *        named tool (OpenAI {type:function,function:{name}}, Anthropic
+ *        {type:"tool",name}) -> a call of that tool (400 if not in tools);
+ *        otherwise every tool whose name appears in the last user message
+ *        (in tools order; only the first when parallel_tool_calls is false /
+ *        disable_parallel_tool_use is true); with "required" / {type:"any"}
+ *        and no name mentioned, the first tool; with auto and none
+ *        mentioned, a normal text reply.
+ *      Arguments: a deterministic instance of the tool's schema -- every
+ *      required property filled: string "x" (repeated to minLength),
+ *      number/integer 1 (clamped to minimum/maximum), boolean true, the
+ *      first enum value, const, arrays of minItems elements (else []),
+ *      objects with their required properties (else {}), the first
+ *      anyOf/oneOf branch.  Call ids "call_mock_<n>_<i>" /
+ *      "toolu_mock_<n>_<i>".  OpenAI: content null, tool_calls, finish_reason
+ *      "tool_calls"; Anthropic: tool_use blocks, stop_reason "tool_use".
+ *      Streamed: OpenAI delta.tool_calls (a first chunk with index, id,
+ *      type, name and arguments "", then the arguments in 3 or more
+ *      fragments); Anthropic content_block_start tool_use (input {}),
+ *      input_json_delta.partial_json fragments, content_block_stop.  These
+ *      answers are sent whole (no pacing, no stream faults).
+ *   4. A json_schema response format (OpenAI response_format.json_schema.
+ *      schema, Anthropic output_config.format.schema): the same
+ *      deterministic instance as the reply text; OpenAI json_object: "{}".
+ *   output_tokens of a call or refusal answer = ceil(bytes of names and
+ *   arguments, or of the refusal, / 4).
+ *
  * ==== Timing (nothing ever blocks the server thread) =====================
  *
  *   latency_ms (+ a uniform draw in [0, latency_jitter_ms]) passes between
@@ -260,6 +300,7 @@
 #ifndef LLMORCH_MOCK_SERVER_H
 #define LLMORCH_MOCK_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -272,6 +313,23 @@ extern "C" {
 /* Bounds on untrusted input and on generated output. */
 #define MOCKSRV_MAX_BODY_BYTES ((int64_t)8 * 1024 * 1024)
 #define MOCKSRV_MAX_ECHO_BYTES ((int64_t)64 * 1024 * 1024)
+
+/* A last user message containing this makes the answer a refusal. */
+#define MOCKSRV_REFUSE_TRIGGER "MOCK_REFUSE"
+
+/* What reached the server, for tests: borrowed for the callback only. */
+struct mocksrv_capture {
+    const char *method;
+    const char *path;          /* without the query string */
+    const char *query;         /* "k=v&k2=v2" as decoded by libmicrohttpd, "" if none */
+    const char *headers;       /* every request header, "Name: value\n" each */
+    const char *body;
+    size_t body_len;
+};
+
+/* Called on a server thread for every request to an API path once its
+ * body is in (before any check).  MUST be thread-safe and quick. */
+typedef void mocksrv_capture_fn(void *user, const struct mocksrv_capture *c);
 
 /* Every field's zero means its default, so {0} is a valid configuration. */
 struct mocksrv_options {
@@ -301,6 +359,8 @@ struct mocksrv_options {
                                   with this secret (403
                                   InvalidSignatureException otherwise); NULL =
                                   not checked; copied */
+    mocksrv_capture_fn *capture; /* tests: see what reached the server */
+    void *capture_user;
 };
 
 struct mocksrv_counters {

@@ -274,7 +274,7 @@ void mocksrv__anthropic_error(struct mocksrv__buf *b, const char *type, const ch
 
 /* ---- successful bodies ------------------------------------------------------ */
 
-static void openai_usage(struct mocksrv__buf *b, const struct mocksrv__reply *r)
+void mocksrv__openai_usage(struct mocksrv__buf *b, const struct mocksrv__reply *r)
 {
     mocksrv__buf_printf(b,
                         "{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
@@ -309,7 +309,7 @@ void mocksrv__openai_completion(struct mocksrv__buf *b, const struct mocksrv__re
                         ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
                         "\"finish_reason\":\"%s\"}],\"usage\":",
                         openai_finish(r));
-    openai_usage(b, r);
+    mocksrv__openai_usage(b, r);
     mocksrv__buf_str(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\""
                         MOCKSRV__FINGERPRINT "\"}");
 }
@@ -334,7 +334,7 @@ void mocksrv__anthropic_message(struct mocksrv__buf *b, const struct mocksrv__re
 /* ---- SSE ------------------------------------------------------------------ */
 
 /* OpenAI chunk up to and including `"choices":`. */
-static void openai_chunk_head(struct mocksrv__buf *b, const struct mocksrv__reply *r)
+void mocksrv__openai_chunk_head(struct mocksrv__buf *b, const struct mocksrv__reply *r)
 {
     mocksrv__buf_printf(b,
                         "data: {\"id\":\"chatcmpl-mock-%llu\",\"object\":\"chat.completion.chunk\","
@@ -359,20 +359,8 @@ static void anthropic_event(struct mocksrv__buf *b, const char *name)
     mocksrv__buf_printf(b, "event: %s\ndata: ", name);
 }
 
-void mocksrv__sse_preamble(struct mocksrv__buf *b, const struct mocksrv__reply *r)
+void mocksrv__anthropic_message_start(struct mocksrv__buf *b, const struct mocksrv__reply *r)
 {
-    const struct mocksrv__format *f = mocksrv__format_of(r->api);
-    if (f != NULL) {
-        f->preamble(b, r);
-        return;
-    }
-    if (r->api == MOCKSRV__API_OPENAI) {
-        openai_chunk_head(b, r);
-        mocksrv__buf_str(b, "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                            "\"logprobs\":null,\"finish_reason\":null}]");
-        openai_chunk_end(b, r, false);
-        return;
-    }
     anthropic_event(b, "message_start");
     mocksrv__buf_printf(b,
                         "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock_%llu\","
@@ -384,6 +372,23 @@ void mocksrv__sse_preamble(struct mocksrv__buf *b, const struct mocksrv__reply *
                         "\"input_tokens\":%lld,\"output_tokens\":1,"
                         "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}}\n\n",
                         (long long)r->input_tokens);
+}
+
+void mocksrv__sse_preamble(struct mocksrv__buf *b, const struct mocksrv__reply *r)
+{
+    const struct mocksrv__format *f = mocksrv__format_of(r->api);
+    if (f != NULL) {
+        f->preamble(b, r);
+        return;
+    }
+    if (r->api == MOCKSRV__API_OPENAI) {
+        mocksrv__openai_chunk_head(b, r);
+        mocksrv__buf_str(b, "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+                            "\"logprobs\":null,\"finish_reason\":null}]");
+        openai_chunk_end(b, r, false);
+        return;
+    }
+    mocksrv__anthropic_message_start(b, r);
     anthropic_event(b, "content_block_start");
     mocksrv__buf_str(b, "{\"type\":\"content_block_start\",\"index\":0,"
                         "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
@@ -400,7 +405,7 @@ void mocksrv__sse_delta(struct mocksrv__buf *b, const struct mocksrv__reply *r, 
         return;
     }
     if (r->api == MOCKSRV__API_OPENAI) {
-        openai_chunk_head(b, r);
+        mocksrv__openai_chunk_head(b, r);
         mocksrv__buf_str(b, "[{\"index\":0,\"delta\":{\"content\":");
         mocksrv__buf_json_str(b, r->text + off, n);
         mocksrv__buf_str(b, "},\"logprobs\":null,\"finish_reason\":null}]");
@@ -422,16 +427,16 @@ void mocksrv__sse_tail(struct mocksrv__buf *b, const struct mocksrv__reply *r)
         return;
     }
     if (r->api == MOCKSRV__API_OPENAI) {
-        openai_chunk_head(b, r);
+        mocksrv__openai_chunk_head(b, r);
         mocksrv__buf_printf(b,
                             "[{\"index\":0,\"delta\":{},\"logprobs\":null,"
                             "\"finish_reason\":\"%s\"}]",
                             openai_finish(r));
         openai_chunk_end(b, r, false);
         if (r->include_usage) {
-            openai_chunk_head(b, r);
+            mocksrv__openai_chunk_head(b, r);
             mocksrv__buf_str(b, "[],\"usage\":");
-            openai_usage(b, r);
+            mocksrv__openai_usage(b, r);
             mocksrv__buf_str(b, "}\n\n");
         }
         mocksrv__buf_str(b, "data: [DONE]\n\n");
