@@ -115,8 +115,12 @@ static void ollama_reply_gives_text_done_reason_and_eval_counts(void **state)
     assert_int_equal(out.server_timing.prompt_eval_us, 383809);
     assert_int_equal(out.server_timing.eval_us, 4799921);
     llm_parsed_clear(&out);
-    static const char *const bad[] = {"{\"message\":", "[]", "{\"message\":{\"content\":3},"
-                                      "\"done\":true}", "{\"message\":{\"content\":\"x\"}}"};
+    static const char *const bad[] = {
+        "{\"message\":",
+        "[]",
+        "{\"message\":{\"content\":3},\"done\":true}",
+        "{\"message\":{\"content\":\"x\"}}",
+    };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(prov_parse(p, bad[i], &out), LLM_ERR_PARSE);
         llm_parsed_clear(&out);

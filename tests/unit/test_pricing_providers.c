@@ -45,8 +45,9 @@ static void bedrock_inference_profiles_are_priced_as_their_model(void **state)
         "apac.anthropic.claude-3-5-haiku-20241022-v1:0",
         "global.anthropic.claude-3-5-haiku-20241022-v1:0",
         "bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0",
-        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
-        "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        /* An inference-profile ARN (one string, split for the line length). */
+        ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+         "us.anthropic.claude-3-5-haiku-20241022-v1:0"),
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         struct llm_price pr = price_of(p, names[i]);
