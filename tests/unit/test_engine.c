@@ -540,6 +540,21 @@ static void fwd_classify(const struct llm_provider *p, int status,
     llm_provider_vtable(g_inner)->classify_error(g_inner, status, h, body, len, out);
 }
 
+static const char nul_body[] = "{\"error\":{\"message\":\"a\0b\"}}";
+
+static enum llm_error nul_reply(const struct llm_provider *p, const struct llm_request *req,
+                                unsigned attempt, struct llm_local_response *out)
+{
+    (void)p, (void)req, (void)attempt;
+    memset(out, 0, sizeof(*out));
+    out->retry_after_ms = -1;
+    out->status = 400;
+    out->body_len = sizeof(nul_body) - 1;
+    out->body = malloc(out->body_len);
+    memcpy(out->body, nul_body, out->body_len);
+    return LLM_OK;
+}
+
 static enum llm_error canned_reply(const struct llm_provider *p, const struct llm_request *req,
                                    unsigned attempt, struct llm_local_response *out)
 {
@@ -581,6 +596,32 @@ static void a_custom_provider_with_execute_local_is_answered_in_process(void **s
     assert_string_equal(res->provider, "canned");
     assert_int_equal(res->n_attempts, 2);
     assert_int_equal(res->attempts[0].http_status, 503);
+    llm_result_free(res);
+}
+
+static void a_raw_response_keeps_every_byte_of_a_body_with_nul_bytes(void **state)
+{
+    (void)state;
+    struct llm_provider_options po = {.base_url = "http://127.0.0.1:9", .api_key = ""};
+    assert_int_equal(llm_provider_new_openai(&po, &g_inner), LLM_OK);
+    static const struct llm_provider_vtable vt = {
+        .name = "nul", .build_request = fwd_build, .parse_response = fwd_parse,
+        .parse_stream_event = fwd_event, .classify_error = fwd_classify,
+        .execute_local = nul_reply};
+    struct llm_engine_options o = {0};
+    assert_int_equal(llm_provider_new(&vt, NULL, &o.provider_instance), LLM_OK);
+    o.keep_raw_response = true;
+    o.max_attempts = 1;
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "hello");
+    struct llm_result *res = llm_generate(e, &req);
+    llm_engine_free(e);
+    llm_provider_free(g_inner);
+    assert_false(res->success);
+    assert_int_equal(res->raw_response_len, sizeof(nul_body) - 1);
+    assert_memory_equal(res->raw_response, nul_body, sizeof(nul_body) - 1);
     llm_result_free(res);
 }
 
@@ -1016,6 +1057,7 @@ int main(void)
         cmocka_unit_test(a_mock_attempt_is_stamped_like_a_transfer),
         cmocka_unit_test(a_mock_retry_after_reaches_the_engine_as_a_header),
         cmocka_unit_test(a_custom_provider_with_execute_local_is_answered_in_process),
+        cmocka_unit_test(a_raw_response_keeps_every_byte_of_a_body_with_nul_bytes),
         cmocka_unit_test(provider_options_reach_the_factory_whole),
         cmocka_unit_test(deadline_passes_during_a_slow_attempt),
         cmocka_unit_test(deadline_passes_while_queued),
