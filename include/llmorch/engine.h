@@ -214,7 +214,7 @@ struct llm_engine_options {
      * endpoint_url above are ignored.  NULL = those five. */
     const struct llm_provider_options *provider_options;
 
-    /* Shared limits across processes and hosts (fields added in 0.2; see
+    /* Shared limits across processes and hosts (appended fields; see
      * README "Shared limits").  With redis_url set, every engine using the
      * same Redis, provider, base URL and quota_name shares one set of RPM
      * and TPM sliding windows (exact across all of them), the server

@@ -135,7 +135,7 @@ struct llm_stats {
      * still reads every field it knows. */
     uint64_t failures_by_error[LLM_ERROR_COUNT];
 
-    /* Added in 0.2, after the array: a host reads these with the headers
+    /* Appended after the array: a host reads these with the headers
      * of the library it runs against (the SONAME carries the minor). */
     struct llm_stats_shared shared;
 };
