@@ -263,11 +263,7 @@ static enum llm_error anthropic_build_request(const struct llm_provider *p,
         err = llm_http_request_add_header(out, "anthropic-version", m->version);
     if (err == LLM_OK)
         err = llm_http_request_add_header(out, "content-type", "application/json");
-    if (err != LLM_OK) {
-        llm_http_request_clear(out);
-        return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
-    }
-    return LLM_OK;
+    return llm__request_built(out, err);
 }
 
 /* ---- error classification -------------------------------------------------------- */

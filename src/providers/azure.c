@@ -62,11 +62,7 @@ static enum llm_error azure_build_request(const struct llm_provider *p,
         else
             err = llm_http_request_add_header(out, "api-key", m->ep.api_key);
     }
-    if (err != LLM_OK) {
-        llm_http_request_clear(out);
-        return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
-    }
-    return LLM_OK;
+    return llm__request_built(out, err);
 }
 
 /* "hate=high, violence=medium": the categories Azure's content filter

@@ -296,24 +296,14 @@ static enum llm_error bedrock_build_request(const struct llm_provider *p,
     if (err == LLM_OK)
         err = llm_http_request_add_header(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL) {
-        char *auth = llm__asprintf("Bearer %s", m->ep.api_key);
-        err = auth != NULL ? llm_http_request_add_header(out, "Authorization", auth)
-                           : LLM_ERR_OUT_OF_MEMORY;
-        if (auth != NULL) {
-            explicit_bzero(auth, strlen(auth));
-            free(auth);
-        }
+        err = llm__add_bearer(out, m->ep.api_key);
     } else if (err == LLM_OK && m->access_key_id != NULL) {
         struct llm__aws_credentials c = {m->access_key_id, m->secret_access_key,
                                          m->session_token};
         err = llm__sigv4_sign_request(out, "POST", &c, m->region, SERVICE,
                                       llm__now_wall_us() / 1000000);
     }
-    if (err != LLM_OK) {
-        llm_http_request_clear(out);
-        return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
-    }
-    return LLM_OK;
+    return llm__request_built(out, err);
 }
 
 /* ---- errors ------------------------------------------------------------------- */
@@ -386,9 +376,7 @@ static void bedrock_classify_error(const struct llm_provider *p, int status,
         message = llm__json_string(root, "Message");
     struct llm__wire_error e = {.code = type, .message = message};
     bool found = type != NULL || message != NULL;
-    char *excerpt = !found && len > 0 ? llm__excerpt(body, len, LLM__EXCERPT_CHARS) : NULL;
-    llm__classify(bedrock_rules, N_BEDROCK_RULES, status, found ? &e : NULL, excerpt, out);
-    free(excerpt);
+    llm__classify_body(bedrock_rules, N_BEDROCK_RULES, status, found ? &e : NULL, body, len, out);
     cJSON_Delete(root);
 }
 

@@ -128,6 +128,17 @@ void llm__classify(const struct llm__error_rule *rules, size_t n_rules, int stat
         out->message = llm__strdup(fallback_message);
 }
 
+void llm__classify_body(const struct llm__error_rule *rules, size_t n_rules, int status,
+                        const struct llm__wire_error *e, const char *body, size_t len,
+                        struct llm_error_info *out)
+{
+    /* A body we do not understand (a proxy's HTML 502 page) still says
+     * something: quote the start of it. */
+    char *excerpt = e == NULL && len > 0 ? llm__excerpt(body, len, LLM__EXCERPT_CHARS) : NULL;
+    llm__classify(rules, n_rules, status, e, excerpt, out);
+    free(excerpt);
+}
+
 void llm__classify_http_error(const struct llm__error_rule *rules, size_t n_rules, int status,
                               const struct llm_http_headers *headers, const char *body,
                               size_t len, struct llm_error_info *out)
@@ -135,11 +146,7 @@ void llm__classify_http_error(const struct llm__error_rule *rules, size_t n_rule
     cJSON *root = llm__json_parse(body, len);
     struct llm__wire_error e;
     bool found = llm__wire_error_find(root, &e);
-    /* A body we do not understand (a proxy's HTML 502 page) still says
-     * something: quote the start of it. */
-    char *excerpt = !found && len > 0 ? llm__excerpt(body, len, LLM__EXCERPT_CHARS) : NULL;
-    llm__classify(rules, n_rules, status, found ? &e : NULL, excerpt, out);
-    free(excerpt);
+    llm__classify_body(rules, n_rules, status, found ? &e : NULL, body, len, out);
     cJSON_Delete(root);
     /* Whether to retry is retry/'s decision; the verdict is reported here
      * as the engine will take it (the server's x-should-retry included). */

@@ -323,11 +323,7 @@ static enum llm_error gemini_build_request(const struct llm_provider *p,
         err = llm_http_request_add_header(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL)
         err = llm_http_request_add_header(out, "x-goog-api-key", m->ep.api_key);
-    if (err != LLM_OK) {
-        llm_http_request_clear(out);
-        return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
-    }
-    return LLM_OK;
+    return llm__request_built(out, err);
 }
 
 /* ---- errors ------------------------------------------------------------------- */
@@ -418,9 +414,7 @@ static void gemini_classify_error(const struct llm_provider *p, int status,
     cJSON *root = llm__json_parse(body, len);
     struct llm__wire_error e;
     bool found = find_status(root, &e);
-    char *excerpt = !found && len > 0 ? llm__excerpt(body, len, LLM__EXCERPT_CHARS) : NULL;
-    llm__classify(gemini_rules, N_GEMINI_RULES, status, found ? &e : NULL, excerpt, out);
-    free(excerpt);
+    llm__classify_body(gemini_rules, N_GEMINI_RULES, status, found ? &e : NULL, body, len, out);
     if (found)
         out->retry_after_ms = retry_delay_ms(root);
     cJSON_Delete(root);
@@ -603,16 +597,6 @@ static enum llm_error gemini_parse_stream_event(const struct llm_provider *p, co
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
-static void gemini_destroy(struct llm_provider *p)
-{
-    struct gemini_impl *m = p->impl;
-    if (m == NULL)
-        return;
-    llm__endpoint_clear(&m->ep);
-    free(m);
-    p->impl = NULL;
-}
-
 static const struct llm_provider_vtable gemini_vtable = {
     .name = "gemini",
     .build_request = gemini_build_request,
@@ -622,7 +606,7 @@ static const struct llm_provider_vtable gemini_vtable = {
     .read_rate_limits = NULL,
     .request_id_header = NULL,
     .execute_local = NULL,
-    .destroy = gemini_destroy,
+    .destroy = llm__endpoint_provider_destroy,
     .stream_framing = LLM_STREAM_SSE,
 };
 

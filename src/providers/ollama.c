@@ -159,19 +159,9 @@ static enum llm_error ollama_build_request(const struct llm_provider *p,
         err = llm_http_request_add_header(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL) {
         /* Only when asked for: an Ollama behind an authenticating proxy. */
-        char *auth = llm__asprintf("Bearer %s", m->ep.api_key);
-        err = auth != NULL ? llm_http_request_add_header(out, "Authorization", auth)
-                           : LLM_ERR_OUT_OF_MEMORY;
-        if (auth != NULL) {
-            explicit_bzero(auth, strlen(auth));
-            free(auth);
-        }
+        err = llm__add_bearer(out, m->ep.api_key);
     }
-    if (err != LLM_OK) {
-        llm_http_request_clear(out);
-        return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
-    }
-    return LLM_OK;
+    return llm__request_built(out, err);
 }
 
 /* ---- errors ------------------------------------------------------------------- */
@@ -289,16 +279,6 @@ static enum llm_error ollama_parse_stream_event(const struct llm_provider *p, co
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
-static void ollama_destroy(struct llm_provider *p)
-{
-    struct ollama_impl *m = p->impl;
-    if (m == NULL)
-        return;
-    llm__endpoint_clear(&m->ep);
-    free(m);
-    p->impl = NULL;
-}
-
 static const struct llm_provider_vtable ollama_vtable = {
     .name = "ollama",
     .build_request = ollama_build_request,
@@ -308,7 +288,7 @@ static const struct llm_provider_vtable ollama_vtable = {
     .read_rate_limits = NULL,
     .request_id_header = NULL,
     .execute_local = NULL,
-    .destroy = ollama_destroy,
+    .destroy = llm__endpoint_provider_destroy,
     .stream_framing = LLM_STREAM_NDJSON,
 };
 

@@ -247,20 +247,9 @@ static enum llm_error openai_build_request(const struct llm_provider *p,
     if (err == LLM_OK)
         err = llm_http_request_add_header(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL) {
-        char *auth = llm__asprintf("Bearer %s", m->ep.api_key);
-        err = auth != NULL ? llm_http_request_add_header(out, "Authorization", auth)
-                           : LLM_ERR_OUT_OF_MEMORY;
-        if (auth != NULL) {
-            explicit_bzero(auth, strlen(auth));
-            free(auth);
-        }
+        err = llm__add_bearer(out, m->ep.api_key);
     }
-    if (err != LLM_OK) {
-        /* A trace id with CR/LF is the caller's bad argument, not ours. */
-        llm_http_request_clear(out);
-        return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
-    }
-    return LLM_OK;
+    return llm__request_built(out, err);
 }
 
 /* ---- error classification -------------------------------------------------------- */
@@ -602,16 +591,6 @@ void llm__openai_read_rate_limits(const struct llm_provider *p,
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 
-static void openai_destroy(struct llm_provider *p)
-{
-    struct openai_impl *m = p->impl;
-    if (m == NULL)
-        return;
-    llm__endpoint_clear(&m->ep);
-    free(m);
-    p->impl = NULL;
-}
-
 static const struct llm_provider_vtable openai_vtable = {
     .name = "openai",
     .build_request = openai_build_request,
@@ -621,7 +600,7 @@ static const struct llm_provider_vtable openai_vtable = {
     .read_rate_limits = llm__openai_read_rate_limits,
     .request_id_header = "x-request-id",
     .execute_local = NULL,
-    .destroy = openai_destroy,
+    .destroy = llm__endpoint_provider_destroy,
 };
 
 enum llm_error llm_provider_new_openai(const struct llm_provider_options *opts,

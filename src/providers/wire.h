@@ -75,6 +75,19 @@ enum llm_error llm__http_provider_new(const struct llm_provider_vtable *vtable, 
                                       const char *default_key_env, const char *trace,
                                       struct llm_provider **out);
 
+/* Add `Authorization: Bearer <token>` to `out` (the joined value wiped
+ * after the copy).  Returns as llm_http_request_add_header. */
+enum llm_error llm__add_bearer(struct llm_http_request *out, const char *token);
+
+/* The end of a build_request slot: on error `out` is cleared and the
+ * error returned, LLM_ERR_INVALID_ARGUMENT (a header value with CR/LF:
+ * the caller's trace id or option) as LLM_ERR_INVALID_REQUEST. */
+enum llm_error llm__request_built(struct llm_http_request *out, enum llm_error err);
+
+/* The destroy slot of a provider whose impl is a bare struct
+ * llm__endpoint (or starts with one and owns nothing else). */
+void llm__endpoint_provider_destroy(struct llm_provider *p);
+
 /* Start `out`: a copy of the URL, then the trace header when configured
  * and a trace id is given.  Returns LLM_OK or an llm_http_request error. */
 enum llm_error llm__endpoint_begin(const struct llm__endpoint *ep, const char *trace_id,
@@ -339,6 +352,12 @@ struct llm__error_rule {
 void llm__classify(const struct llm__error_rule *rules, size_t n_rules, int status,
                    const struct llm__wire_error *e, const char *fallback_message,
                    struct llm_error_info *out);
+
+/* llm__classify with, when `e` is NULL (no error understood in the body),
+ * an excerpt of the body as the message. */
+void llm__classify_body(const struct llm__error_rule *rules, size_t n_rules, int status,
+                        const struct llm__wire_error *e, const char *body, size_t len,
+                        struct llm_error_info *out);
 
 /* The whole classify_error slot for a provider whose errors follow the
  * shapes above: parse the body, classify with the table, take an excerpt

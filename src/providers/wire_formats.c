@@ -168,3 +168,33 @@ enum llm_error llm__parsed_tool_from_json(struct llm_parsed *p, const char *id, 
     return err;
 }
 
+
+enum llm_error llm__add_bearer(struct llm_http_request *out, const char *token)
+{
+    char *auth = llm__asprintf("Bearer %s", token);
+    if (auth == NULL)
+        return LLM_ERR_OUT_OF_MEMORY;
+    enum llm_error err = llm_http_request_add_header(out, "Authorization", auth);
+    explicit_bzero(auth, strlen(auth));
+    free(auth);
+    return err;
+}
+
+enum llm_error llm__request_built(struct llm_http_request *out, enum llm_error err)
+{
+    if (err == LLM_OK)
+        return LLM_OK;
+    llm_http_request_clear(out);
+    /* A trace id with CR/LF is the caller's bad argument, not ours. */
+    return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
+}
+
+void llm__endpoint_provider_destroy(struct llm_provider *p)
+{
+    struct llm__endpoint *ep = p->impl;
+    if (ep == NULL)
+        return;
+    llm__endpoint_clear(ep);
+    free(ep);
+    p->impl = NULL;
+}
