@@ -146,6 +146,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
     }
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after 100-continue or a redirect): start over. */
+        llm__http_saw_version(x, buf, len);
         llm__hdr_list_reset(&x->hdrs);
         x->headers_done = false;
         return len;

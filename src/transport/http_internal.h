@@ -145,6 +145,9 @@ void llm__http_detach(struct llm__part *p, struct llm__xfer *x);
 curl_socket_t llm__http_opensocket_cb(void *clientp, curlsocktype purpose,
                                       struct curl_sockaddr *addr);
 int llm__http_closesocket_cb(void *clientp, curl_socket_t fd);
+/* From the header callback: a response's status line ("HTTP/1.1 200"),
+ * which tells whether the part's https connections multiplex. */
+void llm__http_saw_version(struct llm__xfer *x, const char *status_line, size_t len);
 int llm__http_prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
                         int local_port);
 
