@@ -32,8 +32,8 @@ SSE_INTER_TOKEN_MS=${SSE_INTER_TOKEN_MS:-20}
 SSE_REPS=${SSE_REPS:-3}
 LAT_N=${LAT_N:-2000}
 LAT_REPS=${LAT_REPS:-3}
-INSTR_N1=${INSTR_N1:-500}
-INSTR_N2=${INSTR_N2:-2500}
+INSTR_N1=${INSTR_N1:-1000}
+INSTR_N2=${INSTR_N2:-5000}
 TLS_PID=""
 
 # Tools the steps need beyond scripts/install-deps.sh: nghttpx, openssl and
