@@ -71,6 +71,14 @@ struct llm__xfer {
     bool connected;                  /* counted in p->connected */
     bool opened_conn;                /* opensocket_cb made a socket for it */
     curl_socket_t conn_sock;         /* connection it is counted on, or -1 */
+    /* Options the easy handle has from its previous requests (not set
+     * again when equal); -1 / NULL = unknown. */
+    struct {
+        char *url;                   /* our copy */
+        long pipewait, fresh, timeout, ctimeout;
+        const struct curl_slist *hdrs;
+        const char *proxy, *ca_file, *ca_path; /* the engine's strings, by address */
+    } set;
     uint32_t conn_gen;               /* h->fds[conn_sock].gen then */
     CURL *easy;                      /* owned for the transfer's lifetime, pool included */
     /* Request headers as one block: curl_slist nodes followed by their
