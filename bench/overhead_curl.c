@@ -26,7 +26,11 @@
  *   complete "...\n\n" block is counted and dropped, nothing is parsed):
  *   the floor for a client that delivers events.  Adds events and CPU per
  *   event to the line.
- * --latency: the wall time of each request (add to done), with p50/p99. */
+ * --latency: the wall time of each request (add to done), with p50/p99.
+ * --max-host-conns K: CURLMOPT_MAX_HOST_CONNECTIONS (for HTTP/2: K = streams
+ *   / the server's streams per connection; without it libcurl 7.88 opens a
+ *   connection per stream beyond the first connection's, which would make
+ *   the baseline pay for hundreds of handshakes llmorch does not make). */
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -211,8 +215,6 @@ static int setup_slot(struct slot *s, const char *endpoint, const char *body, co
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 600000L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    if (getenv("BENCH_CURL_VERBOSE"))
-        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
     if (cacert) {
         curl_easy_setopt(e, CURLOPT_CAINFO, cacert);
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -266,6 +268,7 @@ int main(int argc, char **argv)
 {
     bool perform = false, dump = false, stream = false, latency = false;
     const char *cacert = NULL;
+    long max_host_conns = 0;
     const char *pos[3];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -279,12 +282,14 @@ int main(int argc, char **argv)
             latency = true;
         else if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc)
             cacert = argv[++i];
+        else if (strcmp(argv[i], "--max-host-conns") == 0 && i + 1 < argc)
+            max_host_conns = atol(argv[++i]);
         else if (npos < 3)
             pos[npos++] = argv[i];
     }
     if (npos != 3 && !(dump && npos >= 1)) {
         fprintf(stderr, "usage: %s URL N CONCURRENCY [--perform] [--dump-request] [--cacert FILE] "
-                        "[--stream] [--latency]\n", argv[0]);
+                        "[--stream] [--latency] [--max-host-conns K]\n", argv[0]);
         return 2;
     }
     char endpoint[512];
@@ -326,6 +331,8 @@ int main(int argc, char **argv)
         return 1;
     r.multi = curl_multi_init();
     r.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (max_host_conns > 0)
+        curl_multi_setopt(r.multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host_conns);
     if (!perform) {
         curl_multi_setopt(r.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
         curl_multi_setopt(r.multi, CURLMOPT_SOCKETDATA, &r);

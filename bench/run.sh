@@ -18,6 +18,10 @@
 #                requests, one 1500 rpm / 2 s quota shared through Redis:
 #                utilisation, server 429s, Redis round trips per request;
 #                and the same run without Redis (its 429s);
+#   tls_h1, h2, sse, latency, instructions (bench/tls_steps.sh, issue 15):
+#                HTTPS HTTP/1.1 overhead and 10,000 HTTP/2 streams through
+#                nghttpx, CPU per SSE event, latency added at concurrency 1,
+#                callgrind instructions per request;
 # then prints a markdown table and writes bench/results/latest.json,
 # bench/results/latest.md and bench/results/scale.svg.
 #
@@ -30,6 +34,9 @@
 # PEER_REPS (3), SKIP_QUOTA=1, SKIP_PEER=1, SKIP_SHARED=1, CLI_BATCH_N (200),
 # CLI_BATCH_REPS (5).  ONLY=shared_quota runs step 6 alone and updates its
 # rows (latest.json keys shared_quota_*, latest.md rows "| Shared quota").
+# ONLY=tls_h1|h2|sse|latency|instructions runs that step of tls_steps.sh
+# alone (ONLY=perf: all five) and updates its keys and rows in the existing
+# results; knobs at the top of bench/tls_steps.sh.
 # ONLY=cli_batch runs step 5 alone and updates its row in the existing
 # results (latest.json key cli_batch_c1_busy_ms_per_request, latest.md row).
 set -euo pipefail
@@ -61,7 +68,7 @@ stop_server() {
   fi
 }
 stop_hog() { if [ -n "$HOG" ]; then kill "$HOG" 2>/dev/null || true; wait "$HOG" 2>/dev/null || true; HOG=""; fi; }
-trap 'stop_server; stop_hog; rm -rf "$WORK"' EXIT
+trap 'stop_server; stop_hog; stop_tls; rm -rf "$WORK"' EXIT
 note() { echo "[bench $(($(date +%s) - T_START))s] $*" >&2; }
 
 # ---- dependencies and build --------------------------------------------------
@@ -94,6 +101,20 @@ start_server() {
   URL=$(grep -o "http://[0-9.:]*" "$WORK/server-$name.out" | head -1)
   [ -n "$URL" ] || { cat "$WORK/server-$name.err" >&2; echo "mock server did not start" >&2; exit 1; }
 }
+
+# shellcheck source=bench/tls_steps.sh
+. bench/tls_steps.sh
+COMMIT_ID="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src tools 2>/dev/null || echo +local)"
+case "$ONLY" in
+  tls_h1 | h2 | sse | latency | instructions | perf)
+    tls_deps
+    if [ "$ONLY" = perf ]; then perf_steps; else "${ONLY}_step"; fi
+    python3 bench/summarize.py "$WORK" "$RES" --only-perf --commit "$COMMIT_ID" \
+      --load "$(cut -d' ' -f1-3 /proc/loadavg)"
+    note "done in $(($(date +%s) - T_START)) s: $ONLY keys of $RES/latest.json, $RES/latest.md"
+    exit 0
+    ;;
+esac
 
 # ---- 5. CLI batch at low concurrency on a busy machine -----------------------
 # Run first when alone (ONLY=cli_batch), else after the others (below).
@@ -142,7 +163,7 @@ elif [ "$ONLY" = cli_batch ]; then
   note "done in $(($(date +%s) - T_START)) s: cli batch row of $RES/latest.json, $RES/latest.md"
   exit 0
 elif [ -n "$ONLY" ]; then
-  echo "ONLY=$ONLY: only ONLY=cli_batch or ONLY=shared_quota is supported" >&2
+  echo "ONLY=$ONLY: only ONLY=cli_batch, shared_quota, tls_h1, h2, sse, latency, instructions or perf is supported" >&2
   exit 2
 fi
 
@@ -218,6 +239,7 @@ fi
 
 cli_batch_step
 shared_quota_step
+perf_steps
 
 # ---- 7. results ----------------------------------------------------------------
 mkdir -p "$RES"
@@ -227,7 +249,8 @@ python3 bench/summarize.py "$WORK" "$RES" \
   --curl "$(curl-config --version 2>/dev/null || echo unknown)" \
   --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo +local)" \
   --elapsed "$(($(date +%s) - T_START))" --peer-note "$PEER_NOTE" \
-  --overhead-n "$OVERHEAD_N" --overhead-conc "$OVERHEAD_CONC" --hold-ms "$HOLD_MS"
+  --overhead-n "$OVERHEAD_N" --overhead-conc "$OVERHEAD_CONC" --hold-ms "$HOLD_MS" \
+  --load "$(cut -d' ' -f1-3 /proc/loadavg)"
 if command -v gnuplot >/dev/null; then
   gnuplot -e "datafile='$WORK/scale.dat'; outfile='$RES/scale.svg'" bench/scale.gp
   note "plot: $RES/scale.svg"

@@ -9,12 +9,18 @@ bench/scale.gp) and prints the markdown table on stdout.
 
 With --only-cli-batch, reads WORK_DIR/cli_batch.jsonl only and updates that
 row in the existing RESULTS_DIR/latest.json and latest.md, leaving every other
-figure as it was; --only-shared-quota likewise with shared_quota.jsonl."""
+figure as it was; --only-shared-quota likewise with shared_quota.jsonl, and
+--only-perf for the steps of bench/tls_steps.sh (their keys and rows:
+bench/perf_rows.py)."""
 import argparse
 import datetime
 import json
 import os
 import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import perf_rows  # noqa: E402
 
 GOAL_RATIO_VS_CURL = 1.25
 GOAL_RSS_KIB = 64
@@ -204,10 +210,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only-cli-batch", action="store_true")
     ap.add_argument("--only-shared-quota", action="store_true")
+    ap.add_argument("--only-perf", action="store_true")
     ap.add_argument("work")
     ap.add_argument("results")
     for k in ("nproc", "cpu", "kernel", "curl", "commit", "elapsed", "peer-note",
-              "overhead-n", "overhead-conc", "hold-ms"):
+              "overhead-n", "overhead-conc", "hold-ms", "load"):
         ap.add_argument("--" + k, default="")
     a = ap.parse_args()
     if a.only_cli_batch:
@@ -215,6 +222,9 @@ def main():
         return
     if a.only_shared_quota:
         only_shared_quota(a)
+        return
+    if a.only_perf:
+        perf_rows.only(a.work, a.results, a.load)
         return
 
     overhead = by_client(read_jsonl(os.path.join(a.work, "overhead.jsonl")))
@@ -312,6 +322,10 @@ def main():
         out["cli_batch"] = cb_details
     if sq_keys is not None:
         out.update(sq_keys)
+    perf_lines = []
+    perf_rows.add(a.work, out, goals, perf_lines, a.load)
+    if a.load:
+        machine["load_average"] = a.load
     os.makedirs(a.results, exist_ok=True)
     with open(os.path.join(a.results, "latest.json"), "w") as f:
         json.dump(out, f, indent=2)
@@ -367,10 +381,11 @@ def main():
     L.append(cb_row or f"{CLI_BATCH_ROW}200 requests at -c 1 on the mock provider, with a CPU hog "
              f"on one core | not run | | | | |")
     L.extend(sq_rows or [f"{SHARED_ROW}: 4 batch processes through Redis | not run | | | | |"])
+    L.extend(perf_lines)
     table = "\n".join(L)
     mach = (f"Machine: {machine['nproc']} cores ({machine['cpu_model']}), {machine['kernel']}, "
             f"{machine['libcurl']}; {machine['date']}; commit {machine['commit']}; "
-            f"whole run {out['elapsed_s']} s. {machine['note']}; CPU is the client process's "
+            f"whole run {out['elapsed_s']} s; load average {a.load or 'n/a'}. {machine['note']}; CPU is the client process's "
             f"own (getrusage / process.cpuUsage), the mock server runs as a separate process.")
     print(table)
     print()

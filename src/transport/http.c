@@ -146,6 +146,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
     }
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after 100-continue or a redirect): start over. */
+        llm__http_saw_version(x, buf, len);
         llm__hdr_list_reset(&x->hdrs);
         x->headers_done = false;
         return len;
@@ -230,11 +231,21 @@ static void xfer_destroy(struct llm__xfer *x)
     if (x->easy)
         curl_easy_cleanup(x->easy);
     free(x->slist);
+    free(x->set.url);
     llm_http_request_clear(&x->req);
     llm__hdr_list_free(&x->hdrs);
     llm__buf_free(&x->body);
     free(x->fail_msg);
     free(x);
+}
+
+/* Forget what the handle has been given (new, or after an error): every
+ * option is set again at the next start. */
+static void set_reset(struct llm__xfer *x)
+{
+    free(x->set.url);
+    memset(&x->set, 0, sizeof(x->set));
+    x->set.pipewait = x->set.fresh = x->set.timeout = x->set.ctimeout = -1;
 }
 
 /* A transfer object ready for a new request: from the pool, or new. */
@@ -251,6 +262,7 @@ static struct llm__xfer *xfer_get(struct llm__http *h)
     if (!x)
         return NULL;
     x->h = h;
+    set_reset(x);
     x->easy = curl_easy_init();
     if (!x->easy || configure_easy(x) != 0) {
         xfer_destroy(x);
@@ -332,6 +344,27 @@ static enum llm_error build_slist(struct llm__xfer *x)
     return LLM_OK;
 }
 
+/* Set a long option and remember it in x->set (-1 there = unknown). */
+static CURLcode setopt_long(CURL *e, CURLoption opt, long v, long *remember)
+{
+    CURLcode rc = curl_easy_setopt(e, opt, v);
+    *remember = rc == CURLE_OK ? v : -1;
+    return rc;
+}
+
+/* CURLOPT_URL, unless the handle's previous request had the same URL. */
+static CURLcode setopt_url(struct llm__xfer *x)
+{
+    if (x->set.url && strcmp(x->set.url, x->req.url) == 0)
+        return CURLE_OK;
+    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_URL, x->req.url);
+    free(x->set.url);
+    /* Without the copy the URL is simply set again next time. */
+    x->set.url = rc == CURLE_OK ? llm__strdup(x->req.url) : NULL;
+    return rc;
+}
+
+
 static enum llm_error http_start(struct llm__http *h, struct llm_http_request *req,
                                  const struct llm__xfer_opts *o, const struct llm__xfer_cbs *cbs,
                                  void *user, struct llm__xfer **out)
@@ -386,25 +419,37 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
      * have is taken by a transfer in progress, none can be reused, so the
      * walk is skipped (the new connection is cached for reuse as usual). */
     long fresh = !tls && p->n_conns <= p->active ? 1L : 0L;
-    if (curl_easy_setopt(e, CURLOPT_URL, x->req.url) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, tls ? 1L : 0L) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh) != CURLE_OK ||
+    long timeout = (long)(o->timeout_ms > 0 ? o->timeout_ms : 0);
+    long ctimeout = (long)(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0);
+    /* What the handle already has from its previous request is not set
+     * again (each string option is a copy inside curl): x->set. */
+    if (setopt_url(x) != CURLE_OK ||
+        (x->set.pipewait != (long)tls && setopt_long(e, CURLOPT_PIPEWAIT, tls, &x->set.pipewait) != CURLE_OK) ||
+        (x->set.fresh != fresh && setopt_long(e, CURLOPT_FRESH_CONNECT, fresh, &x->set.fresh) != CURLE_OK) ||
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->req.body ? x->req.body : "") != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->req.body_len) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout_ms > 0 ? o->timeout_ms : 0)) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                         (long)(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0)) != CURLE_OK ||
+        (x->set.hdrs != x->slist && curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist) != CURLE_OK) ||
+        (x->set.timeout != timeout && setopt_long(e, CURLOPT_TIMEOUT_MS, timeout, &x->set.timeout) != CURLE_OK) ||
+        (x->set.ctimeout != ctimeout &&
+         setopt_long(e, CURLOPT_CONNECTTIMEOUT_MS, ctimeout, &x->set.ctimeout) != CURLE_OK) ||
         /* Set only when configured: every transfer of a transport has the
-         * same engine options, so a reused handle never carries another
-         * configuration's values.  Peer and host verification are never
-         * touched (on by default). */
-        (o->proxy != NULL && curl_easy_setopt(e, CURLOPT_PROXY, o->proxy) != CURLE_OK) ||
-        (o->ca_file != NULL && curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file) != CURLE_OK) ||
-        (o->ca_path != NULL && curl_easy_setopt(e, CURLOPT_CAPATH, o->ca_path) != CURLE_OK)) {
+         * same engine options (the same strings: compared by address), so
+         * a reused handle never carries another configuration's values.
+         * Peer and host verification are never touched (on by default). */
+        (o->proxy != NULL && o->proxy != x->set.proxy &&
+         curl_easy_setopt(e, CURLOPT_PROXY, o->proxy) != CURLE_OK) ||
+        (o->ca_file != NULL && o->ca_file != x->set.ca_file &&
+         curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file) != CURLE_OK) ||
+        (o->ca_path != NULL && o->ca_path != x->set.ca_path &&
+         curl_easy_setopt(e, CURLOPT_CAPATH, o->ca_path) != CURLE_OK)) {
+        set_reset(x);
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
+    x->set.hdrs = x->slist;
+    x->set.proxy = o->proxy;
+    x->set.ca_file = o->ca_file;
+    x->set.ca_path = o->ca_path;
     if (p->active + 1 > p->max_connects) {
         size_t want = p->max_connects * 2;
         while (want < p->active + 1)

@@ -71,6 +71,14 @@ struct llm__xfer {
     bool connected;                  /* counted in p->connected */
     bool opened_conn;                /* opensocket_cb made a socket for it */
     curl_socket_t conn_sock;         /* connection it is counted on, or -1 */
+    /* Options the easy handle has from its previous requests (not set
+     * again when equal); -1 / NULL = unknown. */
+    struct {
+        char *url;                   /* our copy */
+        long pipewait, fresh, timeout, ctimeout;
+        const struct curl_slist *hdrs;
+        const char *proxy, *ca_file, *ca_path; /* the engine's strings, by address */
+    } set;
     uint32_t conn_gen;               /* h->fds[conn_sock].gen then */
     CURL *easy;                      /* owned for the transfer's lifetime, pool included */
     /* Request headers as one block: curl_slist nodes followed by their
@@ -145,6 +153,9 @@ void llm__http_detach(struct llm__part *p, struct llm__xfer *x);
 curl_socket_t llm__http_opensocket_cb(void *clientp, curlsocktype purpose,
                                       struct curl_sockaddr *addr);
 int llm__http_closesocket_cb(void *clientp, curl_socket_t fd);
+/* From the header callback: a response's status line ("HTTP/1.1 200"),
+ * which tells whether the part's https connections multiplex. */
+void llm__http_saw_version(struct llm__xfer *x, const char *status_line, size_t len);
 int llm__http_prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
                         int local_port);
 

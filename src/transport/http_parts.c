@@ -141,22 +141,31 @@ int llm__http_prereq_cb(void *clientp, char *primary_ip, char *local_ip, int pri
             if (on_conn == 1)
                 p->busy_conns++;
         }
-        /* Two streams on one connection: it multiplexes.  A new connection
-         * while another transfer had one (and the window let only this one
-         * in): the server keeps one transfer per connection. */
-        if (p->mux == LLM__MUX_UNKNOWN) {
-            if (on_conn > 1)
-                p->mux = LLM__MUX_YES;
-            else if (x->opened_conn && before >= 1)
-                p->mux = LLM__MUX_NO;
-        } else if (p->mux == LLM__MUX_YES && x->opened_conn && p->est_streams == 0 && busy_before > 0) {
-            /* Every connection was full: that is how many each takes. */
-            p->est_streams = before / busy_before;
-            if (p->est_streams == 0)
-                p->est_streams = 1;
+        /* Two streams on one connection: it multiplexes (that a transfer
+         * opened a connection of its own says nothing: curl also does so
+         * before the server's SETTINGS are read; a response's status line
+         * tells HTTP/1.1 apart, see llm__http_saw_version). */
+        if (p->mux == LLM__MUX_UNKNOWN && on_conn > 1)
+            p->mux = LLM__MUX_YES;
+        if (p->mux == LLM__MUX_YES) {
+            /* Streams a connection takes: at least as many as one carries;
+             * and when a transfer found every connection full, their mean. */
+            if (on_conn > p->est_streams)
+                p->est_streams = on_conn;
+            if (x->opened_conn && p->est_streams <= 1 && busy_before > 0 && before / busy_before > 1)
+                p->est_streams = before / busy_before;
         }
     }
     return CURL_PREREQFUNC_OK;
+}
+
+void llm__http_saw_version(struct llm__xfer *x, const char *status_line, size_t len)
+{
+    struct llm__part *p = x->p;
+    if (!x->tls || !p || p->mux != LLM__MUX_UNKNOWN || len < 7)
+        return;
+    if (memcmp(status_line, "HTTP/1.", 7) == 0)
+        p->mux = LLM__MUX_NO;
 }
 
 /* Whether an https transfer may be handed to curl now: always once the
