@@ -188,6 +188,29 @@ instructions_step() {
         $(((b - a) / (INSTR_N2 - INSTR_N1))) >>"$WORK/instructions.jsonl"
     fi
   done
+  # Where llmorch's instructions go: inclusive per request of the library's
+  # functions (the same difference of the two runs).
+  if command -v callgrind_annotate >/dev/null; then
+    for n in "$INSTR_N1" "$INSTR_N2"; do
+      callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$WORK/cg.llmorch.$n.out" 2>/dev/null |
+        awk '/file:function/ {f = 1; next} f && /^ *[0-9,]+ / {v = $1; gsub(",", "", v); $1 = "";
+             sub(/^ +/, ""); sub(/^\([^)]*\) +/, ""); sub(/ \[.*$/, ""); print v "\t" $0}' >"$WORK/cg.incl.$n.txt"
+    done
+    python3 - "$WORK/cg.incl.$INSTR_N1.txt" "$WORK/cg.incl.$INSTR_N2.txt" $((INSTR_N2 - INSTR_N1)) \
+      >>"$WORK/instructions.jsonl" <<'PY' || true
+import json, sys
+def load(f):
+    d = {}
+    for line in open(f):
+        v, name = line.rstrip("\n").split("\t", 1)
+        d[name] = d.get(name, 0) + int(v)
+    return d
+a, b, n = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+per = {k.split("/src/", 1)[1]: round((b.get(k, 0) - a.get(k, 0)) / n) for k in b if "/src/" in k}
+top = sorted(per.items(), key=lambda kv: -kv[1])[:25]
+print(json.dumps({"llmorch_inclusive_per_req": dict(top)}))
+PY
+  fi
   stop_server
 }
 
