@@ -83,6 +83,78 @@ long bench_count_sockets(void)
     return n;
 }
 
+static int cmp_ulong(const void *a, const void *b)
+{
+    unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Append the inode column of /proc/self/net/FILE to *v (sorted later). */
+static void tcp_inodes(const char *file, unsigned long **v, size_t *n, size_t *cap)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/self/net/%s", file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (!fgets(line, sizeof(line), f)) { /* header */
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long inode = 0;
+        /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+        if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %lu", &inode) != 1)
+            continue;
+        if (*n == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 1024;
+            unsigned long *nv = realloc(*v, ncap * sizeof(*nv));
+            if (!nv)
+                break;
+            *v = nv;
+            *cap = ncap;
+        }
+        (*v)[(*n)++] = inode;
+    }
+    fclose(f);
+}
+
+long bench_count_tcp_sockets(void)
+{
+    unsigned long *v = NULL;
+    size_t n = 0, cap = 0;
+    tcp_inodes("tcp", &v, &n, &cap);
+    tcp_inodes("tcp6", &v, &n, &cap);
+    if (n == 0) {
+        free(v);
+        return -1;
+    }
+    qsort(v, n, sizeof(*v), cmp_ulong);
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        free(v);
+        return -1;
+    }
+    long count = 0;
+    struct dirent *de;
+    char path[300], target[64];
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+        ssize_t len = readlink(path, target, sizeof(target) - 1);
+        if (len <= 8 || memcmp(target, "socket:[", 8) != 0)
+            continue;
+        target[len] = '\0';
+        unsigned long inode = strtoul(target + 8, NULL, 10);
+        if (bsearch(&inode, v, n, sizeof(*v), cmp_ulong))
+            count++;
+    }
+    closedir(d);
+    free(v);
+    return count;
+}
+
 char *bench_openai_body(const char *model, const char *prompt, int max_tokens, bool stream)
 {
     /* Field order and types follow src/providers/openai.c build_body(). */

@@ -33,6 +33,11 @@ long bench_raise_nofile(long want);
 /* Open sockets of this process (counted in /proc/self/fd). */
 long bench_count_sockets(void);
 
+/* Of those, the TCP ones (their inodes listed in /proc/self/net/tcp and
+ * tcp6): connections, without the socketpairs libcurl makes per multi
+ * handle.  -1 if unreadable. */
+long bench_count_tcp_sockets(void);
+
 /* The Chat Completions body the OpenAI provider sends for one user message
  * `prompt` with max_tokens `max_tokens` (and the stream fields when
  * `stream`), serialised the same way (cJSON, unformatted).  malloc'd. */

@@ -102,7 +102,9 @@ def h2(work):
     max_streams = ngx.get("max_concurrent_streams", 100)
     conn_goal = 2 * n // max_streams
     all_ok = run["ok"] == n and run["all_open_at_once"]
-    conns = run["sockets_open"]
+    # TCP connections (the sockets also count libcurl's socketpair per
+    # multi handle), when the client could tell them apart.
+    conns = run["tcp_connections"] if run.get("tcp_connections", -1) >= 0 else run["sockets_open"]
     rss = run["rss_kib_per_in_flight"] if run["all_open_at_once"] else None
     hs = run.get("tls_handshakes")
     rc_full = ngx.get("reconnect_full_requests", 0)

@@ -159,6 +159,7 @@ int main(int argc, char **argv)
     int64_t max_in_flight_seen = 0;
     long sockets = 0;
     int stable = 0;
+    long tcp_conns = -1;
     double t_all_open = -1;
     while (atomic_load(&st.tally.done) == 0) {
         int64_t inf = engine_in_flight(e);
@@ -172,6 +173,7 @@ int main(int argc, char **argv)
             stable = now_sockets == sockets && now_sockets > 0 ? stable + 1 : 0;
             sockets = now_sockets;
             if (stable >= 50 && atomic_load(&st.tally.done) == 0) {
+                tcp_conns = bench_count_tcp_sockets();
                 t_all_open = bench_now_s() - t0;
                 atomic_store(&st.all_open, true);
                 break;
@@ -224,7 +226,8 @@ int main(int argc, char **argv)
            t_submitted, t_all_open, wall, rss_before, held, atomic_load(&st.rss_peak_kib), per,
            u1 - u0, s1 - s0, st.sampler_cpu_s + watch_cpu, cpu * 1e6 / n);
     if (cacert)
-        printf(",\"tls\":true,\"tls_handshakes\":%d", atomic_load(&st.tally.tls_handshakes));
+        printf(",\"tls\":true,\"tls_handshakes\":%d,\"tcp_connections\":%ld",
+               atomic_load(&st.tally.tls_handshakes), tcp_conns);
     if (reconnect > 0)
         printf(",\"reconnect_n\":%d,\"reconnect_ok\":%d,\"reconnect_handshakes\":%d,"
                "\"sockets_after_wait\":%ld",
