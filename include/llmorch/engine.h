@@ -201,7 +201,9 @@ struct llm_engine_options {
     const char *endpoint_url;
     /* Proxy for every transfer ("http://host:3128", "socks5h://..."); NULL =
      * libcurl's default (the http_proxy / https_proxy / no_proxy environment
-     * variables); "" = no proxy even if the environment names one. */
+     * variables); "" = no proxy even if the environment names one.  A
+     * password in it ("http://user:password@host:3128") is a secret: scrubbed
+     * from every result, log and metric line like the API key. */
     const char *proxy;
     /* Trust store for TLS (PEM bundle file and/or hashed directory); NULL =
      * the system's.  TLS peer and host verification are always on. */

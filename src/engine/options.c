@@ -185,6 +185,25 @@ static enum llm_error note_secrets(struct llm_engine *e, const struct llm_engine
             return LLM_ERR_OUT_OF_MEMORY;
         }
     }
+    /* A proxy URL may carry credentials (scheme://user:password@host): the
+     * password is a secret too, whatever a proxy or curl echoes back. */
+    const char *pw = NULL;
+    size_t pw_len = 0;
+    if (o->proxy) {
+        const char *auth = strstr(o->proxy, "://");
+        auth = auth ? auth + 3 : o->proxy;
+        const char *at = strchr(auth, '@');
+        const char *slash = strchr(auth, '/');
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (at && (!slash || at < slash) && colon) {
+            pw = colon + 1;
+            pw_len = (size_t)(at - pw);
+        }
+    }
+    if (pw && !llm__secrets_add(&e->secrets, pw, pw_len)) {
+        llm__eng_set_err(errbuf, errlen, "out of memory");
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
     return LLM_OK;
 }
 

@@ -407,6 +407,49 @@ static void a_key_echoed_by_the_server_appears_in_no_output(void **state)
     check_key_echo(true);
 }
 
+/* A proxy URL's password is a secret like the key: a hostile proxy that
+ * echoes it gets it into no result. */
+#define PROXY_PASSWORD "Pr0xyPassw0rdCanary"
+static void proxy_echo_handler(struct raw_server *s, int fd, const char *req, size_t len)
+{
+    (void)s, (void)req, (void)len;
+    const char *body = "{\"error\":{\"message\":\"proxy login user:" PROXY_PASSWORD
+                       " refused\",\"type\":\"server_error\",\"code\":\"" PROXY_PASSWORD "\"}}";
+    char head[256];
+    snprintf(head, sizeof head,
+             "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\n"
+             "x-request-id: " PROXY_PASSWORD "\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n",
+             strlen(body));
+    raw_write_str(fd, head);
+    raw_write_str(fd, body);
+}
+
+static void a_proxy_password_echoed_back_appears_in_no_result(void **state)
+{
+    (void)state;
+    struct raw_server s;
+    raw_server_start(&s, proxy_echo_handler, NULL);
+    char proxy[128];
+    snprintf(proxy, sizeof proxy, "http://user:" PROXY_PASSWORD "@127.0.0.1:%d", s.port);
+    struct llm_engine_options o = {.max_attempts = 1, .proxy = proxy, .keep_raw_response = true};
+    /* The server named here is never reached: the proxy answers. */
+    struct llm_engine *e = openai_engine_for("http://127.0.0.1:9/v1", &o);
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "through the proxy");
+    struct llm_result *res = llm_generate(e, &req);
+    assert_int_equal(atomic_load(&s.n_requests), 1);
+    assert_false(res->success);
+    char *json = llm_result_to_json(res);
+    assert_non_null(json);
+    assert_null(strstr(json, PROXY_PASSWORD));
+    assert_non_null(strstr(json, "[REDACTED]"));
+    llm_free(json);
+    llm_result_free(res);
+    llm_engine_free(e);
+    raw_server_stop(&s);
+}
+
 /* ---- #10: misleading error types ----------------------------------------- */
 
 static void huge_header_handler(struct raw_server *s, int fd, const char *req, size_t len)
@@ -732,6 +775,7 @@ int main(void)
         cmocka_unit_test(server_limits_of_int64_max_are_taken_as_unlimited),
         cmocka_unit_test(future_wait_from_a_callback_fails_instead_of_deadlocking),
         cmocka_unit_test(a_key_echoed_by_the_server_appears_in_no_output),
+        cmocka_unit_test(a_proxy_password_echoed_back_appears_in_no_result),
         cmocka_unit_test(a_huge_response_header_is_a_parse_error_naming_the_header_size),
         cmocka_unit_test(a_redirect_is_reported_with_its_location_and_not_retried),
         cmocka_unit_test(running_out_of_file_descriptors_is_a_local_error_that_is_not_retried),
