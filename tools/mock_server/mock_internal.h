@@ -264,9 +264,30 @@ const struct mocksrv__format *mocksrv__format_of(enum mocksrv__api api);
  * *stream (-1: the body decides). */
 bool mocksrv__route(const char *path, enum mocksrv__api *api, char **model, int *stream);
 
-/* Bedrock: check the request's SigV4 signature against `secret` the way
- * the service does (mock_sigv4.c, written from AWS's specification apart
- * from the client's signer).  0 if valid, else -1 with the reason in why. */
+/* SigV4 verification (mock_sigv4.c, written from AWS's specification
+ * apart from the client's signer). */
+struct mocksrv__sigv4_header {
+    const char *name, *value;
+};
+/* A request as the verifier sees it; every string borrowed. */
+struct mocksrv__sigv4_request {
+    const char *method;
+    const char *path;  /* as received, escapes kept ("/model/a%3A0/converse") */
+    const char *query; /* as received, without '?'; NULL or "" for none */
+    const struct mocksrv__sigv4_header *headers; /* as received; names may repeat */
+    size_t n_headers;
+    const char *body; /* NULL when body_len is 0 */
+    size_t body_len;
+};
+
+/* Check q's SigV4 signature against `secret`, the credential scope naming
+ * `service`.  A pure function: 0 if valid, else -1 with the reason (the
+ * service's own message) in why. */
+int mocksrv__sigv4_check(const struct mocksrv__sigv4_request *q, const char *secret,
+                         const char *service, char *why, size_t why_cap);
+
+/* Bedrock: mocksrv__sigv4_check on what reached connection `c` (headers,
+ * query arguments), service "bedrock". */
 int mocksrv__sigv4_verify(struct MHD_Connection *c, const char *method, const char *raw_path,
                           const char *body, size_t len, const char *secret, char *why,
                           size_t why_cap);

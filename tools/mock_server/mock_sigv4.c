@@ -4,17 +4,25 @@
  *   1. Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/
  *      SERVICE/aws4_request, SignedHeaders=h1;h2..., Signature=HEX
  *   2. canonical request = METHOD \n canonical URI \n canonical query \n
- *      (name:value\n for each signed header, in SignedHeaders order) \n
- *      SignedHeaders \n hex(SHA-256(payload)); the canonical URI is the
- *      path as received, URI-encoded once more (every service but S3), so
- *      "%3A" on the wire is "%253A" here
+ *      (name:values\n for each signed header, in SignedHeaders order; a
+ *      repeated header's values joined with ',') \n SignedHeaders \n
+ *      hex(SHA-256(payload)); the canonical URI is the path as received,
+ *      URI-encoded once more (every service but S3), so "%3A" on the wire
+ *      is "%253A" here; the canonical query has each name and value
+ *      encoded once, sorted by name then value
  *   3. string to sign = "AWS4-HMAC-SHA256" \n X-Amz-Date \n
  *      DATE/REGION/SERVICE/aws4_request \n hex(SHA-256(canonical request))
  *   4. kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, DATE), REGION),
  *      SERVICE), "aws4_request"); signature = hex(HMAC(kSigning, sts)).
  * The mock also insists that host, x-amz-date and (when sent)
  * x-amz-content-sha256 and x-amz-security-token are signed, that the
- * payload hash matches the body, and that the service is "bedrock". */
+ * payload hash matches the body, and that the service is "bedrock".
+ *
+ * mocksrv__sigv4_check is the pure core (a request as data, the service to
+ * expect), also run on AWS's SigV4 test suite (tests/unit/test_mock_sigv4.c):
+ * that suite's paths carry no escapes, so "encode once more" is the single
+ * encoding its canonical requests show, and one canonical-URI rule covers
+ * both it and Bedrock. */
 #include "mock_internal.h"
 
 #include <openssl/crypto.h>
@@ -24,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void hexify(const unsigned char *d, size_t n, char *out)
 {
@@ -71,11 +80,191 @@ static int refuse(char *why, size_t cap, const char *msg)
     return -1;
 }
 
-int mocksrv__sigv4_verify(struct MHD_Connection *c, const char *method, const char *raw_path,
-                          const char *body, size_t len, const char *secret, char *why,
-                          size_t why_cap)
+static bool unreserved(unsigned char ch)
 {
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_' || ch == '.' || ch == '~';
+}
+
+/* URI-encode bytes [s, s+n): unreserved bytes (and '/' when keep_slash)
+ * as they are, every other byte as %XX in upper case. */
+static void uri_encode(struct mocksrv__buf *b, const char *s, size_t n, bool keep_slash)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (unreserved(ch) || (keep_slash && ch == '/'))
+            mocksrv__buf_add(b, &ch, 1);
+        else
+            mocksrv__buf_printf(b, "%%%02X", ch);
+    }
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* A query parameter's name or value, percent-decoded (a '%' not followed
+ * by two hex digits kept as it is), then URI-encoded: the query is encoded
+ * once whatever the client escaped. */
+static void query_part(struct mocksrv__buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            ch = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        }
+        uri_encode(b, &ch, 1, false);
+    }
+}
+
+struct qparam {
+    char *name, *value; /* canonical (encoded) */
+};
+
+static int qparam_cmp(const void *a, const void *b)
+{
+    const struct qparam *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+/* The canonical query string of `query` (as received, without '?'):
+ * each parameter's name and value encoded (query_part), the parameters
+ * sorted by name then value, joined "n=v&n=v".  False on out of memory. */
+static bool canonical_query(struct mocksrv__buf *cr, const char *query)
+{
+    size_t n = 0;
+    for (const char *p = query; *p; p++)
+        n += *p == '&';
+    struct qparam *ps = calloc(n + 1, sizeof(*ps));
+    if (ps == NULL)
+        return false;
+    size_t k = 0;
+    bool ok = true;
+    for (const char *p = query; ok && *p;) {
+        size_t len = strcspn(p, "&");
+        if (len > 0) {
+            const char *eq = memchr(p, '=', len);
+            size_t nl = eq != NULL ? (size_t)(eq - p) : len;
+            struct mocksrv__buf nb = {0}, vb = {0};
+            query_part(&nb, p, nl);
+            if (eq != NULL)
+                query_part(&vb, eq + 1, len - nl - 1);
+            /* Allocated even when empty; a failed buffer still owns its data. */
+            mocksrv__buf_str(&nb, "");
+            mocksrv__buf_str(&vb, "");
+            ok = !nb.failed && !vb.failed;
+            ps[k].name = mocksrv__buf_take(&nb, NULL);
+            ps[k].value = mocksrv__buf_take(&vb, NULL);
+            k++;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    if (ok) {
+        qsort(ps, k, sizeof(*ps), qparam_cmp);
+        for (size_t i = 0; i < k; i++)
+            mocksrv__buf_printf(cr, "%s%s=%s", i > 0 ? "&" : "", ps[i].name, ps[i].value);
+    }
+    for (size_t i = 0; i < k; i++) {
+        free(ps[i].name);
+        free(ps[i].value);
+    }
+    free(ps);
+    return ok;
+}
+
+/* Every value of header `name` (case-insensitive) in the order received,
+ * each trimmed with inner runs of spaces collapsed, joined with ','.
+ * False when the request has no such header. */
+static bool header_values(struct mocksrv__buf *cr, const struct mocksrv__sigv4_request *q,
+                          const char *name)
+{
+    bool found = false;
+    for (size_t i = 0; i < q->n_headers; i++) {
+        if (strcasecmp(q->headers[i].name, name) != 0)
+            continue;
+        if (found)
+            mocksrv__buf_str(cr, ",");
+        found = true;
+        const char *v = q->headers[i].value != NULL ? q->headers[i].value : "";
+        while (*v == ' ' || *v == '\t')
+            v++;
+        bool sp = false;
+        for (; *v; v++) {
+            if (*v == ' ' || *v == '\t') {
+                sp = true;
+                continue;
+            }
+            if (sp)
+                mocksrv__buf_str(cr, " ");
+            sp = false;
+            mocksrv__buf_add(cr, v, 1);
+        }
+    }
+    return found;
+}
+
+/* The first value of header `name`, NULL if none. */
+static const char *header(const struct mocksrv__sigv4_request *q, const char *name)
+{
+    for (size_t i = 0; i < q->n_headers; i++)
+        if (strcasecmp(q->headers[i].name, name) == 0)
+            return q->headers[i].value != NULL ? q->headers[i].value : "";
+    return NULL;
+}
+
+/* The canonical request's hex SHA-256 into out[65]; -1 with the reason
+ * when a signed header is missing or memory runs out. */
+static int canonical_request_hash(const struct mocksrv__sigv4_request *q,
+                                  const char *signed_headers, const char *payload_hash,
+                                  char out[65], char *why, size_t why_cap)
+{
+    struct mocksrv__buf cr = {0};
+    mocksrv__buf_printf(&cr, "%s\n", q->method);
+    /* The path as received encoded once more (every service but S3), '/'
+     * kept: "%3A" on the wire is "%253A" here. */
+    uri_encode(&cr, q->path, strlen(q->path), true);
+    mocksrv__buf_str(&cr, "\n");
+    if (!canonical_query(&cr, q->query != NULL ? q->query : "")) {
+        mocksrv__buf_free(&cr);
+        return refuse(why, why_cap, "out of memory");
+    }
+    mocksrv__buf_str(&cr, "\n");
+    char names[1030];
+    snprintf(names, sizeof(names), "%s", signed_headers);
+    char *save = NULL;
+    for (char *h = strtok_r(names, ";", &save); h != NULL; h = strtok_r(NULL, ";", &save)) {
+        mocksrv__buf_printf(&cr, "%s:", h);
+        if (!header_values(&cr, q, h)) {
+            mocksrv__buf_free(&cr);
+            return refuse(why, why_cap, "A signed header is missing from the request.");
+        }
+        mocksrv__buf_str(&cr, "\n");
+    }
+    mocksrv__buf_printf(&cr, "\n%s\n%s", signed_headers, payload_hash);
+    if (cr.failed) {
+        mocksrv__buf_free(&cr);
+        return refuse(why, why_cap, "out of memory");
+    }
+    sha256_hex(cr.data, cr.len, out);
+    mocksrv__buf_free(&cr);
+    return 0;
+}
+
+int mocksrv__sigv4_check(const struct mocksrv__sigv4_request *q, const char *secret,
+                         const char *service, char *why, size_t why_cap)
+{
+    const char *auth = header(q, "Authorization");
     static const char algo[] = "AWS4-HMAC-SHA256 ";
     if (auth == NULL || strncmp(auth, algo, sizeof(algo) - 1) != 0)
         return refuse(why, why_cap, "Missing Authentication Token");
@@ -96,9 +285,11 @@ int mocksrv__sigv4_verify(struct MHD_Connection *c, const char *method, const ch
         parts[np++] = t;
     if (np != 5 || strcmp(parts[4], "aws4_request") != 0 || strlen(parts[1]) != 8)
         return refuse(why, why_cap, "Credential should be scoped to a valid region.");
-    if (strcmp(parts[3], "bedrock") != 0)
-        return refuse(why, why_cap, "Credential should be scoped to correct service: 'bedrock'.");
-    const char *amz_date = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-date");
+    if (strcmp(parts[3], service) != 0) {
+        snprintf(why, why_cap, "Credential should be scoped to correct service: '%s'.", service);
+        return -1;
+    }
+    const char *amz_date = header(q, "x-amz-date");
     if (amz_date == NULL || strlen(amz_date) != 16 || strncmp(amz_date, parts[1], 8) != 0)
         return refuse(why, why_cap, "Date in Credential scope does not match YYYYMMDD from "
                                     "ISO-8601 version of date from HTTP.");
@@ -107,9 +298,9 @@ int mocksrv__sigv4_verify(struct MHD_Connection *c, const char *method, const ch
     char list[1030];
     snprintf(list, sizeof(list), ";%s;", signed_headers);
     const char *must[] = {"host", "x-amz-date", NULL, NULL};
-    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-content-sha256") != NULL)
+    if (header(q, "x-amz-content-sha256") != NULL)
         must[2] = "x-amz-content-sha256";
-    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-security-token") != NULL)
+    if (header(q, "x-amz-security-token") != NULL)
         must[3] = "x-amz-security-token";
     for (int i = 0; i < 4; i++) {
         char want[64];
@@ -122,59 +313,15 @@ int mocksrv__sigv4_verify(struct MHD_Connection *c, const char *method, const ch
     }
 
     char payload_hash[65];
-    sha256_hex(body != NULL ? body : "", len, payload_hash);
-    const char *sent_hash = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                        "x-amz-content-sha256");
+    sha256_hex(q->body != NULL ? q->body : "", q->body_len, payload_hash);
+    const char *sent_hash = header(q, "x-amz-content-sha256");
     if (sent_hash != NULL && strcmp(sent_hash, payload_hash) != 0)
         return refuse(why, why_cap, "The provided 'x-amz-content-sha256' header does not match "
                                     "what was computed.");
 
-    /* The canonical request. */
-    struct mocksrv__buf cr = {0};
-    mocksrv__buf_printf(&cr, "%s\n", method);
-    for (const unsigned char *p = (const unsigned char *)raw_path; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/')
-            mocksrv__buf_add(&cr, p, 1);
-        else
-            mocksrv__buf_printf(&cr, "%%%02X", *p);
-    }
-    /* Bedrock's Converse paths carry no query. */
-    mocksrv__buf_str(&cr, "\n\n");
-    char names[1030];
-    snprintf(names, sizeof(names), "%s", signed_headers);
-    save = NULL;
-    for (char *h = strtok_r(names, ";", &save); h != NULL; h = strtok_r(NULL, ";", &save)) {
-        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, h);
-        if (v == NULL) {
-            mocksrv__buf_free(&cr);
-            return refuse(why, why_cap, "A signed header is missing from the request.");
-        }
-        mocksrv__buf_printf(&cr, "%s:", h);
-        /* Trimmed, inner runs of spaces collapsed. */
-        while (*v == ' ' || *v == '\t')
-            v++;
-        bool sp = false;
-        for (; *v; v++) {
-            if (*v == ' ' || *v == '\t') {
-                sp = true;
-                continue;
-            }
-            if (sp)
-                mocksrv__buf_str(&cr, " ");
-            sp = false;
-            mocksrv__buf_add(&cr, v, 1);
-        }
-        mocksrv__buf_str(&cr, "\n");
-    }
-    mocksrv__buf_printf(&cr, "\n%s\n%s", signed_headers, payload_hash);
-    if (cr.failed) {
-        mocksrv__buf_free(&cr);
-        return refuse(why, why_cap, "out of memory");
-    }
     char cr_hash[65];
-    sha256_hex(cr.data, cr.len, cr_hash);
-    mocksrv__buf_free(&cr);
+    if (canonical_request_hash(q, signed_headers, payload_hash, cr_hash, why, why_cap) != 0)
+        return -1;
 
     char sts[512];
     snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz_date,
@@ -190,13 +337,87 @@ int mocksrv__sigv4_verify(struct MHD_Connection *c, const char *method, const ch
     hmac(k2, 32, parts[3], k1);
     hmac(k1, 32, "aws4_request", k2);
     hmac(k2, 32, sts, k1);
+    explicit_bzero(k, kl);
     free(k);
     char want[65];
     hexify(k1, 32, want);
+    explicit_bzero(k1, sizeof(k1));
+    explicit_bzero(k2, sizeof(k2));
     if (strlen(signature) != 64 || CRYPTO_memcmp(want, signature, 64) != 0)
         return refuse(why, why_cap, "The request signature we calculated does not match the "
                                     "signature you provided. Check your AWS Secret Access Key "
                                     "and signing method. Consult the service documentation for "
                                     "details.");
     return 0;
+}
+
+/* ---- from a libmicrohttpd connection ---------------------------------------- */
+
+/* At most this many request headers are looked at (libmicrohttpd's memory
+ * pool bounds them anyway). */
+#define MAX_HEADERS 256
+
+struct collected {
+    struct mocksrv__sigv4_header h[MAX_HEADERS];
+    size_t n;
+    bool overflow;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct collected *c = cls;
+    if (c->n == MAX_HEADERS) {
+        c->overflow = true;
+        return MHD_NO;
+    }
+    c->h[c->n].name = key;
+    c->h[c->n++].value = value != NULL ? value : "";
+    return MHD_YES;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct mocksrv__buf *b = cls;
+    mocksrv__buf_printf(b, b->len > 0 ? "&%s" : "%s", key);
+    if (value != NULL)
+        mocksrv__buf_printf(b, "=%s", value);
+    return MHD_YES;
+}
+
+int mocksrv__sigv4_verify(struct MHD_Connection *c, const char *method, const char *raw_path,
+                          const char *body, size_t len, const char *secret, char *why,
+                          size_t why_cap)
+{
+    struct collected *hs = calloc(1, sizeof(*hs));
+    if (hs == NULL)
+        return refuse(why, why_cap, "out of memory");
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, hs);
+    /* The server keeps escapes (its unescape callback), so the arguments
+     * are as sent. */
+    struct mocksrv__buf qb = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &qb);
+    int rc;
+    if (hs->overflow)
+        rc = refuse(why, why_cap, "too many headers");
+    else if (qb.failed)
+        rc = refuse(why, why_cap, "out of memory");
+    else {
+        struct mocksrv__sigv4_request q = {
+            .method = method,
+            .path = raw_path,
+            .query = qb.data != NULL ? qb.data : "",
+            .headers = hs->h,
+            .n_headers = hs->n,
+            .body = body,
+            .body_len = len,
+        };
+        rc = mocksrv__sigv4_check(&q, secret, "bedrock", why, why_cap);
+    }
+    mocksrv__buf_free(&qb);
+    free(hs);
+    return rc;
 }
