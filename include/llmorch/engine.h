@@ -190,7 +190,9 @@ struct llm_engine_options {
     /* Headers sent with every request, each "Name: value" (at most 64; no
      * CR or LF, else llm_engine_new fails with LLM_ERR_INVALID_ARGUMENT).
      * A name the provider already sends is replaced; a request's own
-     * headers (llm_request.headers) win over these. */
+     * headers (llm_request.headers) win over these.  Bedrock with SigV4:
+     * see llm_request.headers (signed; its signature's own headers
+     * refused). */
     const char *const *headers;
     size_t n_headers;
     /* The exact URL to POST to, used as given (query string kept), instead

@@ -226,7 +226,10 @@ struct llm_request {
     /* Extra HTTP headers, each "Name: value" (at most 64, 8 KiB each; no CR
      * or LF).  They are added after the engine's default headers and the
      * provider's own; a name already present (case-insensitive) is replaced,
-     * so they can override e.g. the API key header. */
+     * so they can override e.g. the API key header.  Bedrock signing with
+     * SigV4 signs the final header set (these included) and refuses, with
+     * LLM_ERR_INVALID_REQUEST, a header its signature sets: Authorization,
+     * Host, X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token. */
     const char *const *headers;
     size_t n_headers;
 };

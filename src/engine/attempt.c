@@ -10,6 +10,8 @@
 #include "base/clock.h"
 #include "base/util.h"
 #include "engine/engine_internal.h"
+#include "providers/hooks.h"
+#include "transport/headers.h"
 
 /* ---- streamed replies ------------------------------------------------------------ */
 
@@ -226,22 +228,6 @@ static void begin(struct llm_engine *e, struct ereq *r, int64_t now_mono)
     r->raw_stream.len = 0;
 }
 
-/* Drop every header named `name` (ASCII case-insensitive). */
-static void remove_header(struct llm_http_request *h, const char *name, size_t name_len)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < h->n_headers; i++) {
-        struct llm_header *x = &h->headers[i];
-        if (strlen(x->name) == name_len && strncasecmp(x->name, name, name_len) == 0) {
-            free(x->name);
-            free(x->value);
-            continue;
-        }
-        h->headers[k++] = *x;
-    }
-    h->n_headers = k;
-}
-
 /* Add "Name: value" lines (checked at submission or engine creation),
  * each replacing the provider's header of that name. */
 static enum llm_error add_header_lines(struct llm_http_request *h, const char *const *lines,
@@ -262,7 +248,7 @@ static enum llm_error add_header_lines(struct llm_http_request *h, const char *c
         char *value = llm__strndup(v, vlen);
         enum llm_error rc = name && value ? LLM_OK : LLM_ERR_OUT_OF_MEMORY;
         if (rc == LLM_OK) {
-            remove_header(h, name, name_len);
+            llm__http_request_remove_header(h, name, name_len);
             rc = llm_http_request_add_header(h, name, value);
         }
         free(name);
@@ -285,11 +271,18 @@ void llm__eng_start_attempt(struct ereq *r)
         rc = add_header_lines(&hreq, (const char *const *)e->headers, e->n_headers);
     if (rc == LLM_OK)
         rc = add_header_lines(&hreq, r->req.headers, r->req.n_headers);
+    /* The provider's last word on the final header set (Bedrock signs it). */
+    char why[192] = "";
+    if (rc == LLM_OK && e->n_headers + r->req.n_headers > 0)
+        rc = llm__provider_headers_added(e->provider, &hreq, (const char *const *)e->headers,
+                                         e->n_headers, r->req.headers, r->req.n_headers, why,
+                                         sizeof(why));
     if (rc != LLM_OK) {
         llm_http_request_clear(&hreq);
         llm__eng_finish(r, rc,
-                        rc == LLM_ERR_INVALID_REQUEST ? "provider rejected the request (extra_json?)"
-                                                      : llm_strerror(rc),
+                        why[0] != '\0'                  ? why
+                        : rc == LLM_ERR_INVALID_REQUEST ? "provider rejected the request (extra_json?)"
+                                                        : llm_strerror(rc),
                         0, NULL, false);
         return;
     }

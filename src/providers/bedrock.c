@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
 #include "base/util.h"
 #include "llmorch/ext/provider.h"
+#include "providers/hooks.h"
 #include "providers/sigv4.h"
 #include "providers/wire.h"
 
@@ -271,6 +273,14 @@ static enum llm_error build_body(const struct llm_request *req, struct llm_http_
     return llm__body_end(&b, out);
 }
 
+/* SigV4 over every header `out` carries, at the wall clock's second. */
+static enum llm_error sign(const struct bedrock_impl *m, struct llm_http_request *out)
+{
+    struct llm__aws_credentials c = {m->access_key_id, m->secret_access_key, m->session_token};
+    return llm__sigv4_sign_request(out, "POST", &c, m->region, SERVICE,
+                                   llm__now_wall_us() / 1000000);
+}
+
 static enum llm_error bedrock_build_request(const struct llm_provider *p,
                                             const struct llm_request *req, const char *trace_id,
                                             struct llm_http_request *out)
@@ -295,15 +305,48 @@ static enum llm_error bedrock_build_request(const struct llm_provider *p,
     }
     if (err == LLM_OK)
         err = llm_http_request_add_header(out, "Content-Type", "application/json");
-    if (err == LLM_OK && m->ep.api_key != NULL) {
+    if (err == LLM_OK && m->ep.api_key != NULL)
         err = llm__add_bearer(out, m->ep.api_key);
-    } else if (err == LLM_OK && m->access_key_id != NULL) {
-        struct llm__aws_credentials c = {m->access_key_id, m->secret_access_key,
-                                         m->session_token};
-        err = llm__sigv4_sign_request(out, "POST", &c, m->region, SERVICE,
-                                      llm__now_wall_us() / 1000000);
-    }
+    else if (err == LLM_OK && m->access_key_id != NULL)
+        err = sign(m, out);
     return llm__request_built(out, err);
+}
+
+/* The headers a SigV4 signature sets itself (Host from the URL): an extra
+ * header line may not replace them. */
+static const char *const signer_headers[] = {"Authorization", "Host", "X-Amz-Date",
+                                             "X-Amz-Content-Sha256", "X-Amz-Security-Token"};
+
+/* The engine's and the request's extra headers came after build_request
+ * signed: refuse those naming a header of the signature's own, then sign
+ * the final header set again (a replaced Content-Type, or any header
+ * added, is then signed too). */
+enum llm_error llm__bedrock_headers_added(const struct llm_provider *p,
+                                          struct llm_http_request *req,
+                                          const char *const *const lines[2], const size_t n[2],
+                                          char *why, size_t why_cap)
+{
+    if (p == NULL || p->vtable == NULL || p->vtable->build_request != bedrock_build_request)
+        return LLM_OK;
+    const struct bedrock_impl *m = p->impl;
+    if (m->ep.api_key != NULL || m->access_key_id == NULL || n[0] + n[1] == 0)
+        return LLM_OK; /* nothing signed */
+    for (size_t set = 0; set < 2; set++)
+        for (size_t i = 0; i < n[set]; i++) {
+            const char *line = lines[set][i];
+            size_t len = strcspn(line, ":");
+            for (size_t k = 0; k < sizeof(signer_headers) / sizeof(signer_headers[0]); k++)
+                if (strlen(signer_headers[k]) == len &&
+                    strncasecmp(line, signer_headers[k], len) == 0) {
+                    snprintf(why, why_cap,
+                             "%s header %s: bedrock signs the request with SigV4 and sets "
+                             "this header itself",
+                             set == 0 ? "engine" : "request", signer_headers[k]);
+                    return LLM_ERR_INVALID_REQUEST;
+                }
+        }
+    enum llm_error err = sign(m, req);
+    return err == LLM_ERR_INVALID_ARGUMENT ? LLM_ERR_INVALID_REQUEST : err;
 }
 
 /* ---- errors ------------------------------------------------------------------- */

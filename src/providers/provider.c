@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "llmorch/ext/provider.h"
+#include "providers/hooks.h"
 
 /* What llm_provider_new allocates.  `pub` comes first so that the pointer
  * handed out is also the allocation, which llm_provider_free() frees (as it
@@ -65,4 +66,16 @@ void llm_provider_free(struct llm_provider *p)
     if (p->vtable != NULL && p->vtable->destroy != NULL)
         p->vtable->destroy(p);
     free(p);
+}
+
+enum llm_error llm__provider_headers_added(const struct llm_provider *p,
+                                           struct llm_http_request *req,
+                                           const char *const *engine_lines, size_t n_engine,
+                                           const char *const *request_lines, size_t n_request,
+                                           char *why, size_t why_cap)
+{
+    const char *const *const lines[2] = {engine_lines, request_lines};
+    const size_t n[2] = {engine_lines != NULL ? n_engine : 0,
+                         request_lines != NULL ? n_request : 0};
+    return llm__bedrock_headers_added(p, req, lines, n, why, why_cap);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/util.h"
+#include "transport/headers.h"
 
 static void to_hex(const unsigned char *d, size_t n, char *out)
 {
@@ -397,6 +398,12 @@ enum llm_error llm__sigv4_sign_request(struct llm_http_request *req, const char 
     enum llm_error err = split_url(req->url, &host, &path, &query);
     if (err != LLM_OK)
         return err;
+
+    /* Signing again replaces what an earlier signature added. */
+    static const char *const own[] = {"X-Amz-Date", "X-Amz-Content-Sha256",
+                                      "X-Amz-Security-Token", "Authorization"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        llm__http_request_remove_header(req, own[i], strlen(own[i]));
 
     char amz_date[17], payload_hash[65];
     llm__amz_date(epoch_s, amz_date);

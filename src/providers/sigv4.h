@@ -63,7 +63,9 @@ void llm__amz_date(int64_t epoch_s, char out[17]);
  * x-amz-security-token when there is a session token, then Authorization:
  * AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request,
  * SignedHeaders=..., Signature=...  Every header of `req` is signed, and
- * host (taken from the URL, with a non-default port).  `method` is the
+ * host (taken from the URL, with a non-default port).  Those four headers
+ * already in `req` (an earlier signature) are replaced, so a request whose
+ * headers changed after signing is signed again by calling this again.  `method` is the
  * HTTP method the transport will use.  Returns LLM_OK,
  * LLM_ERR_INVALID_ARGUMENT (URL not absolute http(s), bad credentials) or
  * LLM_ERR_OUT_OF_MEMORY; `req` may then hold some of the added headers

@@ -47,4 +47,10 @@ void llm__hdr_list_trim(struct llm__hdr_list *l, size_t keep_bytes);
 
 void llm__hdr_list_free(struct llm__hdr_list *l);
 
+/* Drop every header of `req` named name[0..name_len) (ASCII
+ * case-insensitive), freeing it.  (A request's headers, not a response's:
+ * here beside the other header helpers.) */
+void llm__http_request_remove_header(struct llm_http_request *req, const char *name,
+                                     size_t name_len);
+
 #endif /* LLMORCH_TRANSPORT_HEADERS_H */

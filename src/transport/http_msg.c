@@ -5,9 +5,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/util.h"
 #include "llmorch/ext/provider.h"
+#include "transport/headers.h"
 
 /* A CR or LF in a header would let a caller-supplied value (an API key read
  * from the environment, a trace header) inject extra header lines. */
@@ -45,6 +47,22 @@ enum llm_error llm_http_request_add_header(struct llm_http_request *req, const c
     req->headers = h;
     req->n_headers++;
     return LLM_OK;
+}
+
+void llm__http_request_remove_header(struct llm_http_request *req, const char *name,
+                                     size_t name_len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        struct llm_header *x = &req->headers[i];
+        if (strlen(x->name) == name_len && strncasecmp(x->name, name, name_len) == 0) {
+            free(x->name);
+            free(x->value);
+            continue;
+        }
+        req->headers[k++] = *x;
+    }
+    req->n_headers = k;
 }
 
 void llm_http_request_clear(struct llm_http_request *req)

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,6 +431,107 @@ static void provider_secrets_never_appear_in_results_logs_or_metrics(void **stat
     mocksrv_stop(s);
 }
 
+/* What the last Bedrock request carried, seen by the mock (capture hook). */
+struct seen {
+    pthread_mutex_t mu;
+    char headers[4096];
+};
+
+static void capture_headers(void *user, const struct mocksrv_capture *c)
+{
+    struct seen *k = user;
+    pthread_mutex_lock(&k->mu);
+    snprintf(k->headers, sizeof(k->headers), "%s", c->headers);
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* The engine's default headers and the request's own come after
+ * build_request: Bedrock signs the final header set, so a replaced
+ * Content-Type and an added header are signed (the mock's verifier accepts
+ * the request and SignedHeaders names them), while a header the signature
+ * sets itself cannot be replaced (INVALID_REQUEST naming it, nothing sent). */
+static void bedrock_signs_extra_headers_and_refuses_replacing_its_own(void **state)
+{
+    (void)state;
+    struct seen k = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct mocksrv_options mo = {0};
+    mo.aws_secret_key = SECRET;
+    mo.capture = capture_headers;
+    mo.capture_user = &k;
+    struct mocksrv *s = NULL;
+    assert_int_equal(mocksrv_start(&mo, &s), 0);
+
+    struct llm_provider_options po = {0};
+    po.base_url = mocksrv_url(s);
+    po.api_key = "";
+    po.region = "us-east-1";
+    po.aws_access_key_id = AKID;
+    po.aws_secret_access_key = SECRET;
+    po.aws_session_token = "FwoGZXIvYXdzEXAMPLETOKEN";
+    struct llm_engine_options o = {0};
+    assert_int_equal(llm_provider_new_bedrock(&po, &o.provider_instance), LLM_OK);
+    static const char *const defaults[] = {"Content-Type: application/json; charset=utf-8"};
+    o.headers = defaults;
+    o.n_headers = 1;
+    o.max_attempts = 1;
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+
+    struct llm_message m = {.role = "user", .content = "hi"};
+    struct llm_request req = {0};
+    req.model = cases[2].model;
+    req.messages = &m;
+    req.n_messages = 1;
+    static const char *const extra[] = {"X-Extra-Header: one  two"};
+    req.headers = extra;
+    req.n_headers = 1;
+    for (int stream = 0; stream < 2; stream++) {
+        struct deltas d = {0};
+        req.stream = stream;
+        req.on_delta = stream ? on_delta : NULL;
+        req.delta_user = stream ? &d : NULL;
+        struct llm_result *res = llm_generate(e, &req);
+        assert_non_null(res);
+        if (!res->success)
+            fail_msg("stream=%d: %s", stream, res->error.message);
+        pthread_mutex_lock(&k.mu);
+        assert_non_null(strstr(k.headers, "application/json; charset=utf-8"));
+        assert_non_null(strstr(k.headers, "SignedHeaders=content-type;host;x-amz-content-sha256;"
+                                          "x-amz-date;x-amz-security-token;x-extra-header,"));
+        pthread_mutex_unlock(&k.mu);
+        llm_result_free(res);
+    }
+
+    static const char *const own[][2] = {
+        {"X-Amz-Date: 20150830T123600Z", "X-Amz-Date"},
+        {"host: example.com", "Host"},
+        {"authorization: AWS4-HMAC-SHA256 made-up", "Authorization"},
+        {"X-Amz-Security-Token: other", "X-Amz-Security-Token"},
+        {"x-amz-content-sha256: UNSIGNED-PAYLOAD", "X-Amz-Content-Sha256"},
+    };
+    struct mocksrv_counters before;
+    mocksrv_stats(s, &before);
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        const char *line = own[i][0];
+        req.headers = &line;
+        req.stream = false;
+        req.on_delta = NULL;
+        req.delta_user = NULL;
+        struct llm_result *res = llm_generate(e, &req);
+        assert_non_null(res);
+        assert_false(res->success);
+        assert_int_equal(res->error.type, LLM_ERR_INVALID_REQUEST);
+        assert_non_null(strstr(res->error.message, own[i][1]));
+        assert_non_null(strstr(res->error.message, "SigV4"));
+        llm_result_free(res);
+    }
+    struct mocksrv_counters after;
+    mocksrv_stats(s, &after);
+    assert_int_equal(after.requests, before.requests);
+    llm_engine_free(e);
+    mocksrv_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +541,7 @@ int main(void)
         cmocka_unit_test(bedrock_wrong_secret_is_an_authentication_error_not_retried),
         cmocka_unit_test(bedrock_session_token_is_sent_and_signed),
         cmocka_unit_test(bedrock_unsigned_requests_are_refused_by_the_verifier),
+        cmocka_unit_test(bedrock_signs_extra_headers_and_refuses_replacing_its_own),
         cmocka_unit_test(bedrock_corrupted_event_stream_crc_is_a_parse_error),
         cmocka_unit_test(truncated_streams_are_parse_errors_in_every_framing),
         cmocka_unit_test(each_format_answers_a_full_rate_window_with_its_own_429),

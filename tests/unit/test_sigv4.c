@@ -220,6 +220,31 @@ static void sigv4_host_drops_the_default_port_and_keeps_others(void **state)
     llm_http_request_clear(&r);
 }
 
+/* A request whose headers changed after signing is signed again by
+ * signing it again: the earlier signature's headers are replaced, not
+ * repeated, and the new header is signed. */
+static void sigv4_signing_again_replaces_the_earlier_signature(void **state)
+{
+    (void)state;
+    struct llm_http_request r = {0};
+    r.url = strdup("https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse");
+    struct llm__aws_credentials c = {SIGV4_EX_AKID, SIGV4_EX_SECRET, "token"};
+    assert_int_equal(llm__sigv4_sign_request(&r, "POST", &c, "us-east-1", "bedrock", 0), LLM_OK);
+    char first[512];
+    snprintf(first, sizeof(first), "%s", header(&r, "authorization"));
+    assert_int_equal(llm_http_request_add_header(&r, "X-Later", "1"), LLM_OK);
+    assert_int_equal(llm__sigv4_sign_request(&r, "POST", &c, "us-east-1", "bedrock", 0), LLM_OK);
+    /* header() fails the test on a repeated name. */
+    assert_non_null(header(&r, "x-amz-date"));
+    assert_non_null(header(&r, "x-amz-content-sha256"));
+    assert_string_equal(header(&r, "x-amz-security-token"), "token");
+    const char *auth = header(&r, "authorization");
+    assert_string_not_equal(auth, first);
+    assert_non_null(strstr(auth, "x-amz-security-token;x-later, Signature="));
+    assert_int_equal(r.n_headers, 5);
+    llm_http_request_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +256,7 @@ int main(void)
         cmocka_unit_test(sigv4_amz_date_formats_utc_seconds),
         cmocka_unit_test(sigv4_sign_request_adds_date_payload_hash_token_and_authorization),
         cmocka_unit_test(sigv4_host_drops_the_default_port_and_keeps_others),
+        cmocka_unit_test(sigv4_signing_again_replaces_the_earlier_signature),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
