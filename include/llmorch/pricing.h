@@ -18,10 +18,16 @@
 
 LLM_BEGIN_DECLS
 
-/* The date of the built-in price table (YYYY-MM-DD): the prices were
- * checked against the providers' published price lists as of this day.
- * Providers change prices; load a current LiteLLM file to stay exact. */
+/* The dates of the built-in price table: its OpenAI and Anthropic rows
+ * were checked against those providers' published price lists as of
+ * LLM_PRICING_DATE (YYYY-MM-DD); its Gemini (Developer API) and Amazon
+ * Bedrock rows were last checked in the month of LLM_PRICING_DATE_GEMINI
+ * and LLM_PRICING_DATE_BEDROCK (YYYY-MM: no day was recorded).  Ollama
+ * models have no rows (see llm_cost.local).  Providers change prices; load
+ * a current LiteLLM file to stay exact. */
 #define LLM_PRICING_DATE "2026-11-05"
+#define LLM_PRICING_DATE_GEMINI "2025-12"
+#define LLM_PRICING_DATE_BEDROCK "2025-12"
 
 /* The price of one model, USD per million tokens.  A rate absent from the
  * provider's list has its has_* flag false; llm_cost_compute() then bills
@@ -44,7 +50,8 @@ struct llm_pricing;
 #define LLM_PRICING_MAX_FILE_BYTES ((size_t)64 << 20)
 
 /* A new table holding the built-in prices (OpenAI, Anthropic, Gemini and
- * Bedrock models; see src/metrics/pricing.c for each source's date).  Returns LLM_OK and sets *out, or
+ * Bedrock models, dated by the LLM_PRICING_DATE* macros above; sources in
+ * src/metrics/pricing.c).  Returns LLM_OK and sets *out, or
  * LLM_ERR_INVALID_ARGUMENT (NULL out) or LLM_ERR_OUT_OF_MEMORY with *out
  * NULL.  Any thread. */
 LLM_API enum llm_error llm_pricing_new_builtin(struct llm_pricing **out);

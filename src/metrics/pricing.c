@@ -19,27 +19,28 @@
  * USD per million tokens: input, output, cached input (cache read), cache
  * write.  A negative cell means "the provider lists no such rate".
  *
- * Sources, as of LLM_PRICING_DATE:
- *  - OpenAI: the Standard tier of the pricing page (developers.openai.com/
+ * Sources, each with the date its rows were checked (llmorch/pricing.h
+ * has the dates as macros; change both together):
+ *  - OpenAI (LLM_PRICING_DATE): the Standard tier of the pricing page (developers.openai.com/
  *    api/docs/pricing) and the per-model pages, cross-checked against
  *    third-party copies of that page dated 2026-03 to 2026-11.  OpenAI has
  *    no cache-write charge (caching is automatic), hence -1.
- *  - Anthropic: the "Model pricing" table of platform.claude.com/docs/en/
+ *  - Anthropic (LLM_PRICING_DATE): the "Model pricing" table of platform.claude.com/docs/en/
  *    about-claude/pricing and the per-model overview pages.  The cache-write
  *    rate is the 5-minute one (1.25x input), the default TTL; llm_usage does
  *    not split 1-hour writes (2x input), which are therefore under-billed.
- *  - Gemini (Developer API, paid tier, prompts up to 200K tokens): the
- *    rates of ai.google.dev/gemini-api/docs/pricing as last checked for
- *    this table (2025-12); cached input is the context-caching read rate.
+ *  - Gemini (LLM_PRICING_DATE_GEMINI, 2025-12; Developer API, paid tier,
+ *    prompts up to 200K tokens): the rates of
+ *    ai.google.dev/gemini-api/docs/pricing; cached input is the context-caching read rate.
  *    Thinking tokens are billed as output (llm_usage.output_tokens
  *    includes them).
- *  - Amazon Bedrock (on-demand, us-east-1): aws.amazon.com/bedrock/pricing
- *    as last checked for this table (2025-12), under the model ids Bedrock
+ *  - Amazon Bedrock (LLM_PRICING_DATE_BEDROCK, 2025-12; on-demand,
+ *    us-east-1): aws.amazon.com/bedrock/pricing, under the model ids Bedrock
  *    uses ("anthropic.claude-3-5-haiku-20241022-v1:0").  Cross-region
  *    inference profiles ("us.", "eu.", "apac.", "global." + the id) are
  *    billed at the model's rate: the lookup strips that prefix.
- *  - Ollama: local models have no entry; the engine prices them at zero
- *    with cost.known true and cost.local true (see llm_cost).
+ *  - Ollama: local models have no entry (no date); the engine prices them
+ *    at zero with cost.known true and cost.local true (see llm_cost).
  * Not modelled: Batch / Flex / Priority tiers, long-context premiums (e.g.
  * prompts over 200K tokens), and models whose price depends on prompt
  * length or changed while this table was checked (Claude Haiku 5.5,
@@ -50,7 +51,7 @@ struct builtin_price {
 };
 
 static const struct builtin_price builtin_prices[] = {
-    /* OpenAI */
+    /* OpenAI, as of LLM_PRICING_DATE */
     {"gpt-4o", 2.50, 10.00, 1.25, -1},
     {"gpt-4o-2024-05-13", 5.00, 15.00, -1, -1}, /* the first snapshot kept its launch price */
     {"gpt-4o-mini", 0.15, 0.60, 0.075, -1},
@@ -71,7 +72,7 @@ static const struct builtin_price builtin_prices[] = {
     {"gpt-5.4-mini", 0.75, 4.50, 0.075, -1},
     {"gpt-5.4-nano", 0.20, 1.25, 0.02, -1},
     {"gpt-5.5", 5.00, 30.00, 0.50, -1},
-    /* Anthropic */
+    /* Anthropic, as of LLM_PRICING_DATE */
     {"claude-3-haiku", 0.25, 1.25, 0.03, 0.30},
     {"claude-3-opus", 15.00, 75.00, 1.50, 18.75},
     {"claude-3-5-haiku", 0.80, 4.00, 0.08, 1.00},
@@ -89,14 +90,14 @@ static const struct builtin_price builtin_prices[] = {
     {"claude-opus-4-8", 5.00, 25.00, 0.50, 6.25},
     {"claude-sonnet-5", 2.00, 10.00, 0.20, 2.50},
     {"claude-opus-5", 5.00, 25.00, 0.50, 6.25},
-    /* Google Gemini */
+    /* Google Gemini, as of LLM_PRICING_DATE_GEMINI */
     {"gemini-3-pro-preview", 2.00, 12.00, 0.20, -1},
     {"gemini-2.5-pro", 1.25, 10.00, 0.125, -1},
     {"gemini-2.5-flash", 0.30, 2.50, 0.03, -1},
     {"gemini-2.5-flash-lite", 0.10, 0.40, 0.01, -1},
     {"gemini-2.0-flash", 0.10, 0.40, 0.025, -1},
     {"gemini-2.0-flash-lite", 0.075, 0.30, -1, -1},
-    /* Amazon Bedrock: Anthropic */
+    /* Amazon Bedrock, as of LLM_PRICING_DATE_BEDROCK: Anthropic */
     {"anthropic.claude-3-haiku-20240307-v1:0", 0.25, 1.25, -1, -1},
     {"anthropic.claude-3-5-haiku-20241022-v1:0", 0.80, 4.00, 0.08, 1.00},
     {"anthropic.claude-3-5-sonnet-20240620-v1:0", 3.00, 15.00, -1, -1},

@@ -32,6 +32,10 @@ static void gemini_and_bedrock_models_have_built_in_prices(void **state)
     price_of(p, "meta.llama3-3-70b-instruct-v1:0");
     price_of(p, "mistral.mistral-large-2402-v1:0");
     llm_pricing_free(p);
+    /* Their rows are dated like the OpenAI and Anthropic ones
+     * (LLM_PRICING_DATE), by month: when they were last checked. */
+    assert_string_equal(LLM_PRICING_DATE_GEMINI, "2025-12");
+    assert_string_equal(LLM_PRICING_DATE_BEDROCK, "2025-12");
 }
 
 static void bedrock_inference_profiles_are_priced_as_their_model(void **state)
