@@ -19,7 +19,7 @@ const struct mocksrv__format *mocksrv__format_of(enum mocksrv__api api)
     }
 }
 
-static int hexval(char c)
+int mocksrv__hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -41,8 +41,8 @@ static char *decode(const char *s, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && n - i > 2 && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && n - i > 2 && (hi = mocksrv__hexval(s[i + 1])) >= 0 &&
+            (lo = mocksrv__hexval(s[i + 2])) >= 0) {
             out[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else {

@@ -255,6 +255,9 @@ extern const struct mocksrv__format mocksrv__ollama_format;
 /* The format of `api`; NULL for OpenAI and Anthropic (mock_wire.c). */
 const struct mocksrv__format *mocksrv__format_of(enum mocksrv__api api);
 
+/* The value of hex digit c (either case), -1 if it is none. */
+int mocksrv__hexval(char c);
+
 /* Route a path (raw, as sent) that is neither /v1/chat/completions nor
  * /v1/messages: Gemini's /v1beta/models/M:generateContent and
  * :streamGenerateContent, Bedrock's /model/ID/converse(-stream), Ollama's

@@ -99,17 +99,6 @@ static void uri_encode(struct mocksrv__buf *b, const char *s, size_t n, bool kee
     }
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* A query parameter's name or value, percent-decoded (a '%' not followed
  * by two hex digits kept as it is), then URI-encoded: the query is encoded
  * once whatever the client escaped. */
@@ -117,8 +106,9 @@ static void query_part(struct mocksrv__buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        if (ch == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            ch = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (ch == '%' && i + 2 < n && mocksrv__hexval(s[i + 1]) >= 0 &&
+            mocksrv__hexval(s[i + 2]) >= 0) {
+            ch = (char)(mocksrv__hexval(s[i + 1]) * 16 + mocksrv__hexval(s[i + 2]));
             i += 2;
         }
         uri_encode(b, &ch, 1, false);
