@@ -149,28 +149,39 @@ bool llm__strcaseeq(const char *a, const char *b)
     }
 }
 
+/* What a lead byte announces: the length of its sequence (0 for a byte that
+ * cannot lead one) and the range its second byte must lie in (narrower than
+ * 0x80..0xBF after E0, ED, F0 and F4: no overlongs, surrogates or code
+ * points past U+10FFFF). */
+static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0)
+            *lo = 0xA0;
+        else if (c == 0xED)
+            *hi = 0x9F;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0)
+            *lo = 0x90;
+        else if (c == 0xF4)
+            *hi = 0x8F;
+        return 4;
+    }
+    return 0;
+}
+
 size_t llm__utf8_seq_len(const unsigned char *s, size_t len)
 {
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    unsigned char lo, hi;
+    size_t n = utf8_lead(s[0], &lo, &hi);
+    if (n == 0)
         return 0;
-    }
     if (len < n || s[1] < lo || s[1] > hi)
         return 0;
     for (size_t i = 2; i < n; i++) {
@@ -182,26 +193,10 @@ size_t llm__utf8_seq_len(const unsigned char *s, size_t len)
 
 size_t llm__utf8_bad_len(const unsigned char *s, size_t len)
 {
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    unsigned char lo, hi;
+    size_t n = utf8_lead(s[0], &lo, &hi);
+    if (n == 0)
         return 1;
-    }
     /* The lead and every continuation byte that could still have made a
      * character with it; the byte that broke the sequence is not part of
      * it (it starts whatever comes next). */
