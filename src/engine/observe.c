@@ -11,16 +11,6 @@
 #include "llmorch/stats.h"
 #include "metrics/stats_acc.h"
 
-void llm__eng_set_err(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
 void llm__eng_log_stderr(void *user, enum llm_log_level level, const char *msg)
 {
     static const char *const names[] = {"none", "error", "warn", "info", "debug"};
