@@ -119,7 +119,11 @@ struct llm_engine_options {
 
     /* Pricing: a JSON file in LiteLLM's model_prices_and_context_window.json
      * format overriding the built-in table (NULL = built-in only).  An
-     * unreadable or malformed file fails llm_engine_new. */
+     * unreadable or malformed file fails llm_engine_new with the code of
+     * llm_pricing_load_litellm_file() (LLM_ERR_NOT_FOUND, LLM_ERR_PARSE,
+     * LLM_ERR_RESPONSE_TOO_LARGE) and, in llm_engine_new_ex's errbuf, its
+     * message prefixed "pricing file: " (naming the path, or the entry and
+     * field, e.g. "entry 'gpt-x': input_cost_per_token is absurd"). */
     const char *pricing_file;
 
     /* Post-processing for successful replies (see pipeline.h); ownership
@@ -245,9 +249,11 @@ struct llm_engine_options {
 /* Create an engine and start its thread.  `opts` may be NULL (all defaults).
  * Returns LLM_OK and sets *out; on error *out is NULL and nothing leaks:
  * LLM_ERR_INVALID_ARGUMENT for an unknown provider name or a bad option,
- * LLM_ERR_OUT_OF_MEMORY, LLM_ERR_INTERNAL if the thread or curl could not
- * start.  If `errbuf` is non-NULL a one-line explanation is written to it
- * (at most errbuf_len bytes including the NUL). */
+ * the pricing loader's code for a bad pricing_file (see there),
+ * LLM_ERR_OUT_OF_MEMORY, LLM_ERR_INTERNAL if the thread, the event loop or
+ * curl could not start.  If `errbuf` is non-NULL a one-line explanation of
+ * that failure (the failing step's own) is written to it (at most
+ * errbuf_len bytes including the NUL). */
 LLM_API enum llm_error llm_engine_new(const struct llm_engine_options *opts,
                                       struct llm_engine **out);
 LLM_API enum llm_error llm_engine_new_ex(const struct llm_engine_options *opts,

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,16 @@ void llm__buf_free(struct llm__buf *b)
 
 /* ---- strings --------------------------------------------------------------- */
 
+void llm__set_err(char *buf, size_t len, const char *fmt, ...)
+{
+    if (buf == NULL || len == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
 char *llm__strdup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
@@ -149,28 +160,39 @@ bool llm__strcaseeq(const char *a, const char *b)
     }
 }
 
+/* What a lead byte announces: the length of its sequence (0 for a byte that
+ * cannot lead one) and the range its second byte must lie in (narrower than
+ * 0x80..0xBF after E0, ED, F0 and F4: no overlongs, surrogates or code
+ * points past U+10FFFF). */
+static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0)
+            *lo = 0xA0;
+        else if (c == 0xED)
+            *hi = 0x9F;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0)
+            *lo = 0x90;
+        else if (c == 0xF4)
+            *hi = 0x8F;
+        return 4;
+    }
+    return 0;
+}
+
 size_t llm__utf8_seq_len(const unsigned char *s, size_t len)
 {
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    unsigned char lo, hi;
+    size_t n = utf8_lead(s[0], &lo, &hi);
+    if (n == 0)
         return 0;
-    }
     if (len < n || s[1] < lo || s[1] > hi)
         return 0;
     for (size_t i = 2; i < n; i++) {
@@ -182,26 +204,10 @@ size_t llm__utf8_seq_len(const unsigned char *s, size_t len)
 
 size_t llm__utf8_bad_len(const unsigned char *s, size_t len)
 {
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    unsigned char lo, hi;
+    size_t n = utf8_lead(s[0], &lo, &hi);
+    if (n == 0)
         return 1;
-    }
     /* The lead and every continuation byte that could still have made a
      * character with it; the byte that broke the sequence is not part of
      * it (it starts whatever comes next). */

@@ -36,6 +36,11 @@ enum llm_error llm__buf_appendf(struct llm__buf *b, const char *fmt, ...)
 char *llm__buf_steal(struct llm__buf *b);
 void llm__buf_free(struct llm__buf *b);
 
+/* printf into a caller's error buffer: nothing when buf is NULL or len 0,
+ * else at most len bytes including the NUL (truncated, never overrun). */
+void llm__set_err(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* strdup/strndup that return NULL for NULL input. */
 char *llm__strdup(const char *s);
 char *llm__strndup(const char *s, size_t n);

@@ -380,8 +380,8 @@ void llm__eng_metrics_start(struct llm_engine *e);
 void llm__eng_metrics_stop(struct llm_engine *e);
 /* The log sink of log_stderr. */
 void llm__eng_log_stderr(void *user, enum llm_log_level level, const char *msg);
-/* printf into a caller's error buffer (NULL-safe): llm_engine_new_ex. */
-void llm__eng_set_err(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* printf into a caller's error buffer (NULL-safe): llm_engine_new_ex.  The
+ * engine's name for llm__set_err (base/util.h). */
+#define llm__eng_set_err llm__set_err
 
 #endif /* LLMORCH_ENGINE_INTERNAL_H */

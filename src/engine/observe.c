@@ -11,16 +11,6 @@
 #include "llmorch/stats.h"
 #include "metrics/stats_acc.h"
 
-void llm__eng_set_err(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
 void llm__eng_log_stderr(void *user, enum llm_log_level level, const char *msg)
 {
     static const char *const names[] = {"none", "error", "warn", "info", "debug"};
@@ -155,10 +145,11 @@ enum llm_error llm__eng_observe_init(struct llm_engine *e, const struct llm_engi
                                      char *errbuf, size_t errlen)
 {
     if (llm__stats_acc_new(e->provider_name, o->stats_window_ms ? o->stats_window_ms : 60000,
-                           llm__now_mono_us() / 1000, &e->stats) != LLM_OK)
+                           llm__now_mono_us() / 1000, &e->stats) != LLM_OK ||
+        llm_pricing_new_builtin(&e->pricing) != LLM_OK) {
+        llm__eng_set_err(errbuf, errlen, "out of memory");
         return LLM_ERR_OUT_OF_MEMORY;
-    if (llm_pricing_new_builtin(&e->pricing) != LLM_OK)
-        return LLM_ERR_OUT_OF_MEMORY;
+    }
     if (o->pricing_file) {
         char perr[256] = "";
         enum llm_error rc = llm_pricing_load_litellm_file(e->pricing, o->pricing_file, perr,

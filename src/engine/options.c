@@ -228,21 +228,25 @@ static enum llm_error make_strategies(struct llm_engine *e, const struct llm_eng
 }
 
 /* Event loop, transport (local when the provider answers in-process) and
- * observability. */
+ * observability.  Each step reports its own failure: a bad pricing file is
+ * the loader's code and message (naming the entry), not a loop failure. */
 static enum llm_error make_machinery(struct llm_engine *e, const struct llm_engine_options *o,
                                      char *errbuf, size_t errlen)
 {
+    if (!e->provider_name) {
+        llm__eng_set_err(errbuf, errlen, "out of memory");
+        return LLM_ERR_OUT_OF_MEMORY;
+    }
     llm__local_reply_fn *reply;
     const void *ctx;
     bool local = local_replies(e->provider, &reply, &ctx);
-    if (!e->provider_name || llm__loop_new(&e->loop) != 0 ||
+    if (llm__loop_new(&e->loop) != 0 ||
         (local ? llm__transport_new_local(e->loop, reply, ctx, &e->transport)
-               : llm__transport_new_curl(e->loop, &e->transport)) != LLM_OK ||
-        llm__eng_observe_init(e, o, errbuf, errlen) != LLM_OK) {
+               : llm__transport_new_curl(e->loop, &e->transport)) != LLM_OK) {
         llm__eng_set_err(errbuf, errlen, "could not initialise the event loop or libcurl");
         return LLM_ERR_INTERNAL;
     }
-    return LLM_OK;
+    return llm__eng_observe_init(e, o, errbuf, errlen);
 }
 
 enum llm_error llm_engine_new(const struct llm_engine_options *opts, struct llm_engine **out)

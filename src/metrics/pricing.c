@@ -5,7 +5,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,19 +413,6 @@ void llm_cost_compute(const struct llm_price *price, const struct llm_usage *u,
 
 /* ---- LiteLLM files ----------------------------------------------------------------------- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* A model name from an untrusted file, made printable for a message. */
 static void name_for_message(const char *name, char out[80])
 {
@@ -454,24 +440,24 @@ static int read_cost(const cJSON *obj, const char *entry, const char *field, dou
     char shown[80];
     if (!cJSON_IsNumber(it)) {
         name_for_message(entry, shown);
-        set_err(err, errlen, "entry '%s': %s is not a number", shown, field);
+        llm__set_err(err, errlen, "entry '%s': %s is not a number", shown, field);
         return -1;
     }
     double d = it->valuedouble;
     if (!isfinite(d)) {
         name_for_message(entry, shown);
-        set_err(err, errlen, "entry '%s': %s is not finite", shown, field);
+        llm__set_err(err, errlen, "entry '%s': %s is not finite", shown, field);
         return -1;
     }
     if (d < 0) {
         name_for_message(entry, shown);
-        set_err(err, errlen, "entry '%s': %s is negative (%g)", shown, field, d);
+        llm__set_err(err, errlen, "entry '%s': %s is negative (%g)", shown, field, d);
         return -1;
     }
     if (d > MAX_PER_MTOK / 1e6) {
         name_for_message(entry, shown);
-        set_err(err, errlen, "entry '%s': %s is absurd (%g USD per token; the limit is %g)",
-                shown, field, d, MAX_PER_MTOK / 1e6);
+        llm__set_err(err, errlen, "entry '%s': %s is absurd (%g USD per token; the limit is %g)",
+                     shown, field, d, MAX_PER_MTOK / 1e6);
         return -1;
     }
     *v = per_mtok(d);
@@ -486,20 +472,20 @@ static int read_entry(const cJSON *item, struct entry *e, char *err, size_t errl
     const char *name = item->string;
     char shown[80];
     if (name == NULL || name[0] == '\0') {
-        set_err(err, errlen, "an entry has an empty model name");
+        llm__set_err(err, errlen, "an entry has an empty model name");
         return -1;
     }
     if (strlen(name) > MAX_MODEL_NAME) {
         name_for_message(name, shown);
-        set_err(err, errlen, "entry '%s': model name longer than %d bytes", shown,
-                MAX_MODEL_NAME);
+        llm__set_err(err, errlen, "entry '%s': model name longer than %d bytes", shown,
+                     MAX_MODEL_NAME);
         return -1;
     }
     if (strcmp(name, "sample_spec") == 0)
         return 0;
     if (!cJSON_IsObject(item)) {
         name_for_message(name, shown);
-        set_err(err, errlen, "entry '%s': not an object", shown);
+        llm__set_err(err, errlen, "entry '%s': not an object", shown);
         return -1;
     }
     memset(e, 0, sizeof(*e));
@@ -564,9 +550,9 @@ static int pending_cmp(const void *a, const void *b)
 enum llm_error llm_pricing_load_litellm_json(struct llm_pricing *p, const char *json, size_t len,
                                              char *err, size_t errlen)
 {
-    set_err(err, errlen, "%s", "");
+    llm__set_err(err, errlen, "%s", "");
     if (p == NULL || json == NULL) {
-        set_err(err, errlen, "no pricing table or document");
+        llm__set_err(err, errlen, "no pricing table or document");
         return LLM_ERR_INVALID_ARGUMENT;
     }
     const char *end = NULL;
@@ -583,14 +569,14 @@ enum llm_error llm_pricing_load_litellm_json(struct llm_pricing *p, const char *
         size_t line, col;
         line_col(json, off, &line, &col);
         bool empty = only_space(json, len);
-        set_err(err, errlen, "pricing JSON: %s at line %zu, column %zu",
-                empty ? "empty document" : root == NULL ? "not valid JSON" : "unexpected data",
-                line, col);
+        llm__set_err(err, errlen, "pricing JSON: %s at line %zu, column %zu",
+                     empty ? "empty document" : root == NULL ? "not valid JSON" : "unexpected data",
+                     line, col);
         cJSON_Delete(root);
         return LLM_ERR_PARSE;
     }
     if (!cJSON_IsObject(root)) {
-        set_err(err, errlen, "pricing JSON: the top level is not an object of model entries");
+        llm__set_err(err, errlen, "pricing JSON: the top level is not an object of model entries");
         cJSON_Delete(root);
         return LLM_ERR_PARSE;
     }
@@ -601,7 +587,7 @@ enum llm_error llm_pricing_load_litellm_json(struct llm_pricing *p, const char *
     struct pending *pend = calloc(n_items + 1, sizeof(*pend));
     if (pend == NULL) {
         cJSON_Delete(root);
-        set_err(err, errlen, "out of memory");
+        llm__set_err(err, errlen, "out of memory");
         return LLM_ERR_OUT_OF_MEMORY;
     }
     enum llm_error rc = LLM_OK;
@@ -618,7 +604,7 @@ enum llm_error llm_pricing_load_litellm_json(struct llm_pricing *p, const char *
         e.model = strdup(it->string);
         if (e.model == NULL) {
             rc = LLM_ERR_OUT_OF_MEMORY;
-            set_err(err, errlen, "out of memory");
+            llm__set_err(err, errlen, "out of memory");
             break;
         }
         pend[n].e = e;
@@ -634,7 +620,7 @@ enum llm_error llm_pricing_load_litellm_json(struct llm_pricing *p, const char *
         add = malloc((n + 1) * sizeof(*add));
         if (add == NULL) {
             rc = LLM_ERR_OUT_OF_MEMORY;
-            set_err(err, errlen, "out of memory");
+            llm__set_err(err, errlen, "out of memory");
         }
     }
     if (rc == LLM_OK) {
@@ -647,7 +633,7 @@ enum llm_error llm_pricing_load_litellm_json(struct llm_pricing *p, const char *
         }
         rc = merge_sorted(p, add, n_add);
         if (rc != LLM_OK) {
-            set_err(err, errlen, "out of memory");
+            llm__set_err(err, errlen, "out of memory");
             free_entries(add, n_add);
         } else {
             free(add);
@@ -665,25 +651,25 @@ enum llm_error llm_pricing_load_litellm_json(struct llm_pricing *p, const char *
 enum llm_error llm_pricing_load_litellm_file(struct llm_pricing *p, const char *path, char *err,
                                              size_t errlen)
 {
-    set_err(err, errlen, "%s", "");
+    llm__set_err(err, errlen, "%s", "");
     if (p == NULL || path == NULL) {
-        set_err(err, errlen, "no pricing table or path");
+        llm__set_err(err, errlen, "no pricing table or path");
         return LLM_ERR_INVALID_ARGUMENT;
     }
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        set_err(err, errlen, "pricing file '%s': %s", path, strerror(errno));
+        llm__set_err(err, errlen, "pricing file '%s': %s", path, strerror(errno));
         return LLM_ERR_NOT_FOUND;
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "pricing file '%s': not a regular file", path);
+        llm__set_err(err, errlen, "pricing file '%s': not a regular file", path);
         fclose(f);
         return LLM_ERR_NOT_FOUND;
     }
     if ((uintmax_t)st.st_size > LLM_PRICING_MAX_FILE_BYTES) {
-        set_err(err, errlen, "pricing file '%s': larger than %zu bytes", path,
-                LLM_PRICING_MAX_FILE_BYTES);
+        llm__set_err(err, errlen, "pricing file '%s': larger than %zu bytes", path,
+                     LLM_PRICING_MAX_FILE_BYTES);
         fclose(f);
         return LLM_ERR_RESPONSE_TOO_LARGE;
     }
@@ -721,13 +707,13 @@ enum llm_error llm_pricing_load_litellm_file(struct llm_pricing *p, const char *
     if (rc != LLM_OK) {
         free(buf);
         if (rc == LLM_ERR_OUT_OF_MEMORY)
-            set_err(err, errlen, "pricing file '%s': out of memory", path);
+            llm__set_err(err, errlen, "pricing file '%s': out of memory", path);
         else if (rc == LLM_ERR_RESPONSE_TOO_LARGE)
-            set_err(err, errlen, "pricing file '%s': larger than %zu bytes", path,
-                    LLM_PRICING_MAX_FILE_BYTES);
+            llm__set_err(err, errlen, "pricing file '%s': larger than %zu bytes", path,
+                         LLM_PRICING_MAX_FILE_BYTES);
         else
-            set_err(err, errlen, "pricing file '%s': read error: %s", path,
-                    strerror(saved_errno));
+            llm__set_err(err, errlen, "pricing file '%s': read error: %s", path,
+                         strerror(saved_errno));
         return rc;
     }
     buf[len] = '\0';
@@ -735,6 +721,6 @@ enum llm_error llm_pricing_load_litellm_file(struct llm_pricing *p, const char *
     rc = llm_pricing_load_litellm_json(p, buf, len, inner, sizeof(inner));
     free(buf);
     if (rc != LLM_OK)
-        set_err(err, errlen, "pricing file '%s': %s", path, inner);
+        llm__set_err(err, errlen, "pricing file '%s': %s", path, inner);
     return rc;
 }

@@ -1,9 +1,9 @@
 /* The provider registry: name -> factory.  The engine (and anyone else)
  * makes providers by name here; adding a provider is one row. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "llmorch/ext/provider.h"
 #include "llmorch/mock.h"
 
@@ -58,17 +58,6 @@ static const struct {
 
 #define N_PROVIDERS (sizeof(registry) / sizeof(registry[0]))
 
-static void set_err(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
 /* "openai, anthropic or mock" */
 static void list_names(char *buf, size_t len)
 {
@@ -90,7 +79,7 @@ enum llm_error llm_provider_new_by_name(const char *name, const struct llm_provi
     if (out)
         *out = NULL;
     if (!out || !name) {
-        set_err(errbuf, errlen, "provider name or out: is NULL");
+        llm__set_err(errbuf, errlen, "provider name or out: is NULL");
         return LLM_ERR_INVALID_ARGUMENT;
     }
     for (size_t i = 0; i < N_PROVIDERS; i++) {
@@ -98,13 +87,13 @@ enum llm_error llm_provider_new_by_name(const char *name, const struct llm_provi
             continue;
         enum llm_error rc = registry[i].make(http, mock, out);
         if (rc != LLM_OK)
-            set_err(errbuf, errlen, "could not create provider \"%s\": %s", name,
-                    llm_strerror(rc));
+            llm__set_err(errbuf, errlen, "could not create provider \"%s\": %s", name,
+                         llm_strerror(rc));
         return rc;
     }
     char shown[48], names[160];
     snprintf(shown, sizeof(shown), "%s", name);
     list_names(names, sizeof(names));
-    set_err(errbuf, errlen, "unknown provider \"%s\" (expected %s)", shown, names);
+    llm__set_err(errbuf, errlen, "unknown provider \"%s\" (expected %s)", shown, names);
     return LLM_ERR_INVALID_ARGUMENT;
 }

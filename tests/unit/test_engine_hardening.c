@@ -87,6 +87,44 @@ static void non_finite_or_absurd_rates_are_refused_by_engine_new(void **state)
     llm_engine_free(e);
 }
 
+/* A bad pricing file fails llm_engine_new_ex with the loader's own code and
+ * message (naming the entry and field, or the path), not as a failure to
+ * start the event loop. */
+static void a_bad_pricing_file_fails_engine_new_with_the_loaders_code_and_message(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/llmorch-pricing-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char doc[] =
+        "{\"gpt-x\": {\"input_cost_per_token\": 1e305, \"output_cost_per_token\": 1e-06}}";
+    assert_int_equal(write(fd, doc, sizeof(doc) - 1), (ssize_t)(sizeof(doc) - 1));
+    close(fd);
+
+    /* What the loader itself says about this document. */
+    struct llm_pricing *p = NULL;
+    char want[256] = "";
+    assert_int_equal(llm_pricing_new_empty(&p), LLM_OK);
+    enum llm_error want_rc = llm_pricing_load_litellm_file(p, path, want, sizeof(want));
+    llm_pricing_free(p);
+    assert_int_not_equal(want_rc, LLM_OK);
+    assert_non_null(strstr(want, "entry 'gpt-x': input_cost_per_token is absurd"));
+
+    struct llm_engine_options o = {.pricing_file = path};
+    struct llm_engine *e = NULL;
+    char err[512] = "";
+    assert_int_equal(llm_engine_new_ex(&o, &e, err, sizeof(err)), want_rc);
+    assert_null(e);
+    assert_non_null(strstr(err, want));
+    assert_null(strstr(err, "event loop"));
+    unlink(path);
+
+    /* A file that is not there: the loader's NOT_FOUND, naming the path. */
+    assert_int_equal(llm_engine_new_ex(&o, &e, err, sizeof(err)), LLM_ERR_NOT_FOUND);
+    assert_null(e);
+    assert_non_null(strstr(err, path));
+}
+
 static void a_deadline_of_int64_max_means_no_deadline(void **state)
 {
     (void)state;
@@ -770,6 +808,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(non_finite_or_absurd_rates_are_refused_by_engine_new),
+        cmocka_unit_test(a_bad_pricing_file_fails_engine_new_with_the_loaders_code_and_message),
         cmocka_unit_test(a_deadline_of_int64_max_means_no_deadline),
         cmocka_unit_test(huge_usage_counts_reconcile_the_tpm_gate_without_overflow),
         cmocka_unit_test(server_limits_of_int64_max_are_taken_as_unlimited),

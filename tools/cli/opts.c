@@ -399,21 +399,6 @@ const char *cli_default_model(const struct cli_common *c)
 
 int cli_engine_new(const struct cli_common *c, bool keep_raw, struct llm_engine **out)
 {
-    /* Check the pricing file here first: the engine reports any failure to
-     * start its observability as "could not initialise the event loop",
-     * and a bad rate must be named (entry and field) before any request. */
-    if (c->pricing_file != NULL) {
-        struct llm_pricing *p = NULL;
-        char perr[256] = "";
-        enum llm_error prc = llm_pricing_new_empty(&p);
-        if (prc == LLM_OK)
-            prc = llm_pricing_load_litellm_file(p, c->pricing_file, perr, sizeof(perr));
-        llm_pricing_free(p);
-        if (prc != LLM_OK) {
-            fprintf(stderr, "llmorch: --pricing: %s\n", perr[0] ? perr : llm_strerror(prc));
-            return prc == LLM_ERR_OUT_OF_MEMORY ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
-        }
-    }
     /* All of an HTTP provider's options, the provider-specific ones
      * included (the engine's shorthand members cover only the first four). */
     struct llm_provider_options po = {
@@ -454,5 +439,10 @@ int cli_engine_new(const struct cli_common *c, bool keep_raw, struct llm_engine 
     if (rc == LLM_OK)
         return 0;
     fprintf(stderr, "llmorch: cannot start the engine: %s\n", err[0] ? err : llm_strerror(rc));
-    return rc == LLM_ERR_INVALID_ARGUMENT ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+    /* Anything but a resource or internal failure is the options' fault:
+     * a bad option, or a bad --pricing file (the engine passes on the
+     * loader's PARSE / NOT_FOUND / RESPONSE_TOO_LARGE and its message,
+     * naming the entry and field). */
+    return rc == LLM_ERR_OUT_OF_MEMORY || rc == LLM_ERR_INTERNAL ? CLI_EXIT_FAILURE
+                                                                 : CLI_EXIT_USAGE;
 }
