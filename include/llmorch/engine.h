@@ -122,8 +122,8 @@ struct llm_engine_options {
      * unreadable or malformed file fails llm_engine_new with the code of
      * llm_pricing_load_litellm_file() (LLM_ERR_NOT_FOUND, LLM_ERR_PARSE,
      * LLM_ERR_RESPONSE_TOO_LARGE) and, in llm_engine_new_ex's errbuf, its
-     * message prefixed "pricing file: " (naming the path, or the entry and
-     * field, e.g. "entry 'gpt-x': input_cost_per_token is absurd"). */
+     * message, naming the path and the entry and field, e.g. "pricing file
+     * 'p.json': entry 'gpt-x': input_cost_per_token is absurd (...)". */
     const char *pricing_file;
 
     /* Post-processing for successful replies (see pipeline.h); ownership

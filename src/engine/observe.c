@@ -155,7 +155,8 @@ enum llm_error llm__eng_observe_init(struct llm_engine *e, const struct llm_engi
         enum llm_error rc = llm_pricing_load_litellm_file(e->pricing, o->pricing_file, perr,
                                                           sizeof(perr));
         if (rc != LLM_OK) {
-            llm__eng_set_err(errbuf, errlen, "pricing file: %s", perr[0] ? perr : llm_strerror(rc));
+            /* The loader's messages already begin "pricing file '<path>'". */
+            llm__eng_set_err(errbuf, errlen, "%s", perr[0] ? perr : llm_strerror(rc));
             return rc;
         }
     }
