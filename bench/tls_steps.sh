@@ -194,7 +194,8 @@ instructions_step() {
     for n in "$INSTR_N1" "$INSTR_N2"; do
       callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$WORK/cg.llmorch.$n.out" 2>/dev/null |
         awk '/file:function/ {f = 1; next} f && /^ *[0-9,]+ / {v = $1; gsub(",", "", v); $1 = "";
-             sub(/^ +/, ""); sub(/^\([^)]*\) +/, ""); sub(/ \[.*$/, ""); print v "\t" $0}' >"$WORK/cg.incl.$n.txt"
+             sub(/^ +/, ""); sub(/^\([^)]*\) +/, ""); lib = ($0 ~ /libllmorch/); sub(/ \[.*$/, "");
+             if (lib) $0 = "libllmorch:" $0; print v "\t" $0}' >"$WORK/cg.incl.$n.txt"
     done
     python3 - "$WORK/cg.incl.$INSTR_N1.txt" "$WORK/cg.incl.$INSTR_N2.txt" $((INSTR_N2 - INSTR_N1)) \
       >>"$WORK/instructions.jsonl" <<'PY' || true
@@ -206,7 +207,14 @@ def load(f):
         d[name] = d.get(name, 0) + int(v)
     return d
 a, b, n = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
-per = {k.split("/src/", 1)[1]: round((b.get(k, 0) - a.get(k, 0)) / n) for k in b if "/src/" in k}
+# Library functions: by source file with -g (bench/profile.sh's build),
+# else by name (the Release build run.sh makes has no line tables).
+def short(k):
+    return k.split("/src/", 1)[1] if "/src/" in k else k.rsplit(":", 1)[-1]
+per = {}
+for k in b:
+    if "/src/" in k or k.startswith("libllmorch:"):
+        per[short(k)] = per.get(short(k), 0) + round((b.get(k, 0) - a.get(k, 0)) / n)
 top = sorted(per.items(), key=lambda kv: -kv[1])[:25]
 print(json.dumps({"llmorch_inclusive_per_req": dict(top)}))
 PY
