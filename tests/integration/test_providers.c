@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "llmorch/ext/provider.h"
 #include "llmorch/llmorch.h"
@@ -509,8 +510,14 @@ static void bedrock_signs_extra_headers_and_refuses_replacing_its_own(void **sta
         {"X-Amz-Security-Token: other", "X-Amz-Security-Token"},
         {"x-amz-content-sha256: UNSIGNED-PAYLOAD", "X-Amz-Content-Sha256"},
     };
+    /* The mock counts a request when libmicrohttpd reports it complete, on
+     * its own thread after the reply went out: wait for both to be counted
+     * (no timed assertion: a count that never comes fails at ctest's
+     * timeout). */
     struct mocksrv_counters before;
-    mocksrv_stats(s, &before);
+    for (mocksrv_stats(s, &before); before.requests < 2; mocksrv_stats(s, &before))
+        usleep(1000);
+    assert_int_equal(before.requests, 2);
     for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
         const char *line = own[i][0];
         req.headers = &line;
@@ -525,9 +532,17 @@ static void bedrock_signs_extra_headers_and_refuses_replacing_its_own(void **sta
         assert_non_null(strstr(res->error.message, "SigV4"));
         llm_result_free(res);
     }
+    /* Then one more signed request: once it is counted, any refused one
+     * that had been sent before it would be counted too. */
+    req.headers = extra;
+    struct llm_result *last = llm_generate(e, &req);
+    assert_non_null(last);
+    assert_true(last->success);
+    llm_result_free(last);
     struct mocksrv_counters after;
-    mocksrv_stats(s, &after);
-    assert_int_equal(after.requests, before.requests);
+    for (mocksrv_stats(s, &after); after.requests < 3; mocksrv_stats(s, &after))
+        usleep(1000);
+    assert_int_equal(after.requests, 3);
     llm_engine_free(e);
     mocksrv_stop(s);
 }
