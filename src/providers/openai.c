@@ -119,31 +119,7 @@ static void put_tools_and_format(struct llm__body *b, const struct llm_request *
 {
     struct llm__jo *w = &b->w;
     if (req->n_tools > 0 && llm__extra_member(&b->x, w, "tools")) {
-        llm__jo_array_begin(w);
-        for (size_t i = 0; i < req->n_tools; i++) {
-            const struct llm_tool *t = &req->tools[i];
-            llm__jo_object_begin(w);
-            llm__jo_key(w, "type");
-            llm__jo_string(w, "function");
-            llm__jo_key(w, "function");
-            llm__jo_object_begin(w);
-            llm__jo_key(w, "name");
-            llm__jo_string(w, t->name);
-            if (t->description != NULL) {
-                llm__jo_key(w, "description");
-                llm__jo_string(w, t->description);
-            }
-            llm__jo_key(w, "parameters");
-            llm__body_put_json_text(b, t->parameters_json,
-                                    "{\"type\":\"object\",\"properties\":{}}");
-            if (t->strict) {
-                llm__jo_key(w, "strict");
-                llm__jo_bool(w, true);
-            }
-            llm__jo_object_end(w);
-            llm__jo_object_end(w);
-        }
-        llm__jo_array_end(w);
+        llm__body_put_function_tools(b, req, true);
     }
     static const char *const choice_words[] = {
         [LLM_TOOL_CHOICE_AUTO] = "auto",

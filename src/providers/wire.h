@@ -218,6 +218,11 @@ void llm__body_put_json_text_fixed(struct llm__body *b, const char *json, const 
 /* The JSON text `json` (NULL: "{}") compacted and written as a JSON
  * string (Bedrock wants its output schema as a string). */
 void llm__body_put_json_text_as_string(struct llm__body *b, const char *json);
+/* The request's tools as an OpenAI-style array of {type:"function",
+ * function:{name, description, parameters[, strict]}} (OpenAI, Azure and
+ * Ollama declare them alike; Ollama takes no `strict`). */
+void llm__body_put_function_tools(struct llm__body *b, const struct llm_request *req,
+                                  bool with_strict);
 
 /* The text of a message: `content`, else its text parts joined (images
  * skipped) written as one string value. */

@@ -198,3 +198,33 @@ void llm__endpoint_provider_destroy(struct llm_provider *p)
     free(ep);
     p->impl = NULL;
 }
+
+void llm__body_put_function_tools(struct llm__body *b, const struct llm_request *req,
+                                  bool with_strict)
+{
+    struct llm__jo *w = &b->w;
+    llm__jo_array_begin(w);
+    for (size_t i = 0; i < req->n_tools; i++) {
+        const struct llm_tool *t = &req->tools[i];
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "type");
+        llm__jo_string(w, "function");
+        llm__jo_key(w, "function");
+        llm__jo_object_begin(w);
+        llm__jo_key(w, "name");
+        llm__jo_string(w, t->name);
+        if (t->description != NULL) {
+            llm__jo_key(w, "description");
+            llm__jo_string(w, t->description);
+        }
+        llm__jo_key(w, "parameters");
+        llm__body_put_json_text(b, t->parameters_json, "{\"type\":\"object\",\"properties\":{}}");
+        if (with_strict && t->strict) {
+            llm__jo_key(w, "strict");
+            llm__jo_bool(w, true);
+        }
+        llm__jo_object_end(w);
+        llm__jo_object_end(w);
+    }
+    llm__jo_array_end(w);
+}
