@@ -20,11 +20,18 @@
  * the caller's loop (a third less than calling them in a separate
  * translation unit, by callgrind).
  *
- * Usage: llm__jr_init, then llm__jr_peek / llm__jr_enter_object +
+ * Two layers over the same scanning code.  The reader (struct llm__jr):
+ * llm__jr_init, then llm__jr_peek / llm__jr_enter_object +
  * llm__jr_next_key / llm__jr_enter_array + llm__jr_next_item /
  * llm__jr_string / llm__jr_uint / llm__jr_skip, then llm__jr_finish.
- * Every call is a no-op returning false once r->bad is set.  Input is
- * (pointer, length); no NUL needed.  Not installed. */
+ * Every call is a no-op returning false once r->bad is set.  Under it, the
+ * positional layer (llm__jr_ws, llm__jr_member, llm__jr_element,
+ * llm__jr_scan_*, llm__jr_skip_value): functions of (position, end) that
+ * return the position after what they read, or NULL for "bad".  A walker
+ * that keeps its position in a local (openai_read.c) costs about half the
+ * instructions of one going through the struct, which the compiler must
+ * keep in memory and re-check (r->bad) at every step.
+ * Input is (pointer, length); no NUL needed.  Not installed. */
 #ifndef LLMORCH_JSONR_H
 #define LLMORCH_JSONR_H
 
@@ -101,6 +108,44 @@ static inline bool llm__jr_finish(struct llm__jr *r);
 #define llm__jr_str_is(s, lit) \
     (!(s)->escaped && (s)->len == sizeof("" lit) - 1 && memcmp((s)->raw, lit, sizeof(lit) - 1) == 0)
 
+/* ---- positional layer ------------------------------------------------
+ * `p` is the next unread byte, `end` the end of input; every function
+ * returns the position after what it read, or NULL if the input is bad
+ * there (or declined, as the reader declines it).  Functions that start
+ * at a value want `p` at its first byte (after whitespace: llm__jr_ws)
+ * and p < end. */
+
+/* The first byte at or after p that is not whitespace, or end. */
+static inline const char *llm__jr_ws(const char *p, const char *end);
+
+/* The string whose opening quote is at p, into *out. */
+static inline const char *llm__jr_scan_string(const char *p, const char *end,
+                                              struct llm__jr_str *out);
+
+/* A plain non-negative integer below 10^15 at p, into *out; NULL for any
+ * other number (as llm__jr_uint declines it) or a non-number.  The value
+ * must be followed by a byte that may follow a value (checked by the
+ * caller's next step, as always). */
+static inline const char *llm__jr_scan_uint(const char *p, const char *end, int64_t *out);
+
+/* `null` at p. */
+static inline const char *llm__jr_scan_null(const char *p, const char *end);
+
+/* Any value at p, validated and skipped; `depth` containers are open
+ * around it (a container at depth LLM__JR_MAX_DEPTH is declined). */
+static inline const char *llm__jr_skip_value(const char *p, const char *end, int depth);
+
+/* Walking an object whose '{' was consumed: *first true before the first
+ * member.  At `*pp` (after '{' or after a member's value): returns 1 with
+ * *key read and *pp at the member's value (after whitespace, before end);
+ * 0 when the closing '}' was consumed (*pp after it); -1 if bad. */
+static inline int llm__jr_member(const char **pp, const char *end, bool *first,
+                                 struct llm__jr_str *key);
+
+/* The same for an array whose '[' was consumed: 1 with *pp at the next
+ * element (after whitespace, before end), 0 after the closing ']', -1. */
+static inline int llm__jr_element(const char **pp, const char *end, bool *first);
+
 /* Decode `s` into dst, which must hold s->len bytes (decoding never
  * grows a string); no NUL is written.  Returns the decoded length.  `s`
  * must come from this reader (its escapes are already validated). */
@@ -114,98 +159,51 @@ static inline size_t llm__jr_decode(const struct llm__jr_str *s, char *dst);
 /* Token counts: below 10^15, far from any overflow. */
 #define LLM__JR_MAX_UINT_DIGITS 15
 
-static inline void llm__jr_init(struct llm__jr *r, const char *s, size_t len)
+/* With SSE2 (every x86-64), strings are scanned sixteen bytes at a time:
+ * about 12 instructions a block against 17 a word of eight for the
+ * portable code below, which stays for the rest (and the last bytes of the
+ * input).  LLM__JR_NO_SIMD turns it off (test_jsonr_swar tests that way). */
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JR_NO_SIMD)
+#include <emmintrin.h>
+#define LLM__JR_SSE2 1
+#endif
+
+/* On a little-endian machine the lowest flag of llm__jr_special8() is the
+ * first special byte itself (see there), so a count of trailing zeros
+ * finds it without a byte loop. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LLM__JR_FIRST_FLAG(t) ((size_t)__builtin_ctzll(t) >> 3)
+#endif
+
+/* Functions kept out of line: rare paths (COLD), and the recursion over
+ * nested containers (OUTLINE), so that what is inlined into a walker is
+ * the short common path only.  `unused`: a static function in a header
+ * that a file does not call is no warning. */
+#if defined(__GNUC__)
+#define LLM__JR_COLD static __attribute__((noinline, cold, unused))
+#define LLM__JR_OUTLINE static __attribute__((noinline, unused))
+#else
+#define LLM__JR_COLD static inline
+#define LLM__JR_OUTLINE static inline
+#endif
+
+/* RFC 8259 whitespace as bits of a mask over the bytes 0..0x20. */
+#define LLM__JR_WS_BITS \
+    ((UINT64_C(1) << ' ') | (UINT64_C(1) << '\n') | (UINT64_C(1) << '\r') | (UINT64_C(1) << '\t'))
+
+LLM__JR_OUTLINE const char *llm__jr_ws_run(const char *p, const char *end)
 {
-    r->p = s;
-    r->end = s != NULL ? s + len : s;
-    r->depth = 0;
-    r->first = 0;
-    r->bad = s == NULL;
+    while (p < end && (unsigned char)*p <= ' ' && ((LLM__JR_WS_BITS >> (unsigned char)*p) & 1) != 0)
+        p++;
+    return p;
 }
 
-static inline bool llm__jr_fail(struct llm__jr *r)
+static inline const char *llm__jr_ws(const char *p, const char *end)
 {
-    r->bad = true;
-    return false;
-}
-
-static inline void llm__jr_skip_ws(struct llm__jr *r)
-{
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
-        r->p++;
-}
-
-static inline enum llm__jr_type llm__jr_peek(struct llm__jr *r)
-{
-    if (r->bad)
-        return LLM__JR_BAD;
-    llm__jr_skip_ws(r);
-    if (r->p >= r->end) {
-        r->bad = true;
-        return LLM__JR_BAD;
-    }
-    switch (*r->p) {
-    case '{': return LLM__JR_OBJECT;
-    case '[': return LLM__JR_ARRAY;
-    case '"': return LLM__JR_STRING;
-    case 't': return LLM__JR_TRUE;
-    case 'f': return LLM__JR_FALSE;
-    case 'n': return LLM__JR_NULL;
-    default:
-        if (*r->p == '-' || (*r->p >= '0' && *r->p <= '9'))
-            return LLM__JR_NUMBER;
-        r->bad = true;
-        return LLM__JR_BAD;
-    }
-}
-
-static inline bool llm__jr_enter(struct llm__jr *r, enum llm__jr_type t)
-{
-    if (llm__jr_peek(r) != t)
-        return llm__jr_fail(r);
-    if (r->depth >= LLM__JR_MAX_DEPTH)
-        return llm__jr_fail(r);
-    r->p++;
-    r->first |= (uint64_t)1 << r->depth;
-    r->depth++;
-    return true;
-}
-
-static inline bool llm__jr_enter_object(struct llm__jr *r)
-{
-    return llm__jr_enter(r, LLM__JR_OBJECT);
-}
-
-static inline bool llm__jr_enter_array(struct llm__jr *r)
-{
-    return llm__jr_enter(r, LLM__JR_ARRAY);
-}
-
-/* Before a member or element: the closing byte (consumed: false), or the
- * separating comma (consumed) unless this is the first; true if a member
- * or element follows. */
-static inline bool llm__jr_next(struct llm__jr *r, char close)
-{
-    if (r->bad || r->depth == 0)
-        return llm__jr_fail(r);
-    llm__jr_skip_ws(r);
-    if (r->p >= r->end)
-        return llm__jr_fail(r);
-    uint64_t bit = (uint64_t)1 << (r->depth - 1);
-    bool first = (r->first & bit) != 0;
-    if (*r->p == close) {
-        r->p++;
-        r->depth--;
-        return false;
-    }
-    if (first) {
-        r->first &= ~bit;
-    } else {
-        if (*r->p != ',')
-            return llm__jr_fail(r);
-        r->p++;
-    }
-    return true;
+    /* Compact JSON has none: a load and two compares, inline, then. */
+    if (p < end && (unsigned char)*p > ' ')
+        return p;
+    return llm__jr_ws_run(p, end);
 }
 
 static inline int llm__jr_hex4(const char *p)
@@ -229,9 +227,10 @@ static inline int llm__jr_hex4(const char *p)
 
 /* Nonzero if any of the 8 bytes at p is '"', '\\' or below 0x20 (the
  * bytes that end a run of plain string bytes).  Word-at-a-time "has a zero
- * byte" tests: a flagged word always holds such a byte (flags may spill
- * past the first one, never precede it, and bytes >= 0x80 never flag), so
- * the caller finishes a flagged word byte by byte. */
+ * byte" tests: a flagged word always holds such a byte, and flags may
+ * spill past the first one, never precede it (a borrow only runs towards
+ * later bytes; bytes >= 0x80 never flag), so the lowest flag marks the
+ * first such byte on a little-endian machine. */
 static inline uint64_t llm__jr_special8(const char *p)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
@@ -242,83 +241,140 @@ static inline uint64_t llm__jr_special8(const char *p)
     return t & highs;
 }
 
-static inline bool llm__jr_string(struct llm__jr *r, struct llm__jr_str *out)
+/* The first byte in [p, end) that is '"', '\\' or a control byte, or end.
+ * Sixteen (SSE2) or eight bytes at a time while that many remain, then
+ * byte by byte: most strings (keys, ids) end inside their first block,
+ * found without a byte loop.  (Under SSE2 the last bytes go byte by byte:
+ * the word code's seven constants would cost every string registers.) */
+static inline const char *llm__jr_plain(const char *p, const char *end)
 {
-    if (llm__jr_peek(r) != LLM__JR_STRING)
-        return llm__jr_fail(r);
-    const char *p = r->p + 1;
-    const char *start = p;
-    bool escaped = false;
-    for (;;) {
-        /* Plain bytes first, eight at a time: the common case is a run
-         * without escapes. */
-        while (r->end - p >= 8 && !llm__jr_special8(p))
-            p += 8;
-        while (p < r->end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-            p++;
-        if (p >= r->end || (unsigned char)*p < 0x20)
-            return llm__jr_fail(r); /* unterminated, or a raw control byte */
-        if (*p == '"')
-            break;
-        /* A backslash escape. */
-        escaped = true;
-        if (r->end - p < 2)
-            return llm__jr_fail(r);
-        char e = p[1];
-        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
-            e == 't') {
-            p += 2;
-            continue;
-        }
-        if (e != 'u' || r->end - p < 6)
-            return llm__jr_fail(r);
-        int cp = llm__jr_hex4(p + 2);
-        if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
-            return llm__jr_fail(r); /* \u0000, bad hex, or a lone low surrogate */
-        p += 6;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            /* A high surrogate must be followed by an escaped low one. */
-            if (r->end - p < 6 || p[0] != '\\' || p[1] != 'u')
-                return llm__jr_fail(r);
-            int lo = llm__jr_hex4(p + 2);
-            if (lo < 0xDC00 || lo > 0xDFFF)
-                return llm__jr_fail(r);
-            p += 6;
-        }
+#ifdef LLM__JR_SSE2
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    const __m128i below_space = _mm_set1_epi8(0x1F);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* min(v, 0x1F) == v: the unsigned bytes <= 0x1F. */
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+            _mm_cmpeq_epi8(_mm_min_epu8(v, below_space), v));
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        if (mask != 0)
+            return p + __builtin_ctz(mask);
+        p += 16;
     }
-    out->raw = start;
-    out->len = (size_t)(p - start);
-    out->escaped = escaped;
-    r->p = p + 1;
-    return true;
+#else
+    while (end - p >= 8) {
+        uint64_t t = llm__jr_special8(p);
+        if (t != 0) {
+#ifdef LLM__JR_FIRST_FLAG
+            return p + LLM__JR_FIRST_FLAG(t);
+#else
+            break;
+#endif
+        }
+        p += 8;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+        p++;
+    return p;
 }
 
-/* Consume a number (RFC 8259 grammar); *digits_only set if it is a plain
- * non-negative integer. */
-static inline bool llm__jr_number(struct llm__jr *r, bool *plain)
+/* The escape at p (a backslash): the byte after it, or NULL if it is
+ * invalid or one this reader declines. */
+static inline const char *llm__jr_escape(const char *p, const char *end)
 {
-    if (llm__jr_peek(r) != LLM__JR_NUMBER)
-        return llm__jr_fail(r);
-    const char *p = r->p, *end = r->end;
+    if (end - p < 2)
+        return NULL;
+    switch (p[1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        return p + 2;
+    case 'u':
+        break;
+    default:
+        return NULL;
+    }
+    if (end - p < 6)
+        return NULL;
+    int cp = llm__jr_hex4(p + 2);
+    if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+        return NULL; /* \u0000, bad hex, or a lone low surrogate */
+    p += 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        /* A high surrogate must be followed by an escaped low one. */
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+            return NULL;
+        int lo = llm__jr_hex4(p + 2);
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return NULL;
+        p += 6;
+    }
+    return p;
+}
+
+/* The rest of a string from its first escape at p (out of line: rare,
+ * and its code would crowd the common path's registers). */
+LLM__JR_COLD const char *llm__jr_scan_escaped(const char *start, const char *p, const char *end,
+                                              struct llm__jr_str *out)
+{
+    while (p < end && *p == '\\') {
+        if ((p = llm__jr_escape(p, end)) == NULL)
+            return NULL;
+        p = llm__jr_plain(p, end);
+    }
+    if (p >= end || *p != '"')
+        return NULL; /* unterminated, or a raw control byte */
+    out->raw = start;
+    out->len = (size_t)(p - start);
+    out->escaped = true;
+    return p + 1;
+}
+
+static inline const char *llm__jr_scan_string(const char *p, const char *end,
+                                              struct llm__jr_str *out)
+{
+    const char *start = p + 1;
+    p = llm__jr_plain(start, end);
+    if (p < end && *p == '"') {
+        out->raw = start;
+        out->len = (size_t)(p - start);
+        out->escaped = false;
+        return p + 1;
+    }
+    if (p < end && *p == '\\')
+        return llm__jr_scan_escaped(start, p, end, out);
+    return NULL; /* unterminated, or a raw control byte */
+}
+
+static inline bool llm__jr_digit(const char *p, const char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* The number at p (RFC 8259 grammar): the byte after it, or NULL.  *plain
+ * set if it is a non-negative integer. */
+static inline const char *llm__jr_scan_number(const char *p, const char *end, bool *plain)
+{
+    const char *start = p;
     *plain = true;
-    if (*p == '-') {
+    if (p < end && *p == '-') {
         *plain = false;
         p++;
     }
-    if (p >= end || *p < '0' || *p > '9')
-        return llm__jr_fail(r);
+    if (!llm__jr_digit(p, end))
+        return NULL;
     if (*p == '0') {
         p++;
     } else {
-        while (p < end && *p >= '0' && *p <= '9')
+        while (llm__jr_digit(p, end))
             p++;
     }
     if (p < end && *p == '.') {
         *plain = false;
         p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return llm__jr_fail(r);
-        while (p < end && *p >= '0' && *p <= '9')
+        if (!llm__jr_digit(p, end))
+            return NULL;
+        while (llm__jr_digit(p, end))
             p++;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
@@ -326,96 +382,275 @@ static inline bool llm__jr_number(struct llm__jr *r, bool *plain)
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return llm__jr_fail(r);
-        while (p < end && *p >= '0' && *p <= '9')
+        if (!llm__jr_digit(p, end))
+            return NULL;
+        while (llm__jr_digit(p, end))
             p++;
     }
-    if (p - r->p >= LLM__JR_MAX_NUMBER_CHARS)
+    if (p - start >= LLM__JR_MAX_NUMBER_CHARS)
+        return NULL;
+    return p;
+}
+
+static inline const char *llm__jr_scan_uint(const char *p, const char *end, int64_t *out)
+{
+    /* Declines exactly what llm__jr_scan_number() rejects or does not
+     * call plain, and more than 15 digits; a leading zero followed by a
+     * digit ("01") is invalid JSON either way. */
+    const char *start = p;
+    int64_t v = 0;
+    while (llm__jr_digit(p, end)) {
+        if (p - start >= LLM__JR_MAX_UINT_DIGITS)
+            return NULL;
+        v = v * 10 + (*p - '0');
+        p++;
+    }
+    if (p == start || (*start == '0' && p - start > 1))
+        return NULL;
+    if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+        return NULL;
+    *out = v;
+    return p;
+}
+
+static inline const char *llm__jr_scan_literal(const char *p, const char *end, const char *word,
+                                               size_t n)
+{
+    if ((size_t)(end - p) < n || memcmp(p, word, n) != 0)
+        return NULL;
+    return p + n;
+}
+
+static inline const char *llm__jr_scan_null(const char *p, const char *end)
+{
+    return llm__jr_scan_literal(p, end, "null", 4);
+}
+
+LLM__JR_OUTLINE const char *llm__jr_skip_container(const char *p, const char *end, int depth);
+
+static inline const char *llm__jr_skip_value(const char *p, const char *end, int depth)
+{
+    struct llm__jr_str s;
+    bool plain;
+    switch (*p) {
+    case '"': return llm__jr_scan_string(p, end, &s);
+    case '{': case '[': return llm__jr_skip_container(p, end, depth);
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        return llm__jr_scan_number(p, end, &plain);
+    case 't': return llm__jr_scan_literal(p, end, "true", 4);
+    case 'f': return llm__jr_scan_literal(p, end, "false", 5);
+    case 'n': return llm__jr_scan_literal(p, end, "null", 4);
+    default: return NULL;
+    }
+}
+
+static inline int llm__jr_member(const char **pp, const char *end, bool *first,
+                                 struct llm__jr_str *key)
+{
+    const char *p = llm__jr_ws(*pp, end);
+    if (p >= end)
+        return -1;
+    if (*p == '}') {
+        *pp = p + 1;
+        return 0;
+    }
+    if (!*first) {
+        if (*p != ',')
+            return -1;
+        p = llm__jr_ws(p + 1, end);
+        if (p >= end)
+            return -1;
+    }
+    *first = false;
+    if (*p != '"' || (p = llm__jr_scan_string(p, end, key)) == NULL)
+        return -1;
+    if (p >= end || *p != ':') {
+        /* Compact JSON has the ':' right after the key. */
+        p = llm__jr_ws(p, end);
+        if (p >= end || *p != ':')
+            return -1;
+    }
+    p = llm__jr_ws(p + 1, end);
+    if (p >= end)
+        return -1;
+    *pp = p;
+    return 1;
+}
+
+static inline int llm__jr_element(const char **pp, const char *end, bool *first)
+{
+    const char *p = llm__jr_ws(*pp, end);
+    if (p >= end)
+        return -1;
+    if (*p == ']') {
+        *pp = p + 1;
+        return 0;
+    }
+    if (!*first) {
+        if (*p != ',')
+            return -1;
+        p = llm__jr_ws(p + 1, end);
+        if (p >= end)
+            return -1;
+    }
+    *first = false;
+    *pp = p;
+    return 1;
+}
+
+/* The container whose '{' or '[' is at p, skipped. */
+LLM__JR_OUTLINE const char *llm__jr_skip_container(const char *p, const char *end, int depth)
+{
+    if (depth >= LLM__JR_MAX_DEPTH)
+        return NULL;
+    bool object = *p == '{', first = true;
+    struct llm__jr_str key;
+    p++;
+    for (;;) {
+        int m = object ? llm__jr_member(&p, end, &first, &key) : llm__jr_element(&p, end, &first);
+        if (m <= 0)
+            return m == 0 ? p : NULL;
+        if ((p = llm__jr_skip_value(p, end, depth + 1)) == NULL)
+            return NULL;
+    }
+}
+
+/* ---- the reader, over the positional layer ---- */
+
+static inline void llm__jr_init(struct llm__jr *r, const char *s, size_t len)
+{
+    r->p = s;
+    r->end = s != NULL ? s + len : s;
+    r->depth = 0;
+    r->first = 0;
+    r->bad = s == NULL;
+}
+
+static inline bool llm__jr_fail(struct llm__jr *r)
+{
+    r->bad = true;
+    return false;
+}
+
+/* The next byte after whitespace, with r->p moved to it; -1 (and r->bad)
+ * at the end of input, -1 once bad. */
+static inline int llm__jr_byte(struct llm__jr *r)
+{
+    if (r->bad)
+        return -1;
+    const char *p = llm__jr_ws(r->p, r->end);
+    r->p = p;
+    if (p >= r->end) {
+        r->bad = true;
+        return -1;
+    }
+    return (unsigned char)*p;
+}
+
+/* r->p = p, or r->bad if p is NULL. */
+static inline bool llm__jr_moved(struct llm__jr *r, const char *p)
+{
+    if (p == NULL)
         return llm__jr_fail(r);
     r->p = p;
     return true;
 }
 
-static inline bool llm__jr_uint(struct llm__jr *r, int64_t *out)
+static inline enum llm__jr_type llm__jr_peek(struct llm__jr *r)
 {
-    const char *start = r->p;
-    bool plain;
-    if (!llm__jr_number(r, &plain))
-        return false;
-    /* llm__jr_number() skipped leading whitespace: start again at the digits. */
-    while (*start == ' ' || *start == '\n' || *start == '\r' || *start == '\t')
-        start++;
-    if (!plain || r->p - start > LLM__JR_MAX_UINT_DIGITS)
-        return llm__jr_fail(r);
-    int64_t v = 0;
-    for (const char *p = start; p < r->p; p++)
-        v = v * 10 + (*p - '0');
-    *out = v;
-    return true;
-}
-
-static inline bool llm__jr_literal(struct llm__jr *r, const char *word, size_t n)
-{
-    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
-        return llm__jr_fail(r);
-    r->p += n;
-    return true;
-}
-
-static inline bool llm__jr_skip(struct llm__jr *r)
-{
-    struct llm__jr_str s;
-    bool plain;
-    switch (llm__jr_peek(r)) {
-    case LLM__JR_OBJECT:
-        if (!llm__jr_enter_object(r))
-            return false;
-        while (llm__jr_next_key(r, &s)) {
-            if (!llm__jr_skip(r))
-                return false;
-        }
-        return !r->bad;
-    case LLM__JR_ARRAY:
-        if (!llm__jr_enter_array(r))
-            return false;
-        while (llm__jr_next_item(r)) {
-            if (!llm__jr_skip(r))
-                return false;
-        }
-        return !r->bad;
-    case LLM__JR_STRING: return llm__jr_string(r, &s);
-    case LLM__JR_NUMBER: return llm__jr_number(r, &plain);
-    case LLM__JR_TRUE: return llm__jr_literal(r, "true", 4);
-    case LLM__JR_FALSE: return llm__jr_literal(r, "false", 5);
-    case LLM__JR_NULL: return llm__jr_literal(r, "null", 4);
-    default: return llm__jr_fail(r);
+    switch (llm__jr_byte(r)) {
+    case '{': return LLM__JR_OBJECT;
+    case '[': return LLM__JR_ARRAY;
+    case '"': return LLM__JR_STRING;
+    case 't': return LLM__JR_TRUE;
+    case 'f': return LLM__JR_FALSE;
+    case 'n': return LLM__JR_NULL;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        return LLM__JR_NUMBER;
+    default:
+        r->bad = true;
+        return LLM__JR_BAD;
     }
+}
+
+static inline bool llm__jr_enter(struct llm__jr *r, int open)
+{
+    if (llm__jr_byte(r) != open || r->depth >= LLM__JR_MAX_DEPTH)
+        return llm__jr_fail(r);
+    r->p++;
+    r->first |= (uint64_t)1 << r->depth;
+    r->depth++;
+    return true;
+}
+
+static inline bool llm__jr_enter_object(struct llm__jr *r)
+{
+    return llm__jr_enter(r, '{');
+}
+
+static inline bool llm__jr_enter_array(struct llm__jr *r)
+{
+    return llm__jr_enter(r, '[');
+}
+
+/* llm__jr_member / llm__jr_element with the first flag of the innermost
+ * open container. */
+static inline bool llm__jr_next(struct llm__jr *r, struct llm__jr_str *key)
+{
+    if (r->bad || r->depth == 0)
+        return llm__jr_fail(r);
+    uint64_t bit = (uint64_t)1 << (r->depth - 1);
+    bool first = (r->first & bit) != 0;
+    int m = key != NULL ? llm__jr_member(&r->p, r->end, &first, key)
+                        : llm__jr_element(&r->p, r->end, &first);
+    if (m < 0)
+        return llm__jr_fail(r);
+    if (m == 0) {
+        r->depth--;
+        return false;
+    }
+    r->first &= ~bit;
+    return true;
 }
 
 static inline bool llm__jr_next_key(struct llm__jr *r, struct llm__jr_str *key)
 {
-    if (!llm__jr_next(r, '}'))
-        return false;
-    if (!llm__jr_string(r, key))
-        return false;
-    llm__jr_skip_ws(r);
-    if (r->p >= r->end || *r->p != ':')
-        return llm__jr_fail(r);
-    r->p++;
-    return true;
+    return llm__jr_next(r, key);
 }
 
 static inline bool llm__jr_next_item(struct llm__jr *r)
 {
-    return llm__jr_next(r, ']');
+    return llm__jr_next(r, NULL);
+}
+
+static inline bool llm__jr_string(struct llm__jr *r, struct llm__jr_str *out)
+{
+    if (llm__jr_byte(r) != '"')
+        return llm__jr_fail(r);
+    return llm__jr_moved(r, llm__jr_scan_string(r->p, r->end, out));
+}
+
+static inline bool llm__jr_uint(struct llm__jr *r, int64_t *out)
+{
+    if (llm__jr_byte(r) < 0)
+        return false;
+    return llm__jr_moved(r, llm__jr_scan_uint(r->p, r->end, out));
+}
+
+static inline bool llm__jr_skip(struct llm__jr *r)
+{
+    if (llm__jr_byte(r) < 0)
+        return false;
+    return llm__jr_moved(r, llm__jr_skip_value(r->p, r->end, r->depth));
 }
 
 static inline bool llm__jr_finish(struct llm__jr *r)
 {
     if (r->bad || r->depth != 0)
         return false;
-    llm__jr_skip_ws(r);
+    r->p = llm__jr_ws(r->p, r->end);
     return r->p == r->end;
 }
 

@@ -190,6 +190,46 @@ static void shapes_cjson_must_judge_are_declined(void **state)
     }
 }
 
+/* The walker counts the containers around each value it skips: a reply
+ * nesting an ignored member to jsonr.h's limit (64 open containers, the
+ * reply's own object included) is read, one more level is declined, at
+ * each level of the reply where members are skipped. */
+static void nesting_is_read_to_the_limit_at_every_level(void **state)
+{
+    (void)state;
+    /* The ignored member goes between `before` and `after`; `open`:
+     * containers already open there. */
+    static const struct {
+        const char *before, *after;
+        int open;
+    } places[] = {
+        {"{\"x\":", ",\"choices\":[{\"message\":{\"content\":\"a\"}}]}", 1},
+        {"{\"choices\":[{\"x\":", ",\"message\":{\"content\":\"a\"}}]}", 3},
+        {"{\"choices\":[{\"message\":{\"x\":", ",\"content\":\"a\"}}]}", 4},
+        {"{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{\"x\":", "}}", 2},
+        {"{\"choices\":[{\"message\":{\"content\":\"a\"}}],"
+         "\"usage\":{\"prompt_tokens_details\":{\"x\":",
+         "}}}", 3},
+    };
+    char body[400];
+    for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+        for (int extra = 0; extra <= 1; extra++) {
+            int levels = 64 - places[i].open + extra;
+            size_t n = strlen(places[i].before);
+            memcpy(body, places[i].before, n);
+            for (int k = 0; k < levels; k++)
+                body[n++] = '[';
+            for (int k = 0; k < levels; k++)
+                body[n++] = ']';
+            memcpy(body + n, places[i].after, strlen(places[i].after));
+            n += strlen(places[i].after);
+            bool read = check(body, n, false);
+            if (read != (extra == 0))
+                fail_msg("%d levels at place %zu: %s", levels, i, read ? "read" : "declined");
+        }
+    }
+}
+
 /* Mutations of every body (replace, delete, insert JSON-significant
  * bytes; cut short): both readers agree whenever the fast one reads. */
 static void random_mutations_are_read_alike_or_left_to_cjson(void **state)
@@ -239,6 +279,7 @@ int main(void)
         cmocka_unit_test(usual_replies_are_read_without_a_tree_and_alike),
         cmocka_unit_test(usual_stream_chunks_are_read_without_a_tree_and_alike),
         cmocka_unit_test(shapes_cjson_must_judge_are_declined),
+        cmocka_unit_test(nesting_is_read_to_the_limit_at_every_level),
         cmocka_unit_test(random_mutations_are_read_alike_or_left_to_cjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
