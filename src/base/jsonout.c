@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JO_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
 #include "base/util.h"
 
 /* Room for `n` more bytes plus the NUL that llm__jo_finish adds.  `exact`
@@ -22,34 +26,70 @@ static bool grow(struct llm__jo *w, size_t n, bool exact)
     return llm__grow(&w->data, &w->cap, w->len + n + 1, exact);
 }
 
-static void put(struct llm__jo *w, const void *p, size_t n)
+bool llm__jo_grow(struct llm__jo *w, size_t n)
 {
     if (w->oom)
-        return;
-    /* cap > len whenever data is set (grow keeps room for the NUL). */
-    if (n >= w->cap - w->len && !grow(w, n, false)) {
+        return false;
+    if (!grow(w, n, false)) {
         w->oom = true;
-        return;
+        return false;
     }
-    memcpy(w->data + w->len, p, n);
+    return true;
+}
+
+/* memcpy for the short runs most of a body is made of (keys, roles, model
+ * names): a few moves inline instead of a call into libc. */
+static inline void copy(char *d, const unsigned char *s, size_t n)
+{
+    if (n > 32) {
+        memcpy(d, s, n);
+    } else if (n >= 16) {
+        memcpy(d, s, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n > 0) {
+        d[0] = (char)s[0];
+        d[n / 2] = (char)s[n / 2];
+        d[n - 1] = (char)s[n - 1];
+    }
+}
+
+static void put(struct llm__jo *w, const void *p, size_t n)
+{
+    if (!llm__jo_room(w, n))
+        return;
+    copy(w->data + w->len, p, n);
     w->len += n;
 }
 
 static void put_char(struct llm__jo *w, char c)
 {
-    /* The common case without a call: room for c and the final NUL. */
-    if (!w->oom && w->cap - w->len >= 2) {
+    if (llm__jo_room(w, 1))
         w->data[w->len++] = c;
-        return;
-    }
-    put(w, &c, 1);
 }
 
-/* Before a key, a value, or the start of a container. */
+/* Before a value that is not a string or container. */
 static void separate(struct llm__jo *w)
 {
     if (w->comma)
         put_char(w, ',');
+}
+
+/* The separating ',' if one is due, and `c`. */
+static void open_with(struct llm__jo *w, char c)
+{
+    if (!llm__jo_room(w, 2))
+        return;
+    char *d = w->data + w->len;
+    *d = ',';
+    d += w->comma;
+    *d++ = c;
+    w->len = (size_t)(d - w->data);
 }
 
 static bool needs_escape(unsigned char c)
@@ -70,19 +110,66 @@ static bool word_needs_escape(uint64_t v)
     return (hits & BYTES(0x80)) != 0;
 }
 
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JO_NO_SIMD)
+/* Bit i set if byte i of the 16 at p needs escaping (or, with `high`
+ * 0xFFFF, is not ASCII). */
+static inline unsigned special16(const unsigned char *p, unsigned high)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* min(v, 0x1F) == v: the unsigned bytes <= 0x1F. */
+    __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v));
+    return (unsigned)_mm_movemask_epi8(hit) | ((unsigned)_mm_movemask_epi8(v) & high);
+}
+#endif
+
 /* The first byte in [p, end) that needs escaping (with `stop_high`, or is
- * not ASCII), or end.  Eight bytes at a time, every read within the string
- * (prompts are long; this is most of the work of writing a body). */
+ * not ASCII), or end.  Sixteen bytes at a time with SSE2 (every x86-64),
+ * else eight, every read within the string (prompts are long; this is most
+ * of the work of writing a body).  The last block is read overlapping the
+ * one before, whose bytes are known plain: no byte loop for the tail of a
+ * string of a block or more. */
 static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end,
                                        bool stop_high)
 {
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JO_NO_SIMD)
+    if (end - p >= 16) {
+        const unsigned high = stop_high ? 0xFFFFu : 0;
+        for (;;) {
+            unsigned mask = special16(p, high);
+            if (mask != 0)
+                return p + __builtin_ctz(mask);
+            p += 16;
+            if (end - p < 16)
+                break;
+        }
+        if (p == end)
+            return end;
+        /* Bytes before p in this block are plain: the first bit set is the
+         * first byte after p that is not. */
+        const unsigned char *last = end - 16;
+        unsigned mask = special16(last, high);
+        return mask != 0 ? last + __builtin_ctz(mask) : end;
+    }
+#endif
     const uint64_t high = stop_high ? BYTES(0x80) : 0;
-    while (end - p >= 8) {
-        uint64_t v;
-        memcpy(&v, p, sizeof(v));
-        if (word_needs_escape(v) || (v & high) != 0)
-            break;
-        p += 8;
+    if (end - p >= 8) {
+        for (;;) {
+            uint64_t v;
+            memcpy(&v, p, sizeof(v));
+            if (word_needs_escape(v) || (v & high) != 0)
+                break;
+            p += 8;
+            if (end - p < 8) {
+                if (p == end)
+                    return end;
+                memcpy(&v, end - 8, sizeof(v));
+                if (!word_needs_escape(v) && (v & high) == 0)
+                    return end;
+                break;
+            }
+        }
     }
     while (p < end && !needs_escape(*p) && !(stop_high && *p >= 0x80))
         p++;
@@ -94,52 +181,63 @@ static const unsigned char *skip_plain(const unsigned char *p, const unsigned ch
  * everything else (DEL, '/', UTF-8 or not) as is.  In the writer's utf8
  * mode, well-formed UTF-8 is kept and each ill-formed sequence becomes
  * U+FFFD (base/util.h, llm__utf8_bad_len), so the output is valid
- * UTF-8 whatever the input bytes. */
+ * UTF-8 whatever the input bytes.
+ *
+ * One room check per run of plain bytes, for the run and what may follow
+ * it (an escape, a UTF-8 sequence or U+FFFD: at most 6 bytes; or the
+ * closing quote), then plain stores. */
 static void put_escaped(struct llm__jo *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + len;
-    while (p < end) {
-        const unsigned char *run = p;
-        p = skip_plain(p, end, w->utf8);
-        if (p > run)
-            put(w, run, (size_t)(p - run));
-        if (p == end)
+    for (;;) {
+        const unsigned char *run = skip_plain(p, end, w->utf8);
+        size_t n = (size_t)(run - p);
+        if (n > SIZE_MAX - 6 || !llm__jo_room(w, n + 6))
             return;
+        char *d = w->data + w->len;
+        copy(d, p, n);
+        d += n;
+        p = run;
+        if (p == end) {
+            w->len = (size_t)(d - w->data);
+            return;
+        }
         if (*p >= 0x80) {
             /* Only in utf8 mode does skip_plain stop here. */
-            size_t n = llm__utf8_seq_len(p, (size_t)(end - p));
-            if (n > 0) {
-                put(w, p, n);
+            size_t k = llm__utf8_seq_len(p, (size_t)(end - p));
+            if (k > 0) {
+                memcpy(d, p, k);
+                d += k;
             } else {
-                put(w, "\xEF\xBF\xBD", 3);
-                n = llm__utf8_bad_len(p, (size_t)(end - p));
+                memcpy(d, "\xEF\xBF\xBD", 3);
+                d += 3;
+                k = llm__utf8_bad_len(p, (size_t)(end - p));
             }
-            p += n;
+            p += k;
+            w->len = (size_t)(d - w->data);
             continue;
         }
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t n = 2;
+        *d++ = '\\';
         switch (*p) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"': *d++ = '"'; break;
+        case '\\': *d++ = '\\'; break;
+        case '\b': *d++ = 'b'; break;
+        case '\f': *d++ = 'f'; break;
+        case '\n': *d++ = 'n'; break;
+        case '\r': *d++ = 'r'; break;
+        case '\t': *d++ = 't'; break;
         default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 0xF];
-            n = 6;
+            *d++ = 'u';
+            *d++ = '0';
+            *d++ = '0';
+            *d++ = hex[*p >> 4];
+            *d++ = hex[*p & 0xF];
             break;
         }
-        put(w, esc, n);
         p++;
+        w->len = (size_t)(d - w->data);
     }
 }
 
@@ -157,8 +255,7 @@ void llm__jo_set_oom(struct llm__jo *w)
 
 void llm__jo_object_begin(struct llm__jo *w)
 {
-    separate(w);
-    put_char(w, '{');
+    open_with(w, '{');
     w->comma = false;
 }
 
@@ -170,8 +267,7 @@ void llm__jo_object_end(struct llm__jo *w)
 
 void llm__jo_array_begin(struct llm__jo *w)
 {
-    separate(w);
-    put_char(w, '[');
+    open_with(w, '[');
     w->comma = false;
 }
 
@@ -183,8 +279,7 @@ void llm__jo_array_end(struct llm__jo *w)
 
 void llm__jo_key(struct llm__jo *w, const char *key)
 {
-    separate(w);
-    put_char(w, '"');
+    open_with(w, '"');
     put_escaped(w, key, strlen(key));
     put(w, "\":", 2);
     w->comma = false;
@@ -201,15 +296,15 @@ void llm__jo_string(struct llm__jo *w, const char *s)
 
 void llm__jo_string_n(struct llm__jo *w, const char *s, size_t len)
 {
-    llm__jo_string_begin(w);
+    open_with(w, '"');
     put_escaped(w, s, len);
-    llm__jo_string_end(w);
+    put_char(w, '"');
+    w->comma = true;
 }
 
 void llm__jo_string_begin(struct llm__jo *w)
 {
-    separate(w);
-    put_char(w, '"');
+    open_with(w, '"');
     w->comma = false;
 }
 

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct llm__jo {
     char *data;  /* malloc'd; not NUL-terminated until llm__jo_finish */
@@ -31,6 +32,19 @@ struct llm__jo {
      * MUST stay the ones the cJSON tree gave). */
     bool utf8;
 };
+
+/* Room for `n` more bytes (and the final NUL): true, or false once out of
+ * memory (recorded).  Inline: the writer checks before each store, and
+ * the check is a compare; growing is out of line (llm__jo_grow). */
+bool llm__jo_grow(struct llm__jo *w, size_t n);
+
+static inline bool llm__jo_room(struct llm__jo *w, size_t n)
+{
+    /* cap > len whenever data is set, and an empty writer has cap 0. */
+    if (n < w->cap - w->len && !w->oom)
+        return true;
+    return llm__jo_grow(w, n);
+}
 
 /* Make room for at least `n` more bytes now, so that a builder that knows
  * its size roughly allocates once.  Only a hint: writes grow as needed. */
@@ -47,6 +61,24 @@ void llm__jo_array_end(struct llm__jo *w);
 
 /* An object member's key (escaped as a string); the value comes next. */
 void llm__jo_key(struct llm__jo *w, const char *key);
+
+/* An object member's key that is a string literal needing no escape (no
+ * '"', '\\' or byte below 0x20: the names of the wire formats), written
+ * already quoted: what llm__jo_key writes, without the strlen and the
+ * scan (callgrind: ~90 instructions a key less). */
+#define llm__jo_key_lit(w, lit) llm__jo_key_quoted((w), "\"" lit "\":", sizeof("\"" lit "\":") - 1)
+
+static inline void llm__jo_key_quoted(struct llm__jo *w, const char *quoted, size_t n)
+{
+    if (!llm__jo_room(w, n + 1))
+        return;
+    char *d = w->data + w->len;
+    *d = ',';
+    d += w->comma;
+    memcpy(d, quoted, n);
+    w->len = (size_t)(d + n - w->data);
+    w->comma = false;
+}
 
 /* A string value: the bytes of `s` up to its NUL, escaped as cJSON does
  * (see jsonout.c).  NULL writes `null`. */

@@ -46,19 +46,19 @@ static void put_parts(struct llm__jo *w, const struct llm_message *m)
     for (size_t k = 0; k < m->n_parts; k++) {
         const struct llm_content_part *pt = &m->parts[k];
         llm__jo_object_begin(w);
-        llm__jo_key(w, "type");
+        llm__jo_key_lit(w, "type");
         if (pt->type == LLM_PART_TEXT) {
             llm__jo_string(w, "text");
-            llm__jo_key(w, "text");
+            llm__jo_key_lit(w, "text");
             llm__jo_string(w, pt->text);
         } else {
             llm__jo_string(w, "image_url");
-            llm__jo_key(w, "image_url");
+            llm__jo_key_lit(w, "image_url");
             llm__jo_object_begin(w);
-            llm__jo_key(w, "url");
+            llm__jo_key_lit(w, "url");
             llm__put_image_url(w, pt);
             if (pt->detail != NULL) {
-                llm__jo_key(w, "detail");
+                llm__jo_key_lit(w, "detail");
                 llm__jo_string(w, pt->detail);
             }
             llm__jo_object_end(w);
@@ -78,33 +78,33 @@ static void put_message(struct llm__body *b, const struct llm_message *m)
         return;
     }
     llm__jo_object_begin(w);
-    llm__jo_key(w, "role");
+    llm__jo_key_lit(w, "role");
     llm__jo_string(w, m->role);
     if (m->tool_call_id != NULL) {
-        llm__jo_key(w, "tool_call_id");
+        llm__jo_key_lit(w, "tool_call_id");
         llm__jo_string(w, m->tool_call_id);
     }
-    llm__jo_key(w, "content");
+    llm__jo_key_lit(w, "content");
     if (m->n_parts > 0)
         put_parts(w, m);
     else
         llm__jo_string(w, m->content); /* NULL: null, as the SDK sends */
     if (m->n_tool_calls > 0) {
-        llm__jo_key(w, "tool_calls");
+        llm__jo_key_lit(w, "tool_calls");
         llm__jo_array_begin(w);
         for (size_t k = 0; k < m->n_tool_calls; k++) {
             const struct llm_tool_call *c = &m->tool_calls[k];
             llm__jo_object_begin(w);
-            llm__jo_key(w, "id");
+            llm__jo_key_lit(w, "id");
             llm__jo_string(w, c->id);
-            llm__jo_key(w, "type");
+            llm__jo_key_lit(w, "type");
             llm__jo_string(w, "function");
-            llm__jo_key(w, "function");
+            llm__jo_key_lit(w, "function");
             llm__jo_object_begin(w);
-            llm__jo_key(w, "name");
+            llm__jo_key_lit(w, "name");
             llm__jo_string(w, c->name);
             /* Arguments travel as JSON text inside a string. */
-            llm__jo_key(w, "arguments");
+            llm__jo_key_lit(w, "arguments");
             llm__jo_string(w, c->arguments != NULL ? c->arguments : "{}");
             llm__jo_object_end(w);
             llm__jo_object_end(w);
@@ -118,7 +118,7 @@ static void put_message(struct llm__body *b, const struct llm_message *m)
 static void put_tools_and_format(struct llm__body *b, const struct llm_request *req)
 {
     struct llm__jo *w = &b->w;
-    if (req->n_tools > 0 && llm__extra_member(&b->x, w, "tools")) {
+    if (req->n_tools > 0 && llm__extra_member_lit(&b->x, w, "tools")) {
         llm__body_put_function_tools(b, req, true);
     }
     static const char *const choice_words[] = {
@@ -128,14 +128,14 @@ static void put_tools_and_format(struct llm__body *b, const struct llm_request *
     };
     /* The API refuses tool_choice without tools. */
     if (req->tool_choice != LLM_TOOL_CHOICE_DEFAULT && req->n_tools > 0 &&
-        llm__extra_member(&b->x, w, "tool_choice")) {
+        llm__extra_member_lit(&b->x, w, "tool_choice")) {
         if (req->tool_choice == LLM_TOOL_CHOICE_NAMED) {
             llm__jo_object_begin(w);
-            llm__jo_key(w, "type");
+            llm__jo_key_lit(w, "type");
             llm__jo_string(w, "function");
-            llm__jo_key(w, "function");
+            llm__jo_key_lit(w, "function");
             llm__jo_object_begin(w);
-            llm__jo_key(w, "name");
+            llm__jo_key_lit(w, "name");
             llm__jo_string(w, req->tool_choice_name);
             llm__jo_object_end(w);
             llm__jo_object_end(w);
@@ -148,21 +148,21 @@ static void put_tools_and_format(struct llm__body *b, const struct llm_request *
         }
     }
     if (req->has_parallel_tool_calls && req->n_tools > 0 &&
-        llm__extra_member(&b->x, w, "parallel_tool_calls"))
+        llm__extra_member_lit(&b->x, w, "parallel_tool_calls"))
         llm__jo_bool(w, req->parallel_tool_calls);
     const struct llm_response_format *f = &req->response_format;
-    if (f->type != LLM_RESPONSE_TEXT && llm__extra_member(&b->x, w, "response_format")) {
+    if (f->type != LLM_RESPONSE_TEXT && llm__extra_member_lit(&b->x, w, "response_format")) {
         llm__jo_object_begin(w);
-        llm__jo_key(w, "type");
+        llm__jo_key_lit(w, "type");
         if (f->type == LLM_RESPONSE_JSON_SCHEMA) {
             llm__jo_string(w, "json_schema");
-            llm__jo_key(w, "json_schema");
+            llm__jo_key_lit(w, "json_schema");
             llm__jo_object_begin(w);
-            llm__jo_key(w, "name");
+            llm__jo_key_lit(w, "name");
             llm__jo_string(w, f->name);
-            llm__jo_key(w, "strict");
+            llm__jo_key_lit(w, "strict");
             llm__jo_bool(w, f->strict);
-            llm__jo_key(w, "schema");
+            llm__jo_key_lit(w, "schema");
             llm__body_put_json_text(b, f->schema_json, "{}");
             llm__jo_object_end(w);
         } else {
@@ -179,9 +179,9 @@ enum llm_error llm__openai_build_body(const struct llm_request *req, const char 
     enum llm_error err = llm__body_begin(&b, req);
     if (err != LLM_OK)
         return err;
-    if (llm__extra_member(&b.x, &b.w, "model"))
+    if (llm__extra_member_lit(&b.x, &b.w, "model"))
         llm__jo_string(&b.w, model != NULL ? model : req->model);
-    if (llm__extra_member(&b.x, &b.w, "messages")) {
+    if (llm__extra_member_lit(&b.x, &b.w, "messages")) {
         llm__jo_array_begin(&b.w);
         if (req->system != NULL && req->system[0] != '\0')
             llm__put_message(&b.w, "system", req->system);
@@ -189,19 +189,20 @@ enum llm_error llm__openai_build_body(const struct llm_request *req, const char 
             put_message(&b, &req->messages[i]);
         llm__jo_array_end(&b.w);
     }
-    if (req->max_tokens > 0 && llm__extra_member(&b.x, &b.w, "max_tokens"))
+    if (req->max_tokens > 0 && llm__extra_member_lit(&b.x, &b.w, "max_tokens"))
         llm__jo_int(&b.w, req->max_tokens);
-    if (req->max_completion_tokens > 0 && llm__extra_member(&b.x, &b.w, "max_completion_tokens"))
+    if (req->max_completion_tokens > 0 &&
+        llm__extra_member_lit(&b.x, &b.w, "max_completion_tokens"))
         llm__jo_int(&b.w, req->max_completion_tokens);
     llm__body_put_sampling(&b, req, "stop");
     if (req->stream) {
         /* include_usage: without it a streamed reply carries no token
          * counts, and usage feeds the TPM gate and the cost. */
-        if (llm__extra_member(&b.x, &b.w, "stream"))
+        if (llm__extra_member_lit(&b.x, &b.w, "stream"))
             llm__jo_bool(&b.w, true);
-        if (llm__extra_member(&b.x, &b.w, "stream_options")) {
+        if (llm__extra_member_lit(&b.x, &b.w, "stream_options")) {
             llm__jo_object_begin(&b.w);
-            llm__jo_key(&b.w, "include_usage");
+            llm__jo_key_lit(&b.w, "include_usage");
             llm__jo_bool(&b.w, true);
             llm__jo_object_end(&b.w);
         }

@@ -216,9 +216,9 @@ void llm__extra_clear(struct llm__extra *x)
 void llm__put_message(struct llm__jo *w, const char *role, const char *content)
 {
     llm__jo_object_begin(w);
-    llm__jo_key(w, "role");
+    llm__jo_key_lit(w, "role");
     llm__jo_string(w, role);
-    llm__jo_key(w, "content");
+    llm__jo_key_lit(w, "content");
     llm__jo_string(w, content);
     llm__jo_object_end(w);
 }

@@ -170,6 +170,11 @@ enum llm_error llm__extra_init(struct llm__extra *x, const char *extra_json);
  * member of that name, whose value has then been written instead. */
 bool llm__extra_member(struct llm__extra *x, struct llm__jo *w, const char *key);
 
+/* llm__extra_member for a key that is a string literal needing no escape
+ * (llm__jo_key_lit): without extra_json, the quoted key is stored inline. */
+#define llm__extra_member_lit(x, w, lit) \
+    ((x)->obj == NULL ? (llm__jo_key_lit((w), lit), true) : llm__extra_member((x), (w), lit))
+
 /* Write the members of extra_json the body did not have.  Call once, after
  * the body's last member and before closing the object. */
 void llm__extra_finish(struct llm__extra *x, struct llm__jo *w);

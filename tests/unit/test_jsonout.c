@@ -190,6 +190,83 @@ static void string_escaping_is_the_same_at_every_offset(void **state)
     }
 }
 
+/* Strings are scanned sixteen bytes at a time (SSE2) or eight, the last
+ * block read overlapping the one before: two bytes that need escaping, at
+ * every pair of offsets of strings up to 40 bytes (both in one block, in
+ * a block and the overlapping last one, in the last alone), come out as
+ * cJSON writes them, as a value and as a key. */
+static void two_escapes_at_every_pair_of_offsets_match_cjson(void **state)
+{
+    (void)state;
+    static const unsigned char firsts[] = {0x22, 0x5c, 0x01, 0x1f};
+    static const unsigned char seconds[] = {0x0a, 0x22, 0xff};
+    char s[41];
+    for (size_t len = 2; len < sizeof(s); len++) {
+        for (size_t a = 0; a < len; a++) {
+            for (size_t b = a + 1; b < len; b++) {
+                memset(s, 'x', len);
+                s[len] = '\0';
+                s[a] = (char)firsts[(a + b) % sizeof(firsts)];
+                s[b] = (char)seconds[(len + b) % sizeof(seconds)];
+                char what[64];
+                snprintf(what, sizeof(what), "bytes at %zu and %zu of %zu", a, b, len);
+                char *got = jo_string_text(s);
+                char *want = cjson_text(cJSON_CreateString(s));
+                assert_same_bytes(got, strlen(got), want, what);
+                free(got);
+                free(want);
+                struct llm__jo w = {0};
+                llm__jo_object_begin(&w);
+                llm__jo_key(&w, s);
+                llm__jo_null(&w);
+                llm__jo_object_end(&w);
+                got = jo_text(&w);
+                cJSON *obj = cJSON_CreateObject();
+                assert_non_null(cJSON_AddNullToObject(obj, s));
+                want = cjson_text(obj);
+                assert_same_bytes(got, strlen(got), want, what);
+                free(got);
+                free(want);
+            }
+        }
+    }
+}
+
+/* A key given as a literal (llm__jo_key_lit) is written as llm__jo_key
+ * writes it, first in an object or after another member. */
+static void literal_keys_are_written_as_keys_are(void **state)
+{
+    (void)state;
+    struct llm__jo a = {0}, b = {0};
+    llm__jo_object_begin(&a);
+    llm__jo_key_lit(&a, "model");
+    llm__jo_string(&a, "m");
+    llm__jo_key_lit(&a, "max_completion_tokens");
+    llm__jo_int(&a, 3);
+    llm__jo_key_lit(&a, "o");
+    llm__jo_object_begin(&a);
+    llm__jo_key_lit(&a, "");
+    llm__jo_null(&a);
+    llm__jo_object_end(&a);
+    llm__jo_object_end(&a);
+    llm__jo_object_begin(&b);
+    llm__jo_key(&b, "model");
+    llm__jo_string(&b, "m");
+    llm__jo_key(&b, "max_completion_tokens");
+    llm__jo_int(&b, 3);
+    llm__jo_key(&b, "o");
+    llm__jo_object_begin(&b);
+    llm__jo_key(&b, "");
+    llm__jo_null(&b);
+    llm__jo_object_end(&b);
+    llm__jo_object_end(&b);
+    char *got = jo_text(&a), *want = jo_text(&b);
+    assert_string_equal(got, want);
+    assert_string_equal(got, "{\"model\":\"m\",\"max_completion_tokens\":3,\"o\":{\"\":null}}");
+    free(got);
+    free(want);
+}
+
 /* The writer's utf8 mode (issue 10 #8: documents for hosts and tools
  * must be valid UTF-8): at every offset of the eight-byte scan, a string
  * holding a well-formed or ill-formed sequence comes out as the default
@@ -203,7 +280,7 @@ static void utf8_mode_replaces_ill_formed_sequences_at_every_offset(void **state
         "\xed\xa0\x80", "\xf0\x9f\x99", "\xf0\x9f\x99\x82", "\xf4\x90\x80\x80", "\x01",
     };
     char s[64];
-    for (size_t len = 1; len < 24; len++) {
+    for (size_t len = 1; len < 40; len++) {
         for (size_t at = 0; at < len; at++) {
             for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
                 size_t pl = strlen(probes[k]);
@@ -1031,6 +1108,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(string_escaping_matches_cjson_for_every_byte),
         cmocka_unit_test(string_escaping_is_the_same_at_every_offset),
+        cmocka_unit_test(two_escapes_at_every_pair_of_offsets_match_cjson),
+        cmocka_unit_test(literal_keys_are_written_as_keys_are),
         cmocka_unit_test(utf8_mode_replaces_ill_formed_sequences_at_every_offset),
         cmocka_unit_test(string_written_in_parts_equals_the_whole_string),
         cmocka_unit_test(doubles_are_formatted_as_cjson_formats_them),
