@@ -23,6 +23,16 @@ static bool grow(struct llm__jo *w, size_t n, bool exact)
 {
     if (n > SIZE_MAX - 1 - w->len)
         return false;
+    if (w->data == NULL) {
+        /* The first allocation (a body's reservation): malloc, not the
+         * longer way through realloc(NULL). */
+        size_t need = w->len + n + 1;
+        size_t cap = exact ? need : llm__grow_cap(0, need);
+        if ((w->data = malloc(cap)) == NULL)
+            return false;
+        w->cap = cap;
+        return true;
+    }
     return llm__grow(&w->data, &w->cap, w->len + n + 1, exact);
 }
 
@@ -102,7 +112,7 @@ static bool needs_escape(unsigned char c)
 /* True if any byte of `v` needs escaping.  Exact as a yes/no answer (the
  * "has a byte less than n" and "has a zero byte" tests of Bit Twiddling
  * Hacks, with n = 0x20 <= 128), though not as to which byte. */
-static bool word_needs_escape(uint64_t v)
+static inline bool word_needs_escape(uint64_t v)
 {
     uint64_t q = v ^ BYTES('"');
     uint64_t b = v ^ BYTES('\\');
@@ -111,34 +121,55 @@ static bool word_needs_escape(uint64_t v)
 }
 
 #if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JO_NO_SIMD)
-/* Bit i set if byte i of the 16 at p needs escaping (or, with `high`
- * 0xFFFF, is not ASCII). */
-static inline unsigned special16(const unsigned char *p, unsigned high)
+#define JO_SSE2 1
+
+/* Bit i set if byte i of `v` needs escaping (or, with `high` 0xFFFF, is
+ * not ASCII). */
+static inline unsigned special_lanes(__m128i v, unsigned high)
 {
-    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     /* min(v, 0x1F) == v: the unsigned bytes <= 0x1F. */
     __m128i hit = _mm_or_si128(
         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
         _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v));
     return (unsigned)_mm_movemask_epi8(hit) | ((unsigned)_mm_movemask_epi8(v) & high);
 }
+
+static inline unsigned special16(const unsigned char *p, unsigned high)
+{
+    return special_lanes(_mm_loadu_si128((const __m128i *)(const void *)p), high);
+}
+
+/* The 8 bytes at p only (movq): the zeroed upper lanes are masked off. */
+static inline unsigned special8(const unsigned char *p, unsigned high)
+{
+    return special_lanes(_mm_loadl_epi64((const __m128i *)(const void *)p), high) & 0xFFu;
+}
+
+/* The 4 bytes at p only. */
+static inline unsigned special4(const unsigned char *p, unsigned high)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof(v));
+    return special_lanes(_mm_cvtsi32_si128(v), high) & 0xFu;
+}
 #endif
 
 /* The first byte in [p, end) that needs escaping (with `stop_high`, or is
  * not ASCII), or end.  Sixteen bytes at a time with SSE2 (every x86-64),
- * else eight, every read within the string (prompts are long; this is most
- * of the work of writing a body).  The last block is read overlapping the
- * one before, whose bytes are known plain: no byte loop for the tail of a
- * string of a block or more. */
-static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end,
-                                       bool stop_high)
+ * then one check of 8 or 4; else eight bytes at a time; every read within
+ * the string (prompts are long; this is most of the work of writing a
+ * body).  The last block is read overlapping the one before, whose bytes
+ * are known plain, so that its first flagged byte is the first after p:
+ * no byte loop for the tail of a string of 4 (SSE2) or 8 bytes or more. */
+static inline const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end,
+                                              bool stop_high)
 {
-#if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JO_NO_SIMD)
+#ifdef JO_SSE2
+    const unsigned high = stop_high ? 0xFFFFu : 0;
+    unsigned mask;
     if (end - p >= 16) {
-        const unsigned high = stop_high ? 0xFFFFu : 0;
         for (;;) {
-            unsigned mask = special16(p, high);
-            if (mask != 0)
+            if ((mask = special16(p, high)) != 0)
                 return p + __builtin_ctz(mask);
             p += 16;
             if (end - p < 16)
@@ -146,13 +177,23 @@ static const unsigned char *skip_plain(const unsigned char *p, const unsigned ch
         }
         if (p == end)
             return end;
-        /* Bytes before p in this block are plain: the first bit set is the
-         * first byte after p that is not. */
         const unsigned char *last = end - 16;
-        unsigned mask = special16(last, high);
+        mask = special16(last, high);
         return mask != 0 ? last + __builtin_ctz(mask) : end;
     }
-#endif
+    if (end - p >= 8) {
+        if ((mask = special8(p, high)) != 0)
+            return p + __builtin_ctz(mask);
+        mask = special8(end - 8, high);
+        return mask != 0 ? end - 8 + __builtin_ctz(mask) : end;
+    }
+    if (end - p >= 4) {
+        if ((mask = special4(p, high)) != 0)
+            return p + __builtin_ctz(mask);
+        mask = special4(end - 4, high);
+        return mask != 0 ? end - 4 + __builtin_ctz(mask) : end;
+    }
+#else
     const uint64_t high = stop_high ? BYTES(0x80) : 0;
     if (end - p >= 8) {
         for (;;) {
@@ -171,6 +212,7 @@ static const unsigned char *skip_plain(const unsigned char *p, const unsigned ch
             }
         }
     }
+#endif
     while (p < end && !needs_escape(*p) && !(stop_high && *p >= 0x80))
         p++;
     return p;
@@ -186,13 +228,33 @@ static const unsigned char *skip_plain(const unsigned char *p, const unsigned ch
  * One room check per run of plain bytes, for the run and what may follow
  * it (an escape, a UTF-8 sequence or U+FFFD: at most 6 bytes; or the
  * closing quote), then plain stores. */
+static __attribute__((noinline)) void put_escaped_from(struct llm__jo *w, const unsigned char *p,
+                                                       const unsigned char *run,
+                                                       const unsigned char *end);
+
 static void put_escaped(struct llm__jo *w, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + len;
+    const unsigned char *run = skip_plain(p, end, w->utf8);
+    if (run == end) {
+        /* Nothing to escape, the common case: one check, one copy (and
+         * room for the closing quote that usually follows). */
+        if (len < SIZE_MAX - 1 && llm__jo_room(w, len + 1)) {
+            copy(w->data + w->len, p, len);
+            w->len += len;
+        }
+        return;
+    }
+    put_escaped_from(w, p, run, end);
+}
+
+/* The rest of put_escaped, from `p` whose plain bytes end at `run`. */
+static void put_escaped_from(struct llm__jo *w, const unsigned char *p, const unsigned char *run,
+                             const unsigned char *end)
+{
+    static const char hex[] = "0123456789abcdef";
     for (;;) {
-        const unsigned char *run = skip_plain(p, end, w->utf8);
         size_t n = (size_t)(run - p);
         if (n > SIZE_MAX - 6 || !llm__jo_room(w, n + 6))
             return;
@@ -217,6 +279,7 @@ static void put_escaped(struct llm__jo *w, const char *s, size_t len)
             }
             p += k;
             w->len = (size_t)(d - w->data);
+            run = skip_plain(p, end, w->utf8);
             continue;
         }
         *d++ = '\\';
@@ -238,6 +301,7 @@ static void put_escaped(struct llm__jo *w, const char *s, size_t len)
         }
         p++;
         w->len = (size_t)(d - w->data);
+        run = skip_plain(p, end, w->utf8);
     }
 }
 
@@ -251,30 +315,6 @@ void llm__jo_reserve(struct llm__jo *w, size_t n)
 void llm__jo_set_oom(struct llm__jo *w)
 {
     w->oom = true;
-}
-
-void llm__jo_object_begin(struct llm__jo *w)
-{
-    open_with(w, '{');
-    w->comma = false;
-}
-
-void llm__jo_object_end(struct llm__jo *w)
-{
-    put_char(w, '}');
-    w->comma = true;
-}
-
-void llm__jo_array_begin(struct llm__jo *w)
-{
-    open_with(w, '[');
-    w->comma = false;
-}
-
-void llm__jo_array_end(struct llm__jo *w)
-{
-    put_char(w, ']');
-    w->comma = true;
 }
 
 void llm__jo_key(struct llm__jo *w, const char *key)

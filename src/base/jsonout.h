@@ -54,10 +54,46 @@ void llm__jo_reserve(struct llm__jo *w, size_t n);
  * then lost, as if the writer had failed itself). */
 void llm__jo_set_oom(struct llm__jo *w);
 
-void llm__jo_object_begin(struct llm__jo *w);
-void llm__jo_object_end(struct llm__jo *w);
-void llm__jo_array_begin(struct llm__jo *w);
-void llm__jo_array_end(struct llm__jo *w);
+/* '{' / '[' (after a ',' when one is due), '}' / ']'.  Inline: a body is
+ * mostly these and keys, a call each cost as much as the store. */
+static inline void llm__jo_open(struct llm__jo *w, char c)
+{
+    if (!llm__jo_room(w, 2))
+        return;
+    char *d = w->data + w->len;
+    *d = ',';
+    d += w->comma;
+    *d++ = c;
+    w->len = (size_t)(d - w->data);
+    w->comma = false;
+}
+
+static inline void llm__jo_close(struct llm__jo *w, char c)
+{
+    if (llm__jo_room(w, 1))
+        w->data[w->len++] = c;
+    w->comma = true;
+}
+
+static inline void llm__jo_object_begin(struct llm__jo *w)
+{
+    llm__jo_open(w, '{');
+}
+
+static inline void llm__jo_object_end(struct llm__jo *w)
+{
+    llm__jo_close(w, '}');
+}
+
+static inline void llm__jo_array_begin(struct llm__jo *w)
+{
+    llm__jo_open(w, '[');
+}
+
+static inline void llm__jo_array_end(struct llm__jo *w)
+{
+    llm__jo_close(w, ']');
+}
 
 /* An object member's key (escaped as a string); the value comes next. */
 void llm__jo_key(struct llm__jo *w, const char *key);

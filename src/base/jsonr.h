@@ -161,8 +161,8 @@ static inline size_t llm__jr_decode(const struct llm__jr_str *s, char *dst);
 
 /* With SSE2 (every x86-64), strings are scanned sixteen bytes at a time:
  * about 12 instructions a block against 17 a word of eight for the
- * portable code below, which stays for the rest (and the last bytes of the
- * input).  LLM__JR_NO_SIMD turns it off (test_jsonr_swar tests that way). */
+ * portable code below, which other machines run.  LLM__JR_NO_SIMD turns
+ * it off (test_jsonr_swar tests that way). */
 #if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JR_NO_SIMD)
 #include <emmintrin.h>
 #define LLM__JR_SSE2 1
@@ -312,10 +312,11 @@ static inline const char *llm__jr_escape(const char *p, const char *end)
     return p;
 }
 
-/* The rest of a string from its first escape at p (out of line: rare,
- * and its code would crowd the common path's registers). */
-LLM__JR_COLD const char *llm__jr_scan_escaped(const char *start, const char *p, const char *end,
-                                              struct llm__jr_str *out)
+/* The rest of a string from its first escape at p: its closing quote, or
+ * NULL.  Out of line: rare, and its code would crowd the common path's
+ * registers (it takes no pointer to the caller's llm__jr_str either, so
+ * that one stays in registers). */
+LLM__JR_COLD const char *llm__jr_scan_escaped(const char *p, const char *end)
 {
     while (p < end && *p == '\\') {
         if ((p = llm__jr_escape(p, end)) == NULL)
@@ -324,26 +325,24 @@ LLM__JR_COLD const char *llm__jr_scan_escaped(const char *start, const char *p, 
     }
     if (p >= end || *p != '"')
         return NULL; /* unterminated, or a raw control byte */
-    out->raw = start;
-    out->len = (size_t)(p - start);
-    out->escaped = true;
-    return p + 1;
+    return p;
 }
 
 static inline const char *llm__jr_scan_string(const char *p, const char *end,
                                               struct llm__jr_str *out)
 {
     const char *start = p + 1;
+    bool escaped = false;
     p = llm__jr_plain(start, end);
-    if (p < end && *p == '"') {
-        out->raw = start;
-        out->len = (size_t)(p - start);
-        out->escaped = false;
-        return p + 1;
+    if (p >= end || *p != '"') {
+        if (p >= end || *p != '\\' || (p = llm__jr_scan_escaped(p, end)) == NULL)
+            return NULL; /* unterminated, a raw control byte, or a bad escape */
+        escaped = true;
     }
-    if (p < end && *p == '\\')
-        return llm__jr_scan_escaped(start, p, end, out);
-    return NULL; /* unterminated, or a raw control byte */
+    out->raw = start;
+    out->len = (size_t)(p - start);
+    out->escaped = escaped;
+    return p + 1;
 }
 
 static inline bool llm__jr_digit(const char *p, const char *end)
@@ -458,9 +457,12 @@ static inline int llm__jr_member(const char **pp, const char *end, bool *first,
     if (!*first) {
         if (*p != ',')
             return -1;
-        p = llm__jr_ws(p + 1, end);
-        if (p >= end)
-            return -1;
+        /* Compact JSON: the key's quote right after the comma. */
+        if (++p >= end || *p != '"') {
+            p = llm__jr_ws(p, end);
+            if (p >= end)
+                return -1;
+        }
     }
     *first = false;
     if (*p != '"' || (p = llm__jr_scan_string(p, end, key)) == NULL)

@@ -112,7 +112,7 @@ static void strings_decode_as_cjson_decodes_them(void **state)
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         struct llm__jr r;
-        struct llm__jr_str s;
+        struct llm__jr_str s = {0};
         llm__jr_init(&r, strs[i], strlen(strs[i]));
         assert_true(llm__jr_string(&r, &s));
         assert_true(llm__jr_finish(&r));
@@ -140,7 +140,7 @@ static void every_string_byte_is_classified_at_every_offset(void **state)
     for (size_t len = 1; len <= 40; len++) {
         for (size_t pos = 0; pos < len; pos++) {
             struct llm__jr r;
-            struct llm__jr_str str;
+            struct llm__jr_str str = {0};
             /* "aaa<probe>aaa" */
             buf[0] = '"';
             memset(buf + 1, 'a', len);
