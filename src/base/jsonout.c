@@ -454,7 +454,8 @@ void llm__jo_raw(struct llm__jo *w, const char *json, size_t len)
 char *llm__jo_finish(struct llm__jo *w, size_t *len_out)
 {
     *len_out = 0;
-    if (!w->oom && !grow(w, 0, true))
+    /* Room for the NUL: there always is once anything was written. */
+    if (!w->oom && w->len >= w->cap && !grow(w, 0, true))
         w->oom = true;
     if (w->oom) {
         llm__jo_free(w);

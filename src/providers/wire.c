@@ -347,9 +347,11 @@ enum llm_error llm__body_begin(struct llm__body *b, const struct llm_request *re
         if (req->stop[i] == NULL)
             return LLM_ERR_INVALID_REQUEST;
     }
-    enum llm_error err = llm__extra_init(&b->x, req->extra_json);
-    if (err != LLM_OK)
-        return err;
+    if (req->extra_json != NULL) {
+        enum llm_error err = llm__extra_init(&b->x, req->extra_json);
+        if (err != LLM_OK)
+            return err;
+    }
     llm__jo_reserve(&b->w, llm__body_size_hint(req));
     llm__jo_object_begin(&b->w);
     return LLM_OK;
@@ -357,9 +359,12 @@ enum llm_error llm__body_begin(struct llm__body *b, const struct llm_request *re
 
 enum llm_error llm__body_end(struct llm__body *b, struct llm_http_request *out)
 {
-    llm__extra_finish(&b->x, &b->w);
+    /* Without extra_json (the usual request) no call into cJSON. */
+    if (b->x.obj != NULL)
+        llm__extra_finish(&b->x, &b->w);
     llm__jo_object_end(&b->w);
-    llm__extra_clear(&b->x);
+    if (b->x.obj != NULL)
+        llm__extra_clear(&b->x);
     if (b->bad) {
         llm__jo_free(&b->w);
         return LLM_ERR_INVALID_REQUEST;
