@@ -131,6 +131,10 @@ struct llm__http {
      * an idle connection can exist at all. */
     struct llm__fdinfo *fds;
     size_t fds_cap;
+    /* "User-Agent: <engine's user_agent>" with its NUL (ua_size bytes), or
+     * NULL when none is sent. */
+    char *ua_line;
+    size_t ua_size;
 };
 
 static inline bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
