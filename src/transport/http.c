@@ -47,16 +47,6 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
  * never cleaned up (other code in the host may use curl too). */
 static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message);
-static void on_idle_timer(struct llm__timer *t, void *user);
-
-/* When the silence limit `limit_ms` after `since_us` runs out (saturating). */
-static int64_t idle_due(int64_t since_us, int64_t limit_ms)
-{
-    int64_t us = limit_ms > (INT64_MAX - since_us) / 1000 ? INT64_MAX - since_us : limit_ms * 1000;
-    return since_us + us;
-}
-
 /* The response began: from now on the silence limit is idle_timeout_ms
  * (often shorter than the first-byte one), counted from this byte.  The
  * timer is moved only when it must fire earlier than it is set to: one
@@ -71,9 +61,9 @@ static void first_byte(struct llm__xfer *x)
     x->got_byte = true;
     if (x->opts.idle_timeout_ms <= 0)
         return;
-    int64_t due = idle_due(x->last_rx_us, x->opts.idle_timeout_ms);
-    if (!llm__timer_armed(&x->idle_timer) || due < x->idle_timer.due_us)
-        llm__timer_start(x->h->loop, &x->idle_timer, due, on_idle_timer, x);
+    int64_t due = llm__http_idle_due(x->last_rx_us, x->opts.idle_timeout_ms);
+    if (due < llm__http_silence_due(x))
+        llm__http_silence_set(x, due);
 }
 
 static bool is_too_large(CURLcode rc)
@@ -142,6 +132,7 @@ static void http_free(struct llm__http *h)
         curl_share_cleanup(h->share);
     free(h->fds);
     free(h->ua_line);
+    llm__timer_stop(h->loop, &h->watch_timer); /* after every transfer is gone */
     free(h);
 }
 
@@ -198,13 +189,13 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
         return 0;
     }
     if (llm__buf_append(&x->body, data, len) != LLM_OK) {
-        xfer_fail(x, LLM_ERR_OUT_OF_MEMORY, "out of memory buffering the response");
+        llm__http_fail(x, LLM_ERR_OUT_OF_MEMORY, "out of memory buffering the response");
         return 0;
     }
     return len;
 }
 
-static void xfer_fail(struct llm__xfer *x, enum llm_error err, const char *message)
+void llm__http_fail(struct llm__xfer *x, enum llm_error err, const char *message)
 {
     if (x->fail_err != LLM_OK)
         return;
@@ -247,7 +238,7 @@ static int configure_easy(struct llm__xfer *x)
 
 static void xfer_destroy(struct llm__xfer *x)
 {
-    llm__timer_stop(x->h->loop, &x->idle_timer);
+    llm__http_silence_clear(x);
     x->p = NULL;
     if (x->easy)
         curl_easy_cleanup(x->easy);
@@ -303,7 +294,7 @@ static void shrink_buf(struct llm__buf *b)
  * belongs to the request and pool the rest. */
 static void xfer_put(struct llm__http *h, struct llm__xfer *x)
 {
-    llm__timer_stop(h->loop, &x->idle_timer);
+    llm__http_silence_clear(x);
     x->p = NULL;
     llm_http_request_clear(&x->req);
     free(x->fail_msg);
@@ -501,8 +492,7 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
             p->max_connects = want;
     }
     if (o->first_byte_timeout_ms > 0 &&
-        llm__timer_start(h->loop, &x->idle_timer, idle_due(x->last_rx_us, o->first_byte_timeout_ms),
-                         on_idle_timer, x) != 0) {
+        llm__http_silence_set(x, llm__http_idle_due(x->last_rx_us, o->first_byte_timeout_ms)) != 0) {
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
@@ -644,31 +634,6 @@ static void curl_progress(void *impl, const struct llm__xfer *x, int *status, ui
     *recv = (uint64_t)(down > 0 ? down : 0) + (uint64_t)(hdr > 0 ? hdr : 0);
 }
 
-static void on_idle_timer(struct llm__timer *t, void *user)
-{
-    struct llm__xfer *x = user;
-    int64_t limit = x->got_byte && x->opts.idle_timeout_ms > 0 ? x->opts.idle_timeout_ms
-                                                               : x->opts.first_byte_timeout_ms;
-    int64_t due = idle_due(x->last_rx_us, limit);
-    if (due > llm__now_mono_us()) {
-        /* Bytes came meanwhile: look again a full limit after the last. */
-        if (llm__timer_start(x->h->loop, &x->idle_timer, due, on_idle_timer, x) == 0)
-            return;
-    }
-    char m[160];
-    if (x->got_byte)
-        snprintf(m, sizeof(m), "no data from the server for %" PRId64
-                 " ms after the response began (idle timeout)", limit);
-    else
-        snprintf(m, sizeof(m), "no response from the server within %" PRId64
-                 " ms (first-byte timeout)", limit);
-    xfer_fail(x, LLM_ERR_TIMEOUT, m);
-    /* Not inside a curl callback: the transfer can be finished here. */
-    struct llm__part *p = x->p;
-    llm__http_finish(x, CURLE_OPERATION_TIMEDOUT);
-    llm__http_release_deferred(p);
-}
-
 void llm__http_check_done(struct llm__part *p)
 {
     CURLMsg *m;
@@ -701,7 +666,7 @@ static const struct llm__transport_vtable curl_vtable = {
     .start_failure = "could not start the HTTP transfer",
     .start = curl_start,
     .cancel = curl_cancel,
-    .fail = xfer_fail,
+    .fail = llm__http_fail,
     .progress = curl_progress,
     .destroy = curl_destroy,
 };
