@@ -147,8 +147,13 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
         /* The blank line ending a response's headers. */
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-        if (code >= 200)
+        if (code >= 200) {
             x->headers_done = true;
+            /* The body that follows is this response's: write_cb need
+             * not ask curl again. */
+            x->status = (int)code;
+            x->status_read = true;
+        }
         struct llm_http_headers h;
         if (x->cbs.on_headers && code >= 200 && llm__hdr_list_view(&x->hdrs, &h))
             x->cbs.on_headers(x->user, (int)code, &h);
@@ -326,9 +331,16 @@ static enum llm_error build_slist(struct llm__xfer *x)
     const char *ua = x->h->ua_line;
     size_t n = nh + 1;
     size_t bytes = sizeof(expect);
+    /* Lengths measured once (a request has a handful of headers). */
+    size_t lens[2 * 16];
+    bool keep = nh <= 16;
     for (size_t i = 0; i < nh; i++) {
-        size_t nl = strlen(hs[i].name);
-        size_t add = nl + strlen(hs[i].value) + 3;
+        size_t nl = strlen(hs[i].name), vl = strlen(hs[i].value);
+        if (keep) {
+            lens[2 * i] = nl;
+            lens[2 * i + 1] = vl;
+        }
+        size_t add = nl + vl + 3;
         if (bytes > SIZE_MAX - add)
             return LLM_ERR_OUT_OF_MEMORY;
         bytes += add;
@@ -359,7 +371,8 @@ static enum llm_error build_slist(struct llm__xfer *x)
         nodes[i].next = i + 1 < n ? &nodes[i + 1] : NULL;
     nodes[0].data = p;
     for (size_t i = 0; i < nh; i++) {
-        size_t nl = strlen(hs[i].name), vl = strlen(hs[i].value);
+        size_t nl = keep ? lens[2 * i] : strlen(hs[i].name);
+        size_t vl = keep ? lens[2 * i + 1] : strlen(hs[i].value);
         memcpy(p, hs[i].name, nl);
         p += nl;
         *p++ = ':';

@@ -2,6 +2,7 @@
  * headers, clearing a request, looking up a response header.  They belong
  * to the transport layer (every transport and every provider uses them), so
  * header validation lives in one place below both. */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,19 @@ enum llm_error llm_http_request_add_header(struct llm_http_request *req, const c
         free(v);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    struct llm_header *h = realloc(req->headers, (req->n_headers + 1) * sizeof(*h));
+    /* The array is grown ahead (providers add two to five headers, the
+     * engine its own): a realloc per header cost ~200 instructions each.
+     * Its capacity is what the allocator says, so an array a provider
+     * allocated itself (with malloc: llm_http_request_clear frees it) is
+     * grown just as safely. */
+    struct llm_header *h = req->headers;
+    size_t need = (req->n_headers + 1) * sizeof(*h);
+    if (h == NULL || malloc_usable_size(h) < need) {
+        size_t want = need < 8 * sizeof(*h) ? 8 * sizeof(*h) : need + need / 2;
+        if (want < need) /* wrapped: need is near SIZE_MAX */
+            want = need;
+        h = realloc(req->headers, want);
+    }
     if (h == NULL) {
         free(n);
         free(v);
