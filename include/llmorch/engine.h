@@ -244,6 +244,13 @@ struct llm_engine_options {
     /* A Redis command unanswered for this long counts as Redis being
      * unavailable (default 2000 ms). */
     int64_t redis_timeout_ms;
+
+    /* (appended) The User-Agent header of every HTTP request, e.g.
+     * "myapp/1.2 llmorch/0.2.0"; copied; CR or LF is refused.  NULL = no
+     * User-Agent header at all (libcurl sends none by default).  A
+     * User-Agent in `headers` or in a request's own headers wins over it.
+     * Ignored by in-process providers (the mock). */
+    const char *user_agent;
 };
 
 /* Create an engine and start its thread.  `opts` may be NULL (all defaults).

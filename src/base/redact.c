@@ -25,19 +25,27 @@ bool llm__secrets_add(struct llm__secrets *set, const char *secret, size_t len)
 
 bool llm__secrets_add_header(struct llm__secrets *set, const char *name, const char *value)
 {
-    static const char *const names[] = {"authorization", "proxy-authorization", "x-api-key",
-                                        "api-key", "x-goog-api-key", "x-amz-security-token"};
+#define NAME(s) {s, sizeof(s) - 1}
+    static const struct {
+        const char *s;
+        size_t len;
+    } names[] = {NAME("authorization"), NAME("proxy-authorization"), NAME("x-api-key"),
+                 NAME("api-key"), NAME("x-goog-api-key"), NAME("x-amz-security-token")};
+#undef NAME
     if (!name || !value)
+        return true;
+    /* Most headers are no credential, and their length alone says so: a
+     * compare of each name only when the lengths agree. */
+    size_t nl = strlen(name);
+    bool secret = false;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !secret; i++)
+        secret = nl == names[i].len && llm__strcaseeq(name, names[i].s);
+    if (!secret)
         return true;
     /* A SigV4 Authorization is a per-request MAC (new each attempt) over a
      * public key id, not a reusable credential: remembering each one would
      * only fill the set. */
     if (strncmp(value, "AWS4-HMAC-SHA256 ", 17) == 0)
-        return true;
-    bool secret = false;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !secret; i++)
-        secret = llm__strcaseeq(name, names[i]);
-    if (!secret)
         return true;
     bool ok = llm__secrets_add(set, value, strlen(value));
     /* "Bearer <token>", "Basic <b64>": the token alone is the secret. */

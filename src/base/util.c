@@ -149,14 +149,17 @@ bool llm__strcaseeq(const char *a, const char *b)
     if (a == NULL || b == NULL)
         return a == b;
     /* Not strcasecmp: its result depends on the locale, HTTP header names
-     * are ASCII. */
+     * are ASCII.  Only a differing pair of bytes is folded: equal bytes
+     * cost one compare (this runs for every header of every request). */
     for (;; a++, b++) {
-        int ca = ascii_lower((unsigned char)*a);
-        int cb = ascii_lower((unsigned char)*b);
-        if (ca != cb)
-            return false;
-        if (ca == 0)
+        int ca = (unsigned char)*a, cb = (unsigned char)*b;
+        if (ca != cb) {
+            ca = ascii_lower(ca);
+            if (ca != ascii_lower(cb))
+                return false;
+        } else if (ca == 0) {
             return true;
+        }
     }
 }
 

@@ -100,9 +100,9 @@ static enum llm_error copy_http_control(struct llm_engine *e, const struct llm_e
             return LLM_ERR_INVALID_ARGUMENT;
         }
     }
-    const char *strs[3] = {o->proxy, o->ca_file, o->ca_path};
-    static const char *const names[3] = {"proxy", "ca_file", "ca_path"};
-    for (int i = 0; i < 3; i++) {
+    const char *strs[4] = {o->proxy, o->ca_file, o->ca_path, o->user_agent};
+    static const char *const names[4] = {"proxy", "ca_file", "ca_path", "user_agent"};
+    for (int i = 0; i < 4; i++) {
         if (strs[i] != NULL && strpbrk(strs[i], "\r\n") != NULL) {
             llm__eng_set_err(errbuf, errlen, "%s: contains CR or LF", names[i]);
             return LLM_ERR_INVALID_ARGUMENT;
@@ -242,7 +242,7 @@ static enum llm_error make_machinery(struct llm_engine *e, const struct llm_engi
     bool local = local_replies(e->provider, &reply, &ctx);
     if (llm__loop_new(&e->loop) != 0 ||
         (local ? llm__transport_new_local(e->loop, reply, ctx, &e->transport)
-               : llm__transport_new_curl(e->loop, &e->transport)) != LLM_OK) {
+               : llm__transport_new_curl(e->loop, o->user_agent, &e->transport)) != LLM_OK) {
         llm__eng_set_err(errbuf, errlen, "could not initialise the event loop or libcurl");
         return LLM_ERR_INTERNAL;
     }

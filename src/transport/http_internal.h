@@ -97,9 +97,14 @@ struct llm__xfer {
     bool too_large;
     bool headers_done;               /* the final response's headers are complete */
     int sock_errno;                  /* errno of a failed socket(), 0 = none */
-    /* Silence detection: a timer at most once per limit, re-armed lazily
-     * from the time of the last byte (no timer work per byte). */
+    /* Silence detection: a deadline at most once per limit, moved lazily
+     * from the time of the last byte (no timer work per byte).  It is on
+     * the transport's ordered list (watched, at watch_due_us) or, when it
+     * would not keep that list in order, on idle_timer.  See http.c. */
     struct llm__timer idle_timer;
+    struct llm__xfer *watch_prev, *watch_next;
+    int64_t watch_due_us;
+    bool watched;
     int64_t last_rx_us;
     bool got_byte;
     enum llm_error fail_err;         /* set by on_data via xfer_fail */
@@ -131,6 +136,15 @@ struct llm__http {
      * an idle connection can exist at all. */
     struct llm__fdinfo *fds;
     size_t fds_cap;
+    /* "User-Agent: <engine's user_agent>" with its NUL (ua_size bytes), or
+     * NULL when none is sent. */
+    char *ua_line;
+    size_t ua_size;
+    /* Silence deadlines in non-decreasing order (http.c), and the one
+     * timer that serves them: armed whenever the list is not empty, at or
+     * before its head's due. */
+    struct llm__xfer *watch_head, *watch_tail;
+    struct llm__timer watch_timer;
 };
 
 static inline bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
@@ -141,6 +155,20 @@ static inline bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
 /* http.c */
 void llm__http_check_done(struct llm__part *p);
 void llm__http_finish(struct llm__xfer *x, CURLcode rc);
+/* Make the transfer's end report `err` and `message` (the first call wins). */
+void llm__http_fail(struct llm__xfer *x, enum llm_error err, const char *message);
+
+/* http_silence.c */
+/* When the silence limit `limit_ms` after `since_us` runs out (saturating). */
+int64_t llm__http_idle_due(int64_t since_us, int64_t limit_ms);
+/* The silence deadline of x is `due` (replacing any): when it falls with
+ * no byte since, the transfer fails with LLM_ERR_TIMEOUT.  0, or -1 when
+ * out of memory (no deadline then).  Allowed inside curl callbacks. */
+int llm__http_silence_set(struct llm__xfer *x, int64_t due);
+/* No silence deadline for x any more. */
+void llm__http_silence_clear(struct llm__xfer *x);
+/* When x's silence deadline falls (INT64_MAX: it has none). */
+int64_t llm__http_silence_due(const struct llm__xfer *x);
 
 /* http_parts.c */
 struct llm__part *llm__http_part_new(struct llm__http *h);

@@ -2,6 +2,7 @@
  * headers, clearing a request, looking up a response header.  They belong
  * to the transport layer (every transport and every provider uses them), so
  * header validation lives in one place below both. */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,19 @@ enum llm_error llm_http_request_add_header(struct llm_http_request *req, const c
         free(v);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    struct llm_header *h = realloc(req->headers, (req->n_headers + 1) * sizeof(*h));
+    /* The array is grown ahead (providers add two to five headers, the
+     * engine its own): a realloc per header cost ~200 instructions each.
+     * Its capacity is what the allocator says, so an array a provider
+     * allocated itself (with malloc: llm_http_request_clear frees it) is
+     * grown just as safely. */
+    struct llm_header *h = req->headers;
+    size_t need = (req->n_headers + 1) * sizeof(*h);
+    if (h == NULL || malloc_usable_size(h) < need) {
+        size_t want = need < 8 * sizeof(*h) ? 8 * sizeof(*h) : need + need / 2;
+        if (want < need) /* wrapped: need is near SIZE_MAX */
+            want = need;
+        h = realloc(req->headers, want);
+    }
     if (h == NULL) {
         free(n);
         free(v);
@@ -79,13 +92,59 @@ void llm_http_request_clear(struct llm_http_request *req)
     memset(req, 0, sizeof(*req));
 }
 
+/* Whether `a` and `b` are equal ignoring ASCII case, for the first `n`
+ * bytes or up to a common NUL.  Equal bytes cost a compare each; only a
+ * differing pair is folded (a letter in another case), which ends most
+ * mismatches at the first byte.  Not strcasecmp: locale-dependent, and a
+ * call per header. */
+static inline bool name_eqn(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
+        if (ca != cb) {
+            ca |= 0x20;
+            if (ca != (cb | 0x20) || ca < 'a' || ca > 'z')
+                return false;
+        } else if (ca == '\0') {
+            return true;
+        }
+    }
+    return true;
+}
+
 const char *llm_http_headers_get(const struct llm_http_headers *h, const char *name)
 {
     if (h == NULL || name == NULL || h->items == NULL)
         return NULL;
     for (size_t i = 0; i < h->n; i++) {
-        if (h->items[i].name != NULL && llm__strcaseeq(h->items[i].name, name))
+        const char *n = h->items[i].name;
+        if (n != NULL && name_eqn(n, name, SIZE_MAX))
             return h->items[i].value;
     }
     return NULL;
+}
+
+void llm__http_headers_get_family(const struct llm_http_headers *h, const char *prefix,
+                                  const char *const *suffixes, size_t n, const char **values)
+{
+    for (size_t j = 0; j < n; j++)
+        values[j] = NULL;
+    if (h == NULL || h->items == NULL)
+        return;
+    size_t plen = strlen(prefix);
+    size_t left = n;
+    for (size_t i = 0; i < h->n && left > 0; i++) {
+        const char *name = h->items[i].name;
+        if (name == NULL || !name_eqn(name, prefix, plen))
+            continue;
+        /* A name shorter than the prefix stopped at its NUL above (the
+         * prefix has none), so name + plen is within it. */
+        for (size_t j = 0; j < n; j++) {
+            if (values[j] == NULL && name_eqn(name + plen, suffixes[j], SIZE_MAX)) {
+                values[j] = h->items[i].value;
+                left--;
+                break;
+            }
+        }
+    }
 }

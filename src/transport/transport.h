@@ -91,8 +91,11 @@ struct llm__transport {
     void *impl;
 };
 
-/* The curl transport (http.c): a libcurl multi handle on `loop`. */
-enum llm_error llm__transport_new_curl(struct llm__loop *loop, struct llm__transport **out);
+/* The curl transport (http.c): libcurl multi handles on `loop`.  Every
+ * request carries "User-Agent: `user_agent`" (copied; NULL = none) unless
+ * it has a User-Agent header of its own. */
+enum llm_error llm__transport_new_curl(struct llm__loop *loop, const char *user_agent,
+                                       struct llm__transport **out);
 
 /* An in-process answerer: the reply to attempt `attempt` (from 1) of
  * `req`, made when the attempt starts.  Returns LLM_OK or

@@ -247,6 +247,56 @@ static void thousand_concurrent_async_requests_over_http_each_complete_once(void
     mocksrv_stop(s);
 }
 
+/* Silence deadlines of many transfers at once (one ordered list and one
+ * timer serve them, see src/transport/http_silence.c): in two waves,
+ * stalled requests interleaved with ones answered at once (so deadlines
+ * leave the list from its head, middle and tail), plain and streamed (a
+ * stream's idle limit, shorter than the first-byte one, moves its deadline
+ * earlier at the first byte): every stalled one times out, every other
+ * one succeeds, each completes once. */
+static void many_silence_deadlines_each_fire_for_their_own_transfer(void **state)
+{
+    (void)state;
+    struct mocksrv *s = start_server(NULL);
+    struct llm_engine_options o = {.provider = "openai", .base_url = mocksrv_url(s),
+                                   .api_key = "", .max_attempts = 1,
+                                   .first_byte_timeout_ms = 300, .stream_idle_timeout_ms = 150};
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    static const char *const stall[] = {"x-mock-fault: stall"};
+    enum { WAVE = 16 };
+    for (int wave = 0; wave < 2; wave++) {
+        struct counts *c = counts_new();
+        static struct slot slots[WAVE];
+        for (int i = 0; i < WAVE; i++) {
+            slots[i] = (struct slot){c, i};
+            struct llm_message m;
+            struct llm_request req = req_for(&m, "gpt-4o-mini", "silence");
+            req.stream = (i / 2) % 2 == 1;
+            if (i % 2 == wave % 2) {
+                req.headers = stall;
+                req.n_headers = 1;
+            }
+            assert_int_equal(llm_generate_async(e, &req, on_done, &slots[i]), LLM_OK);
+        }
+        pthread_mutex_lock(&c->mu);
+        while (c->done < WAVE)
+            pthread_cond_wait(&c->cv, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+        for (int i = 0; i < WAVE; i++) {
+            assert_int_equal(atomic_load(&c->calls[i]), 1);
+            enum llm_error want = i % 2 == wave % 2 ? LLM_ERR_TIMEOUT : LLM_OK;
+            if (c->err[i] != want)
+                fail_msg("wave %d request %d: %s, expected %s", wave, i,
+                         llm_error_name(c->err[i]), llm_error_name(want));
+        }
+        assert_int_equal(c->ok, WAVE / 2);
+        counts_free(c);
+    }
+    llm_engine_free(e);
+    mocksrv_stop(s);
+}
+
 static void shutdown_with_requests_in_flight_cancels_each_once(void **state)
 {
     (void)state;
@@ -563,6 +613,7 @@ int main(void)
         cmocka_unit_test(openai_stream_is_reassembled_exactly),
         cmocka_unit_test(anthropic_stream_is_reassembled_exactly),
         cmocka_unit_test(thousand_concurrent_async_requests_over_http_each_complete_once),
+        cmocka_unit_test(many_silence_deadlines_each_fire_for_their_own_transfer),
         cmocka_unit_test(shutdown_with_requests_in_flight_cancels_each_once),
         cmocka_unit_test(malformed_json_body_fails_with_parse_and_an_excerpt),
         cmocka_unit_test(truncated_stream_fails_with_parse),

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "llmorch/llmorch.h"
 #include "mock_server.h"
@@ -333,6 +334,7 @@ static void headers_and_endpoint(const char *provider, bool stream)
     o2.base_url = "http://127.0.0.1:1"; /* ignored: endpoint_url wins */
     o2.api_key = "";
     o2.max_attempts = 1;
+    o2.user_agent = "llmorch/" LLM_VERSION_STRING;
     struct llm_engine *e2 = NULL;
     assert_int_equal(llm_engine_new(&o2, &e2), LLM_OK);
     static const char *const mine[] = {"X-Request-Tag: 7", "OpenAI-Project: proj_mine"};
@@ -448,6 +450,67 @@ static void returning_stop_from_the_event_callback_cancels_the_request(void **st
     EVERY_WIRE(stop_from_callback);
 }
 
+/* The User-Agent header lines the server saw in the last request. */
+static int seen_user_agents(struct fixture *f, char *first, size_t cap)
+{
+    pthread_mutex_lock(&f->seen.mu);
+    int n = 0;
+    first[0] = '\0';
+    for (const char *l = f->seen.headers; l != NULL && *l != '\0'; l += strcspn(l, "\n") + 1) {
+        if (strncasecmp(l, "User-Agent:", 11) == 0 && n++ == 0)
+            snprintf(first, cap, "%.*s", (int)strcspn(l, "\n"), l);
+        if (l[strcspn(l, "\n")] == '\0')
+            break;
+    }
+    pthread_mutex_unlock(&f->seen.mu);
+    return n;
+}
+
+/* engine user_agent: sent as given when set, once; a request's own
+ * User-Agent header replaces it; unset, no User-Agent at all (libcurl's
+ * default); CR/LF in it is refused at engine creation. */
+static void user_agent_is_sent_only_when_configured(void **state)
+{
+    (void)state;
+    struct llm_engine_options eo = {.user_agent = "acme-batch/1.2 llmorch/" LLM_VERSION_STRING};
+    struct fixture f;
+    char ua[256];
+    start(&f, "openai", false, &eo);
+    struct llm_message m = {.role = "user", .content = "hi"};
+    struct llm_request req = {.messages = &m, .n_messages = 1};
+    struct llm_result *res = run(&f, &req);
+    expect_success(&f, res);
+    llm_result_free(res);
+    assert_int_equal(seen_user_agents(&f, ua, sizeof(ua)), 1);
+    assert_string_equal(ua, "User-Agent: acme-batch/1.2 llmorch/" LLM_VERSION_STRING);
+    static const char *const mine[] = {"user-agent: mine/7"};
+    req.headers = mine;
+    req.n_headers = 1;
+    res = run(&f, &req);
+    expect_success(&f, res);
+    llm_result_free(res);
+    assert_int_equal(seen_user_agents(&f, ua, sizeof(ua)), 1);
+    assert_true(strcasecmp(ua, "User-Agent: mine/7") == 0);
+    stop(&f);
+
+    start(&f, "anthropic", true, NULL);
+    req.headers = NULL;
+    req.n_headers = 0;
+    res = run(&f, &req);
+    expect_success(&f, res);
+    llm_result_free(res);
+    assert_int_equal(seen_user_agents(&f, ua, sizeof(ua)), 0);
+    stop(&f);
+
+    struct llm_engine_options bad = {.provider = "openai", .base_url = "http://127.0.0.1:1",
+                                     .api_key = "", .user_agent = "x/1\r\nX-Injected: 1"};
+    struct llm_engine *e = NULL;
+    char err[256] = "";
+    assert_int_equal(llm_engine_new_ex(&bad, &e, err, sizeof(err)), LLM_ERR_INVALID_ARGUMENT);
+    assert_null(e);
+    assert_non_null(strstr(err, "user_agent"));
+}
+
 /* max_attempts, attempt_timeout_ms and keep_raw_response per request, on
  * an engine whose own settings differ; faults come from the mock's
  * x-mock-fault header, sent as a request header. */
@@ -542,6 +605,7 @@ int main(void)
         cmocka_unit_test(extra_headers_and_the_exact_endpoint_url_reach_the_server),
         cmocka_unit_test(a_refusal_is_reported),
         cmocka_unit_test(returning_stop_from_the_event_callback_cancels_the_request),
+        cmocka_unit_test(user_agent_is_sent_only_when_configured),
         cmocka_unit_test(per_request_overrides_win_over_the_engine_options),
         cmocka_unit_test(requests_go_through_the_configured_proxy),
     };

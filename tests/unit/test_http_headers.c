@@ -84,12 +84,80 @@ static void many_headers_keep_their_views_right_through_growth_and_trim(void **s
     llm__hdr_list_free(&l);
 }
 
+/* A slow, obviously right ASCII case-insensitive equality. */
+static int ref_eq(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        int ca = *a >= 'A' && *a <= 'Z' ? *a + 32 : (unsigned char)*a;
+        int cb = *b >= 'A' && *b <= 'Z' ? *b + 32 : (unsigned char)*b;
+        if (ca != cb)
+            return 0;
+        if (ca == 0)
+            return 1;
+    }
+}
+
+/* The one-walk family reader agrees with one llm_http_headers_get per name
+ * (first header of a name wins, any case), and llm_http_headers_get with a
+ * reference compare, over random header sets: names drawn from the family,
+ * case variants, prefixes of it, near misses ('@' and '`' differ by the
+ * case bit but are not letters), duplicates. */
+static void header_family_reader_agrees_with_single_lookups(void **state)
+{
+    (void)state;
+    static const char *const pool[] = {
+        "x-ratelimit-limit-requests", "X-RateLimit-Limit-Requests", "x-ratelimit-reset-tokens",
+        "X-RATELIMIT-RESET-TOKENS", "x-ratelimit-", "x-ratelimit", "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-tokens", "x-ratelimit-remaining-requests", "x-ratelimit-reset",
+        "x-ratelimit-reset-requests", "x-ratelimit-reset-requestsx", "x@ratelimit-limit-tokens",
+        "x`ratelimit-limit-tokens", "content-type", "", "x", "x-request-id", "X-Ratelimit-Limit-TOKENS",
+        "x-ratelimit-limit-requests\xc3", "x-ratelimit-limit-request\xd3"};
+    static const char *const suffixes[] = {"limit-requests", "remaining-requests",
+                                           "reset-requests", "limit-tokens",
+                                           "remaining-tokens", "reset-tokens"};
+    const size_t np = sizeof(pool) / sizeof(pool[0]);
+    uint64_t rng = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 20000; round++) {
+        struct llm_header items[12];
+        char values[12][8];
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        size_t n = rng % 13;
+        for (size_t i = 0; i < n; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            items[i].name = (char *)pool[rng % np];
+            snprintf(values[i], sizeof(values[i]), "v%zu", i);
+            items[i].value = values[i];
+        }
+        struct llm_http_headers h = {.items = n ? items : NULL, .n = n};
+        const char *got[6];
+        llm__http_headers_get_family(&h, "x-ratelimit-", suffixes, 6, got);
+        for (size_t j = 0; j < 6; j++) {
+            char full[64];
+            snprintf(full, sizeof(full), "x-ratelimit-%s", suffixes[j]);
+            const char *want = NULL;
+            for (size_t i = 0; i < n && !want; i++)
+                if (ref_eq(items[i].name, full))
+                    want = items[i].value;
+            assert_ptr_equal(got[j], want);
+            assert_ptr_equal(llm_http_headers_get(&h, full), want);
+        }
+        for (size_t k = 0; k < np; k++) {
+            const char *want = NULL;
+            for (size_t i = 0; i < n && !want; i++)
+                if (ref_eq(items[i].name, pool[k]))
+                    want = items[i].value;
+            assert_ptr_equal(llm_http_headers_get(&h, pool[k]), want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(header_lines_become_trimmed_name_value_pairs),
         cmocka_unit_test(lines_without_a_colon_or_past_the_bounds_are_skipped),
         cmocka_unit_test(many_headers_keep_their_views_right_through_growth_and_trim),
+        cmocka_unit_test(header_family_reader_agrees_with_single_lookups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

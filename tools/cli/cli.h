@@ -61,6 +61,7 @@ enum {
     OPT_REDIS,
     OPT_QUOTA,
     OPT_REDIS_FAIL,
+    OPT_USER_AGENT,
     OPT_COMMON_END_ /* first value free for subcommand options */
 };
 
@@ -92,7 +93,8 @@ enum {
     {"help", no_argument, NULL, OPT_HELP},                                \
     {"redis", required_argument, NULL, OPT_REDIS},                        \
     {"quota", required_argument, NULL, OPT_QUOTA},                        \
-    {"redis-fail", required_argument, NULL, OPT_REDIS_FAIL}
+    {"redis-fail", required_argument, NULL, OPT_REDIS_FAIL},              \
+    {"user-agent", required_argument, NULL, OPT_USER_AGENT}
 
 /* Help text of the common options, printed by each subcommand's --help. */
 extern const char cli_common_help[];
@@ -124,6 +126,8 @@ struct cli_common {
     const char *headers[CLI_MAX_HEADERS]; /* --header 'Name: value' */
     size_t n_headers;
     const char *endpoint;       /* --endpoint URL, used as given */
+    /* --user-agent: "" = none; NULL (not given) = "llmorch/<version>" */
+    const char *user_agent;
 };
 
 /* Handle option `opt` (with argument `arg`) if it is a common one.  Returns

@@ -67,6 +67,8 @@ const char cli_common_help[] =
     "  --mock-script LIST     outcome of each attempt, e.g. 429,503,ok\n"
     "  --mock-reply TEXT      reply text instead of the echo of the prompt\n"
     "Other:\n"
+    "  --user-agent TEXT      User-Agent header of every request (default\n"
+    "                         \"llmorch/" LLM_VERSION_STRING "\"; \"\" = send none)\n"
     "  -v, --verbose          log the engine's activity on stderr (debug level)\n"
     "  -h, --help             this help\n";
 
@@ -330,6 +332,11 @@ int cli_common_option(struct cli_common *c, const char *cmd, int opt, const char
         c->headers[c->n_headers++] = arg;
         return 1;
     }
+    case OPT_USER_AGENT:
+        if (strpbrk(arg, "\r\n") != NULL)
+            return cli_usage_error(cmd, "--user-agent: contains CR or LF"), -1;
+        c->user_agent = arg;
+        return 1;
     case OPT_ENDPOINT:
         if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
             return cli_usage_error(cmd, "--endpoint: '%s' is not an http:// or https:// URL",
@@ -433,6 +440,9 @@ int cli_engine_new(const struct cli_common *c, bool keep_raw, struct llm_engine 
         .redis_url = c->redis_url,
         .quota_name = c->quota,
         .redis_fail = c->redis_fail,
+        .user_agent = c->user_agent == NULL    ? "llmorch/" LLM_VERSION_STRING
+                      : c->user_agent[0] == '\0' ? NULL
+                                                 : c->user_agent,
     };
     char err[512] = "";
     enum llm_error rc = llm_engine_new_ex(&o, out, err, sizeof(err));
