@@ -121,6 +121,10 @@ struct llm__adm_ticket {
     struct llm__sg_ticket sg;   /* with a shared limiter */
 };
 
+/* Responses whose rate-limit headers are all read while no limit is
+ * learned; after that many in a row learn nothing, one in 32 is read. */
+#define LLM__ADM_EAGER_READS 32
+
 /* Admission control: the rate gates (configured or learned from response
  * headers), the server-directed cooldown and the adaptive probe, in one
  * object (admission.c).  Engine thread only. */
@@ -135,6 +139,7 @@ struct llm__admission {
     int64_t max_server_wait_ms; /* a longer pause is not honoured */
     enum llm__adm_block blocked;
     unsigned feedback_count;
+    unsigned fruitless_reads;   /* header reads in a row that learned no limit */
     llm_token_estimate_fn *estimate;
     void *estimate_user;
     struct llm__timer timer;    /* asks the gates again */
