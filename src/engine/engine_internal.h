@@ -153,8 +153,8 @@ struct llm__admission {
 struct ereq {
     struct cmd submit_cmd;
     struct llm_engine *eng;
-    struct llm_request req;     /* deep copy, owned */
-    void *req_block;            /* ... all of it in this one allocation */
+    struct llm_request req;     /* deep copy: its arrays and strings follow
+                                   this struct in the same allocation */
     struct llm_result *res;
     enum req_state state;
     enum llm_error prefailed;   /* invalid request: finish at once */
@@ -364,6 +364,9 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o);
 /* The attempt in progress is being cut (deadline, cancel, shutdown) with
  * `err`: record it with what it moved so far, and keep its raw stream. */
 void llm__eng_record_cut(struct ereq *r, enum llm_error err, const char *msg);
+/* Scrub *field, a string `res` owns (it may live in the result's own
+ * block), of every secret: replaced by a scrubbed copy when it holds one. */
+void llm__eng_scrub_field(struct llm_engine *e, struct llm_result *res, char **field);
 /* Keep `body` as the result's raw response (keep_raw_response), scrubbed. */
 void llm__eng_set_raw(struct ereq *r, const char *body, size_t len);
 /* A streamed 2xx ended cleanly: hand the provider what its framing held
