@@ -4,6 +4,8 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +421,12 @@ static size_t n_calls_of(const struct llm_message *m)
 enum llm_error llm__request_copy(const struct llm_request *in, struct llm_request *out,
                                  void **block)
 {
+    return llm__request_copy_after(in, out, 0, block);
+}
+
+enum llm_error llm__request_copy_after(const struct llm_request *in, struct llm_request *out,
+                                       size_t head, void **block)
+{
     /* One allocation: every array first (each element type is a multiple
      * of pointer alignment, so they stay aligned), then every string. */
     _Static_assert(sizeof(struct llm_message) % sizeof(void *) == 0, "aligned arrays");
@@ -466,12 +474,17 @@ enum llm_error llm__request_copy(const struct llm_request *in, struct llm_reques
              add_str(&total, in->tools[i].parameters_json);
     for (size_t i = 0; ok && i < n_hdr; i++)
         ok = add_str(&total, in->headers[i]);
-    char *mem = ok ? malloc(total > 0 ? total : 1) : NULL;
+    /* The caller's head first, rounded up so that the arrays after it stay
+     * aligned. */
+    const size_t align = _Alignof(max_align_t);
+    head = head > SIZE_MAX - align ? SIZE_MAX : (head + align - 1) / align * align;
+    ok = ok && head != SIZE_MAX && total < SIZE_MAX - head;
+    char *mem = ok ? malloc(head + total + 1) : NULL;
     if (mem == NULL) {
         memset(out, 0, sizeof(*out));
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    char *cursor = mem;
+    char *cursor = mem + head;
     struct llm_message *msgs = take(&cursor, n_msg, sizeof(*msgs));
     const char **stops = take(&cursor, n_stop, sizeof(*stops));
     struct llm_tool *tools = take(&cursor, n_tools, sizeof(*tools));

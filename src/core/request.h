@@ -18,6 +18,14 @@ enum llm_error llm__request_validate(const struct llm_request *in, char *err, si
 enum llm_error llm__request_copy(const struct llm_request *in, struct llm_request *out,
                                  void **block);
 
+/* The same copy after `head` bytes of the caller's own (rounded up to
+ * max_align_t) in the same allocation: *block points at those head bytes
+ * (uninitialised), which the caller owns along with the copy; one free()
+ * of *block frees both.  The engine keeps its per-request state there:
+ * one allocation per request instead of two. */
+enum llm_error llm__request_copy_after(const struct llm_request *in, struct llm_request *out,
+                                       size_t head, void **block);
+
 /* Check one "Name: value" header line (no CR/LF, a token name, a colon,
  * at most 8 KiB); describe the problem in err.  Returns LLM_OK or
  * LLM_ERR_INVALID_ARGUMENT.  Used for request and engine headers. */

@@ -56,17 +56,106 @@ const char *llm_timestamp_name(enum llm_timestamp ts)
 
 /* ---- construction ------------------------------------------------------------ */
 
+/* Every result the library makes is a box: the public struct first (a box
+ * pointer IS the result pointer), then room for the first attempt and an
+ * arena of strings that live and die with the result.  A request's result
+ * used to take six allocations before its reply (the struct, "", the
+ * provider and model names, the attempts array, the request id), each
+ * freed one by one by llm_result_free; packed, it takes one.  Strings in
+ * the arena are never freed on their own: llm_result_free and
+ * llm__result_free_str tell them apart by address. */
+struct result_box {
+    struct llm_result pub;
+    struct llm_attempt attempt0;  /* attempts[] until a second attempt */
+    size_t arena_len;             /* bytes of arena[] */
+    size_t arena_used;
+    char arena[];
+};
+
+static struct result_box *box_of(const struct llm_result *r)
+{
+    return (struct result_box *)(uintptr_t)r;
+}
+
+static bool in_arena(const struct llm_result *r, const void *p)
+{
+    const struct result_box *b = box_of(r);
+    uintptr_t a = (uintptr_t)b->arena, q = (uintptr_t)p;
+    return q >= a && q - a < b->arena_len;
+}
+
+void llm__result_free_str(const struct llm_result *r, char *s)
+{
+    if (s != NULL && !in_arena(r, s))
+        free(s);
+}
+
 struct llm_result *llm__result_new(void)
 {
-    struct llm_result *r = calloc(1, sizeof(*r));
-    if (r == NULL)
+    struct result_box *b = calloc(1, sizeof(*b));
+    if (b == NULL)
         return NULL;
-    r->content = strdup("");
-    if (r->content == NULL) {
-        free(r);
+    /* Malloc'd, not in an arena: callers of this constructor (tests, the
+     * pipeline's users) may free and replace it. */
+    b->pub.content = strdup("");
+    if (b->pub.content == NULL) {
+        free(b);
         return NULL;
     }
-    return r;
+    return &b->pub;
+}
+
+/* Bytes for a copy of `s` with its NUL (0 for NULL); false on overflow. */
+static bool add_len(size_t *total, const char *s)
+{
+    size_t n = s != NULL ? strlen(s) + 1 : 0;
+    if (n > SIZE_MAX - *total)
+        return false;
+    *total += n;
+    return true;
+}
+
+/* A copy of `len` bytes of `s` (plus a NUL) carved from the arena; NULL
+ * when it does not fit. */
+static char *arena_put(struct result_box *b, const char *s, size_t len)
+{
+    if (len >= b->arena_len - b->arena_used)
+        return NULL;
+    char *dst = b->arena + b->arena_used;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    b->arena_used += len + 1;
+    return dst;
+}
+
+struct llm_result *llm__result_new_packed(const char *provider, const char *model,
+                                          const char *metadata_json, size_t spare)
+{
+    size_t total = 1; /* content "" */
+    if (!add_len(&total, provider) || !add_len(&total, model) ||
+        !add_len(&total, metadata_json) || spare > SIZE_MAX - total ||
+        total + spare > SIZE_MAX - sizeof(struct result_box))
+        return NULL;
+    total += spare;
+    struct result_box *b = malloc(sizeof(*b) + total);
+    if (b == NULL)
+        return NULL;
+    memset(b, 0, sizeof(*b));
+    b->arena_len = total;
+    b->pub.content = arena_put(b, "", 0);
+    if (provider != NULL)
+        b->pub.provider = arena_put(b, provider, strlen(provider));
+    if (model != NULL)
+        b->pub.model = arena_put(b, model, strlen(model));
+    if (metadata_json != NULL)
+        b->pub.metadata_json = arena_put(b, metadata_json, strlen(metadata_json));
+    return &b->pub;
+}
+
+char *llm__result_keep(struct llm_result *r, const char *s, size_t len)
+{
+    char *dst = arena_put(box_of(r), s, len);
+    return dst != NULL ? dst : llm__strndup(s, len);
 }
 
 /* Grow `*arr` (of `n` elements of `size` bytes) by one element. */
@@ -84,7 +173,19 @@ enum llm_error llm__result_add_attempt(struct llm_result *r, const struct llm_at
             free(a->error_message);
         return LLM_ERR_INVALID_ARGUMENT;
     }
-    struct llm_attempt *arr = grow_by_one(r->attempts, r->n_attempts, sizeof(*arr));
+    struct result_box *b = box_of(r);
+    struct llm_attempt *arr;
+    if (r->n_attempts == 0) {
+        /* Most requests take one attempt: it lives in the box. */
+        arr = &b->attempt0;
+    } else if (r->attempts == &b->attempt0) {
+        arr = r->n_attempts < SIZE_MAX / sizeof(*arr) - 1
+                  ? malloc((r->n_attempts + 1) * sizeof(*arr)) : NULL;
+        if (arr != NULL)
+            memcpy(arr, r->attempts, r->n_attempts * sizeof(*arr));
+    } else {
+        arr = grow_by_one(r->attempts, r->n_attempts, sizeof(*arr));
+    }
     if (arr == NULL) {
         free(a->error_message);
         return LLM_ERR_OUT_OF_MEMORY;
@@ -164,24 +265,25 @@ void llm_result_free(struct llm_result *res)
 {
     if (res == NULL)
         return;
-    free(res->content);
-    free(res->finish_reason);
-    free(res->error.message);
-    free(res->error.provider_code);
-    free(res->request_id);
-    free(res->response_id);
-    free(res->provider);
-    free(res->model);
+    llm__result_free_str(res, res->content);
+    llm__result_free_str(res, res->finish_reason);
+    llm__result_free_str(res, res->error.message);
+    llm__result_free_str(res, res->error.provider_code);
+    llm__result_free_str(res, res->request_id);
+    llm__result_free_str(res, res->response_id);
+    llm__result_free_str(res, res->provider);
+    llm__result_free_str(res, res->model);
     for (size_t i = 0; i < res->n_attempts; i++)
         free(res->attempts[i].error_message);
-    free(res->attempts);
+    if (res->attempts != &box_of(res)->attempt0)
+        free(res->attempts);
     for (size_t i = 0; i < res->n_pipeline; i++) {
         free(res->pipeline[i].name);
         free(res->pipeline[i].error);
     }
     free(res->pipeline);
     free(res->raw_response);
-    free(res->metadata_json);
+    llm__result_free_str(res, res->metadata_json);
     for (size_t i = 0; i < res->n_tool_calls; i++) {
         free((char *)res->tool_calls[i].id);
         free((char *)res->tool_calls[i].name);
@@ -189,7 +291,7 @@ void llm_result_free(struct llm_result *res)
     }
     free(res->tool_calls);
     free(res->refusal);
-    free(res);
+    free(box_of(res));
 }
 
 void llm_free(void *p)

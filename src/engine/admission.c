@@ -373,14 +373,22 @@ void llm__adm_feedback(struct llm_engine *e, struct ereq *r, int status,
     reconcile(a, r, status, now_us / 1000);
 
     /* Limits change rarely: re-read them on every 429, otherwise on one
-     * response in 32 once learned (header lookups are a measurable share
-     * of the per-request cost). */
+     * response in 32 once learned, or once LLM__ADM_EAGER_READS reads in a
+     * row taught nothing (a server that announces no limits, or only
+     * "unlimited": reading every reply of it cost ~1,300 instructions per
+     * request, the six header lookups, for nothing). */
     struct llm_rate_limit_info rl;
     memset(&rl, 0xff, sizeof(rl));
     bool have = false;
     bool learned = a->rpm_learned || a->tpm_learned;
-    if (status == 429 || (a->adaptive && (!learned || (a->feedback_count++ & 31) == 0)))
+    bool eager = !learned && a->fruitless_reads < LLM__ADM_EAGER_READS;
+    if (status == 429 || (a->adaptive && (eager || (a->feedback_count++ & 31) == 0))) {
         have = learn_from_headers(e, h, &rl);
+        if (a->rpm_learned || a->tpm_learned)
+            a->fruitless_reads = 0;
+        else if (a->fruitless_reads < LLM__ADM_EAGER_READS)
+            a->fruitless_reads++;
+    }
     a->probing = false;
 
     int64_t until = cooldown_end(a, status, retry_after, have, &rl, now_us);

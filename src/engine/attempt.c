@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/util.h"
+#include "core/result_internal.h"
 #include "engine/engine_internal.h"
 #include "providers/hooks.h"
 #include "transport/headers.h"
@@ -198,8 +199,10 @@ static void xfer_on_done(void *user, const struct llm__xfer_outcome *o)
     const char *rid_hdr = r->eng->provider->vtable->request_id_header;
     const char *rid = rid_hdr ? llm_http_headers_get(&o->headers, rid_hdr) : NULL;
     if (rid) {
-        free(r->res->request_id);
-        r->res->request_id = llm__eng_scrub(r->eng, llm__strdup(rid));
+        /* Kept in the result's spare bytes when it fits: no allocation. */
+        llm__result_free_str(r->res, r->res->request_id);
+        r->res->request_id = llm__result_keep(r->res, rid, strlen(rid));
+        llm__eng_scrub_field(r->eng, r->res, &r->res->request_id);
     }
     llm__eng_attempt_done(r, o);
 }

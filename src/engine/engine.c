@@ -83,7 +83,7 @@ void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front)
 
 void llm__ereq_free(struct ereq *r)
 {
-    llm__request_free_copy(&r->req, r->req_block);
+    /* r->req's copy lives in r's own block (submit.c). */
     llm_result_free(r->res);
     llm_parsed_clear(&r->parsed);
     llm__framer_free(&r->sse);
@@ -139,7 +139,7 @@ void llm__eng_finish(struct ereq *r, enum llm_error err, const char *msg, int ht
     res->error.type = err;
     res->error.retryable = err != LLM_OK && retryable;
     if (err != LLM_OK) {
-        free(res->error.message);
+        llm__result_free_str(res, res->error.message);
         res->error.message = llm__eng_scrub(e, llm__strdup(msg ? msg : llm_strerror(err)));
         if (http_status)
             res->error.http_status = http_status;

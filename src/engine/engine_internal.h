@@ -121,6 +121,10 @@ struct llm__adm_ticket {
     struct llm__sg_ticket sg;   /* with a shared limiter */
 };
 
+/* Responses whose rate-limit headers are all read while no limit is
+ * learned; after that many in a row learn nothing, one in 32 is read. */
+#define LLM__ADM_EAGER_READS 32
+
 /* Admission control: the rate gates (configured or learned from response
  * headers), the server-directed cooldown and the adaptive probe, in one
  * object (admission.c).  Engine thread only. */
@@ -135,6 +139,7 @@ struct llm__admission {
     int64_t max_server_wait_ms; /* a longer pause is not honoured */
     enum llm__adm_block blocked;
     unsigned feedback_count;
+    unsigned fruitless_reads;   /* header reads in a row that learned no limit */
     llm_token_estimate_fn *estimate;
     void *estimate_user;
     struct llm__timer timer;    /* asks the gates again */
@@ -148,8 +153,8 @@ struct llm__admission {
 struct ereq {
     struct cmd submit_cmd;
     struct llm_engine *eng;
-    struct llm_request req;     /* deep copy, owned */
-    void *req_block;            /* ... all of it in this one allocation */
+    struct llm_request req;     /* deep copy: its arrays and strings follow
+                                   this struct in the same allocation */
     struct llm_result *res;
     enum req_state state;
     enum llm_error prefailed;   /* invalid request: finish at once */
@@ -359,6 +364,9 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o);
 /* The attempt in progress is being cut (deadline, cancel, shutdown) with
  * `err`: record it with what it moved so far, and keep its raw stream. */
 void llm__eng_record_cut(struct ereq *r, enum llm_error err, const char *msg);
+/* Scrub *field, a string `res` owns (it may live in the result's own
+ * block), of every secret: replaced by a scrubbed copy when it holds one. */
+void llm__eng_scrub_field(struct llm_engine *e, struct llm_result *res, char **field);
 /* Keep `body` as the result's raw response (keep_raw_response), scrubbed. */
 void llm__eng_set_raw(struct ereq *r, const char *body, size_t len);
 /* A streamed 2xx ended cleanly: hand the provider what its framing held

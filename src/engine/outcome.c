@@ -163,12 +163,25 @@ void llm__eng_record_cut(struct ereq *r, enum llm_error err, const char *msg)
         llm__eng_set_raw(r, r->raw_stream.data, r->raw_stream.len);
 }
 
+void llm__eng_scrub_field(struct llm_engine *e, struct llm_result *res, char **field)
+{
+    if (*field == NULL || e->secrets.n == 0)
+        return;
+    size_t n = strlen(*field);
+    if (!llm__secrets_found(&e->secrets, *field, n))
+        return;
+    /* The string may live in the result's own block: scrub a copy. */
+    char *copy = llm__strndup(*field, n);
+    llm__result_free_str(res, *field);
+    *field = llm__eng_scrub(e, copy);
+}
+
 /* Move a string the parser owns into the result. */
-static void take(char **dst, char **src)
+static void take(struct llm_result *res, char **dst, char **src)
 {
     if (!*src)
         return;
-    free(*dst);
+    llm__result_free_str(res, *dst);
     *dst = *src;
     *src = NULL;
 }
@@ -179,19 +192,19 @@ static void take_reply(struct ereq *r)
 {
     struct llm_result *res = r->res;
     struct llm_parsed *p = &r->parsed;
-    free(res->content);
+    llm__result_free_str(res, res->content);
     res->content = p->content ? p->content : llm__strdup("");
     res->content_len = p->content ? p->content_len : 0;
     p->content = NULL;
     p->content_len = p->content_cap = 0;
-    take(&res->finish_reason, &p->finish_reason);
-    take(&res->model, &p->model);
-    take(&res->response_id, &p->response_id);
+    take(res, &res->finish_reason, &p->finish_reason);
+    take(res, &res->model, &p->model);
+    take(res, &res->response_id, &p->response_id);
     /* The reply's own words (content) are the server's business; the
      * identifiers we keep and print next to our own fields are scrubbed. */
-    res->finish_reason = llm__eng_scrub(r->eng, res->finish_reason);
-    res->model = llm__eng_scrub(r->eng, res->model);
-    res->response_id = llm__eng_scrub(r->eng, res->response_id);
+    llm__eng_scrub_field(r->eng, res, &res->finish_reason);
+    llm__eng_scrub_field(r->eng, res, &res->model);
+    llm__eng_scrub_field(r->eng, res, &res->response_id);
     res->usage = p->usage;
     res->server_timing = p->server_timing;
     /* Out of memory here loses only the calls, which the host can see by

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -41,39 +42,49 @@ void llm__future_resolve(struct llm_future *f, struct llm_result *res)
 
 /* ---- building a request ------------------------------------------------------- */
 
+/* Bytes a result keeps free for the strings an attempt brings that fit
+ * (the provider's request id: "req_" and 32 hex digits at OpenAI). */
+#define RESULT_SPARE_BYTES 64
+
 /* Returns NULL only if the request or its result could not be allocated;
- * an invalid request is "prefailed" and completes on the engine thread. */
+ * an invalid request is "prefailed" and completes on the engine thread.
+ * A valid request takes two allocations: its state with the copy of the
+ * request (freed by the engine when it finishes) and its result with the
+ * strings it starts with (freed by the host). */
 static struct ereq *make_ereq(struct llm_engine *e, const struct llm_request *req, int64_t requested)
 {
-    struct ereq *r = calloc(1, sizeof(*r));
+    char err[256];
+    struct llm_request copy;
+    void *block = NULL;
+    enum llm_error rc = llm__request_validate(req, err, sizeof(err));
+    if (rc == LLM_OK)
+        rc = llm__request_copy_after(req, &copy, sizeof(struct ereq), &block);
+    struct ereq *r = block != NULL ? block : malloc(sizeof(*r));
     if (!r)
         return NULL;
-    r->res = llm__result_new();
+    memset(r, 0, sizeof(*r));
+    if (rc == LLM_OK) {
+        r->req = copy;
+        r->res = llm__result_new_packed(e->provider_name, r->req.model, r->req.metadata_json,
+                                        RESULT_SPARE_BYTES);
+    } else {
+        r->res = llm__result_new_packed(e->provider_name, NULL, NULL, 0);
+        r->prefailed_msg = llm__strdup(rc == LLM_ERR_OUT_OF_MEMORY
+                                           ? "out of memory copying the request" : err);
+    }
     if (!r->res) {
+        free(r->prefailed_msg);
         free(r);
         return NULL;
     }
     r->eng = e;
+    r->prefailed = rc;
     r->res->timestamps[LLM_TS_REQUESTED] = requested;
     llm__uuid_v7(r->res->trace_id);
-    r->res->provider = llm__strdup(e->provider_name);
-    char err[256];
-    enum llm_error rc = llm__request_validate(req, err, sizeof(err));
     if (rc == LLM_OK)
-        rc = llm__request_copy(req, &r->req, &r->req_block);
-    else
-        r->prefailed_msg = llm__strdup(err);
-    if (rc == LLM_ERR_OUT_OF_MEMORY)
-        r->prefailed_msg = llm__strdup("out of memory copying the request");
-    r->prefailed = rc;
-    if (rc == LLM_OK) {
-        r->res->model = llm__strdup(r->req.model);
         r->res->user_data = r->req.user_data;
-        if (r->req.metadata_json)
-            r->res->metadata_json = llm__strdup(r->req.metadata_json);
-    } else if (req) {
+    else if (req)
         r->res->user_data = req->user_data;
-    }
     return r;
 }
 

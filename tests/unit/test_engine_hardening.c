@@ -227,6 +227,73 @@ static void server_limits_of_int64_max_are_taken_as_unlimited(void **state)
     raw_server_stop(&s);
 }
 
+/* Silent (no rate-limit headers) for the first *user requests, then
+ * announcing 60000 requests per minute. */
+static void late_limits_handler(struct raw_server *s, int fd, const char *req, size_t len)
+{
+    (void)req, (void)len;
+    int silent_for = *(const int *)s->user;
+    reply_200(fd,
+              atomic_load(&s->n_requests) > silent_for
+                  ? "x-ratelimit-limit-requests: 60000\r\n"
+                    "x-ratelimit-remaining-requests: 59999\r\n"
+                  : NULL,
+              OK_BODY);
+}
+
+static size_t gates_of(struct llm_engine *e)
+{
+    struct llm_stats *st = NULL;
+    assert_int_equal(llm_engine_stats(e, &st), LLM_OK);
+    size_t n = st->n_gates;
+    llm_stats_free(st);
+    return n;
+}
+
+static void run_requests(struct llm_engine *e, int n)
+{
+    struct llm_message m;
+    struct llm_request req = simple_request(&m, "limits?");
+    for (int i = 0; i < n; i++) {
+        struct llm_result *res = llm_generate(e, &req);
+        assert_int_equal(res->error.type, LLM_OK);
+        llm_result_free(res);
+    }
+}
+
+static void limits_first_announced_by_an_early_reply_are_learned_from_that_reply(void **state)
+{
+    (void)state;
+    int silent_for = 5;
+    struct raw_server s;
+    raw_server_start(&s, late_limits_handler, &silent_for);
+    struct llm_engine *e = openai_engine_for(s.url, NULL);
+    run_requests(e, 5);
+    assert_int_equal(gates_of(e), 0);
+    run_requests(e, 1);
+    assert_int_equal(gates_of(e), 1);
+    llm_engine_free(e);
+    raw_server_stop(&s);
+}
+
+/* After 32 replies in a row without limits the engine reads one reply in
+ * 32 (admission.c): limits a server starts to announce later are still
+ * learned, within 32 replies. */
+static void limits_announced_after_many_silent_replies_are_learned_within_32(void **state)
+{
+    (void)state;
+    int silent_for = 40;
+    struct raw_server s;
+    raw_server_start(&s, late_limits_handler, &silent_for);
+    struct llm_engine *e = openai_engine_for(s.url, NULL);
+    run_requests(e, 40);
+    assert_int_equal(gates_of(e), 0);
+    run_requests(e, 32);
+    assert_int_equal(gates_of(e), 1);
+    llm_engine_free(e);
+    raw_server_stop(&s);
+}
+
 /* ---- #4: blocking waits from callbacks ---------------------------------- */
 
 struct cb_wait {
@@ -811,6 +878,8 @@ int main(void)
         cmocka_unit_test(a_deadline_of_int64_max_means_no_deadline),
         cmocka_unit_test(huge_usage_counts_reconcile_the_tpm_gate_without_overflow),
         cmocka_unit_test(server_limits_of_int64_max_are_taken_as_unlimited),
+        cmocka_unit_test(limits_first_announced_by_an_early_reply_are_learned_from_that_reply),
+        cmocka_unit_test(limits_announced_after_many_silent_replies_are_learned_within_32),
         cmocka_unit_test(future_wait_from_a_callback_fails_instead_of_deadlocking),
         cmocka_unit_test(a_key_echoed_by_the_server_appears_in_no_output),
         cmocka_unit_test(a_proxy_password_echoed_back_appears_in_no_result),

@@ -207,6 +207,37 @@ static void an_assistant_turn_with_only_tool_calls_needs_no_content(void **state
     expect_rejected(&f.req, "messages[1].content: is NULL");
 }
 
+/* What a copy of fill_full()'s request holds, field by field. */
+static void assert_copy_of_full(const struct llm_request *c)
+{
+    const struct llm_request copy = *c;
+    assert_string_equal(copy.model, "gpt-4o");
+    assert_int_equal(copy.n_messages, 3);
+    assert_int_equal(copy.messages[0].n_parts, 2);
+    assert_string_equal(copy.messages[0].parts[0].text, "What is this?");
+    assert_int_equal(copy.messages[0].parts[1].type, LLM_PART_IMAGE_BASE64);
+    assert_string_equal(copy.messages[0].parts[1].data, "iVBORw0KGgo=");
+    assert_string_equal(copy.messages[0].parts[1].media_type, "image/png");
+    assert_null(copy.messages[0].parts[1].url);
+    assert_int_equal(copy.messages[1].n_tool_calls, 1);
+    assert_string_equal(copy.messages[1].tool_calls[0].id, "call_1");
+    assert_string_equal(copy.messages[1].tool_calls[0].arguments, "{\"city\":\"Paris\"}");
+    assert_null(copy.messages[1].content);
+    assert_string_equal(copy.messages[2].tool_call_id, "call_1");
+    assert_string_equal(copy.messages[2].name, "get_weather");
+    assert_int_equal(copy.n_tools, 1);
+    assert_string_equal(copy.tools[0].parameters_json, weather_tool.parameters_json);
+    assert_string_equal(copy.tool_choice_name, "get_weather");
+    assert_string_equal(copy.response_format.schema_json, "{\"type\":\"object\"}");
+    assert_true(copy.response_format.strict);
+    assert_int_equal(copy.n_headers, 1);
+    assert_string_equal(copy.headers[0], "OpenAI-Project: proj_1");
+    assert_int_equal(copy.max_attempts, 2);
+    assert_int_equal(copy.keep_raw_response, 1);
+    /* The copy validates as the original did. */
+    assert_string_equal(verdict(&copy), "");
+}
+
 /* Scribble over the original after copying: the copy must not notice. */
 static void the_copy_owns_every_string_and_array(void **state)
 {
@@ -233,33 +264,34 @@ static void the_copy_owns_every_string_and_array(void **state)
     memset(f, 0xA5, sizeof(*f));
     free(f);
 
-    assert_string_equal(copy.model, "gpt-4o");
-    assert_int_equal(copy.n_messages, 3);
-    assert_int_equal(copy.messages[0].n_parts, 2);
-    assert_string_equal(copy.messages[0].parts[0].text, "What is this?");
-    assert_int_equal(copy.messages[0].parts[1].type, LLM_PART_IMAGE_BASE64);
-    assert_string_equal(copy.messages[0].parts[1].data, "iVBORw0KGgo=");
-    assert_string_equal(copy.messages[0].parts[1].media_type, "image/png");
-    assert_null(copy.messages[0].parts[1].url);
-    assert_int_equal(copy.messages[1].n_tool_calls, 1);
-    assert_string_equal(copy.messages[1].tool_calls[0].id, "call_1");
-    assert_string_equal(copy.messages[1].tool_calls[0].arguments, "{\"city\":\"Paris\"}");
-    assert_null(copy.messages[1].content);
-    assert_string_equal(copy.messages[2].tool_call_id, "call_1");
-    assert_string_equal(copy.messages[2].name, "get_weather");
-    assert_int_equal(copy.n_tools, 1);
-    assert_string_equal(copy.tools[0].parameters_json, weather_tool.parameters_json);
-    assert_string_equal(copy.tool_choice_name, "get_weather");
-    assert_string_equal(copy.response_format.schema_json, "{\"type\":\"object\"}");
-    assert_true(copy.response_format.strict);
-    assert_int_equal(copy.n_headers, 1);
-    assert_string_equal(copy.headers[0], "OpenAI-Project: proj_1");
-    assert_int_equal(copy.max_attempts, 2);
-    assert_int_equal(copy.keep_raw_response, 1);
-    /* The copy validates as the original did. */
-    assert_string_equal(verdict(&copy), "");
+    assert_copy_of_full(&copy);
     llm__request_free_copy(&copy, block);
     assert_null(copy.messages);
+}
+
+/* The engine keeps its per-request state in front of the copy (one
+ * allocation): the head is the caller's, the copy after it is complete,
+ * aligned, and freed with the block. */
+static void a_copy_after_a_head_leaves_the_head_to_the_caller(void **state)
+{
+    (void)state;
+    const size_t heads[] = {0, 1, 13, 1368};
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        struct full *f = malloc(sizeof(*f));
+        assert_non_null(f);
+        fill_full(f);
+        struct llm_request copy;
+        void *block = NULL;
+        assert_int_equal(llm__request_copy_after(&f->req, &copy, heads[i], &block), LLM_OK);
+        assert_non_null(block);
+        memset(block, 0x5A, heads[i]);
+        memset(f, 0xA5, sizeof(*f));
+        free(f);
+        assert_true((uintptr_t)copy.messages % _Alignof(max_align_t) == 0);
+        assert_true((const char *)copy.messages >= (const char *)block + heads[i]);
+        assert_copy_of_full(&copy);
+        free(block);
+    }
 }
 
 static void counts_with_null_arrays_copy_as_empty(void **state)
@@ -292,6 +324,7 @@ int main(void)
         cmocka_unit_test(duplicate_tool_names_and_both_token_limits_are_rejected),
         cmocka_unit_test(an_assistant_turn_with_only_tool_calls_needs_no_content),
         cmocka_unit_test(the_copy_owns_every_string_and_array),
+        cmocka_unit_test(a_copy_after_a_head_leaves_the_head_to_the_caller),
         cmocka_unit_test(counts_with_null_arrays_copy_as_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

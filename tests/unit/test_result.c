@@ -599,6 +599,84 @@ static void result_add_helpers_take_ownership_even_on_bad_arguments(void **state
     llm_result_free(r);
 }
 
+/* The engine's results hold their first strings, the first attempt and
+ * short later strings in their own block (core/result.c).  Every field must
+ * read as if each had its own allocation, replacing one must work, and one
+ * llm_result_free must free all (ASan fails the run on a leak, a double
+ * free or a free of a pointer into the block). */
+static void a_packed_result_reads_and_frees_like_one_with_separate_strings(void **state)
+{
+    (void)state;
+    struct llm_result *r = llm__result_new_packed("openai", "gpt-4o-mini", "{\"k\":1}", 24);
+    assert_non_null(r);
+    assert_string_equal(r->content, "");
+    assert_int_equal(r->content_len, 0);
+    assert_false(r->success);
+    assert_string_equal(r->provider, "openai");
+    assert_string_equal(r->model, "gpt-4o-mini");
+    assert_string_equal(r->metadata_json, "{\"k\":1}");
+    assert_null(r->finish_reason);
+    assert_null(r->attempts);
+    assert_int_equal(r->n_attempts, 0);
+
+    /* Kept copies: one that fits the spare bytes, one that does not. */
+    const char *longer = "req_0123456789abcdef0123456789abcdef0123456789";
+    char *a = llm__result_keep(r, "req_abc", 7);
+    char *b = llm__result_keep(r, longer, strlen(longer));
+    assert_string_equal(a, "req_abc");
+    assert_string_equal(b, longer);
+    r->request_id = a;
+    r->response_id = b;
+    /* Replacing fields, whether they live in the block or not. */
+    llm__result_free_str(r, r->request_id);
+    r->request_id = llm__result_keep(r, "req_x", 5);
+    assert_string_equal(r->request_id, "req_x");
+    llm__result_free_str(r, r->model);
+    r->model = strdup("gpt-4o-mini-2024-07-18");
+    llm__result_free_str(r, r->content);
+    r->content = strdup("hello");
+    r->content_len = 5;
+    llm__result_free_str(r, r->response_id);
+    r->response_id = strdup("chatcmpl-1");
+    assert_string_equal(r->provider, "openai");
+    assert_string_equal(r->metadata_json, "{\"k\":1}");
+
+    /* Attempts: the first lives in the block, later ones move it out. */
+    for (int i = 0; i < 5; i++) {
+        struct llm_attempt at = {.http_status = 500 + i, .error = LLM_ERR_SERVER_ERROR,
+                                 .error_message = strdup("boom"), .retry_after_ms = -1,
+                                 .bytes_sent = (uint64_t)i};
+        assert_int_equal(llm__result_add_attempt(r, &at), LLM_OK);
+        assert_int_equal(r->n_attempts, (size_t)i + 1);
+        for (int k = 0; k <= i; k++) {
+            assert_int_equal(r->attempts[k].http_status, 500 + k);
+            assert_int_equal(r->attempts[k].bytes_sent, (uint64_t)k);
+            assert_string_equal(r->attempts[k].error_message, "boom");
+        }
+    }
+    char *json = llm_result_to_json(r);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"provider\":\"openai\""));
+    assert_non_null(strstr(json, "\"request_id\":\"req_x\""));
+    llm_free(json);
+    llm_result_free(r);
+
+    /* One attempt only, and no optional strings. */
+    r = llm__result_new_packed(NULL, NULL, NULL, 0);
+    assert_non_null(r);
+    assert_string_equal(r->content, "");
+    assert_null(r->provider);
+    assert_null(r->model);
+    assert_null(r->metadata_json);
+    char *c = llm__result_keep(r, "no room", 7); /* malloc'd: no spare bytes */
+    assert_string_equal(c, "no room");
+    r->finish_reason = c;
+    struct llm_attempt ok = {.http_status = 200, .retry_after_ms = -1};
+    assert_int_equal(llm__result_add_attempt(r, &ok), LLM_OK);
+    assert_int_equal(r->attempts[0].http_status, 200);
+    llm_result_free(r);
+}
+
 static void timestamp_names_are_the_documented_snake_case_keys(void **state)
 {
     (void)state;
@@ -625,6 +703,7 @@ int main(void)
         cmocka_unit_test(result_successful_attempt_and_error_type_ok_serialise_as_null),
         cmocka_unit_test(result_to_json_of_null_is_null_and_free_accepts_null),
         cmocka_unit_test(result_add_helpers_take_ownership_even_on_bad_arguments),
+        cmocka_unit_test(a_packed_result_reads_and_frees_like_one_with_separate_strings),
         cmocka_unit_test(timestamp_names_are_the_documented_snake_case_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
