@@ -119,9 +119,12 @@ h2_step() {
   stop_tls
   stop_server
   # The server's view: streamed requests (the long body) and the reconnect
-  # round's (the short one), by whether their connection resumed a session.
+  # round's (the short one), by whether their connection resumed a session;
+  # and the connections (client port, per round) of each kind.
   awk -v max="$H2_MAX_STREAMS" '
-    { long = ($4 > 140); k = (long ? "streams" : "reconnect") "_" ($3 == "r" ? "resumed" : "full") "_requests"; n[k]++;
+    { round = ($4 > 140 ? "streams" : "reconnect"); how = ($3 == "r" ? "resumed" : "full");
+      n[round "_" how "_requests"]++;
+      if (!((round, $1) in seen)) { seen[round, $1] = 1; n[round "_" how "_connections"]++ }
       if ($2 != "h2") non_h2++ }
     END { printf "{\"nghttpx\":true,\"max_concurrent_streams\":%d,\"non_h2_requests\":%d", max, non_h2;
           for (k in n) printf ",\"%s\":%d", k, n[k]; print "}" }' \

@@ -127,6 +127,7 @@ static void http_free(struct llm__http *h)
     for (size_t i = 0; i < h->n_parts; i++)
         llm__http_part_free(h->parts[i]);
     free(h->parts);
+    llm__http_tls_hosts_free(h);
     /* After every easy handle that used it is gone. */
     if (h->share)
         curl_share_cleanup(h->share);
@@ -458,7 +459,8 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
     }
     x->p = p;
     x->tls = tls;
-    x->in_multi = x->deferred = x->awaiting = x->connected = x->opened_conn = false;
+    x->in_multi = x->deferred = x->awaiting = x->connected = x->opened_conn = x->gate = false;
+    x->host = NULL;
     x->conn_sock = -1;
     /* curl looks for a reusable connection by walking every connection to
      * the host, busy or not: O(connections) per transfer, quadratic in a
@@ -509,7 +511,7 @@ static enum llm_error http_start(struct llm__http *h, struct llm_http_request *r
         xfer_put(h, x);
         return LLM_ERR_OUT_OF_MEMORY;
     }
-    if (tls && (p->defer_head || !llm__http_may_add(p))) {
+    if (tls && (p->defer_head || !llm__http_may_add(p, x))) {
         /* Waits its turn (see the top of the file). */
         x->deferred = true;
         x->defer_prev = p->defer_tail;

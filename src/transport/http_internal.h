@@ -33,6 +33,9 @@
 #define MAX_PARTS 4096
 /* https connections being opened at once by one part, at most. */
 #define MAX_OPENING 8
+/* Hosts with a TLS session gate (http_parts.c), at most; beyond, a
+ * host's connections open ungated. */
+#define MAX_TLS_HOSTS 64
 
 /* Whether a part's https connections carry several transfers at once. */
 enum llm__mux { LLM__MUX_UNKNOWN, LLM__MUX_YES, LLM__MUX_NO };
@@ -55,13 +58,38 @@ struct llm__part {
     size_t est_streams;              /* streams a connection takes; 0 = not learnt */
     size_t busy_conns;               /* connections carrying >= 1 counted stream */
     size_t n_deferred;
+    /* Its connections that carried a counted stream, by local and remote
+     * port: how prereq_cb tells which connection a stream got. */
+    struct llm__port {
+        uint16_t lport, rport;
+        curl_socket_t fd;
+    } *ports;
+    size_t n_ports, cap_ports;
     struct llm__xfer *defer_head;    /* not yet handed to curl, in order */
     struct llm__xfer *defer_tail;
+};
+
+/* One https host ("host[:port]" of the URL): its connections open one at
+ * a time, each after the previous one received its session ticket (why:
+ * http_parts.c).  Kept until the transport is freed. */
+struct llm__tls_host {
+    struct llm__tls_host *next;
+    struct llm__http *h;
+    char *key;
+    size_t key_len;
+    struct llm__xfer *opener;        /* handed to curl, may open a connection */
+    int64_t taken_us;                /* when `opener` took the gate */
+    curl_socket_t fd;                /* handshake done, ticket awaited; -1 = none */
+    struct llm__timer timer;         /* stop waiting for a ticket that won't come */
 };
 
 struct llm__xfer {
     struct llm__http *h;
     struct llm__part *p;                  /* while a transfer is running */
+    struct llm__tls_host *host;      /* its URL's, once looked up; NULL = not yet */
+    bool gate;                       /* it is host->opener */
+    bool ticket;                     /* it read a session ticket while opener */
+    bool verbose;                    /* CURLOPT_VERBOSE on, for debug_cb */
     struct llm__xfer *next_spare;
     struct llm__xfer *defer_prev, *defer_next;
     bool in_multi;                   /* curl has the easy handle */
@@ -70,6 +98,7 @@ struct llm__xfer {
     bool awaiting;                   /* counted in p->awaiting */
     bool connected;                  /* counted in p->connected */
     bool opened_conn;                /* opensocket_cb made a socket for it */
+    curl_socket_t opened_fd;         /* the last one it made */
     curl_socket_t conn_sock;         /* connection it is counted on, or -1 */
     /* Options the easy handle has from its previous requests (not set
      * again when equal); -1 / NULL = unknown. */
@@ -145,6 +174,10 @@ struct llm__http {
      * before its head's due. */
     struct llm__xfer *watch_head, *watch_tail;
     struct llm__timer watch_timer;
+    struct llm__tls_host *tls_hosts;
+    size_t n_tls_hosts;
+    size_t tickets_awaited;          /* hosts whose gate waits on a connection's ticket */
+    bool gate_freed;                 /* a gate opened: waiting transfers of every part may go */
 };
 
 static inline bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
@@ -174,10 +207,11 @@ int64_t llm__http_silence_due(const struct llm__xfer *x);
 struct llm__part *llm__http_part_new(struct llm__http *h);
 void llm__http_part_free(struct llm__part *p);
 struct llm__part *llm__http_pick_part(struct llm__http *h, bool tls);
-bool llm__http_may_add(const struct llm__part *p);
+bool llm__http_may_add(struct llm__part *p, struct llm__xfer *x);
 bool llm__http_add_to_multi(struct llm__part *p, struct llm__xfer *x);
 void llm__http_release_deferred(struct llm__part *p);
 void llm__http_detach(struct llm__part *p, struct llm__xfer *x);
+void llm__http_tls_hosts_free(struct llm__http *h);
 curl_socket_t llm__http_opensocket_cb(void *clientp, curlsocktype purpose,
                                       struct curl_sockaddr *addr);
 int llm__http_closesocket_cb(void *clientp, curl_socket_t fd);
