@@ -2,7 +2,17 @@
  * processes (fork + exec of the real CLI) against the mock server, which
  * enforces the same sliding window and keeps a ledger of every request's
  * arrival.  The referee is the server: no 429, and a brute-force check over
- * its ledger finds no window of window_ms holding more than the limit.
+ * its ledger finds no window holding more than the limit.
+ *
+ * The clients gate on the limit over 2 s windows; the server enforces the
+ * same count over 1.5 s.  Why: admission is stamped when a process admits,
+ * the server counts at arrival, and on a loaded shared machine a process
+ * can be descheduled between the two for longer than the gates' margin
+ * (40 ms at 2 s windows), which would make "0 429s" depend on timing.  The
+ * 500 ms of slack absorbs that skew and nothing else: without coordination
+ * (each process with the whole quota) the server sees about four times the
+ * limit per window, and a gate that let more than the limit through in a
+ * burst still shows as a 1.5 s window over it.
  * Skipped (said so) when redis-server is not installed. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -311,7 +321,8 @@ static void four_processes_share_one_rpm_window_and_the_server_never_says_429(vo
     NEED_REDIS(f);
     char ledger[256];
     snprintf(ledger, sizeof(ledger), "%s/ledger.jsonl", f->dir);
-    struct mocksrv_options so = {.rpm = 600, .window_ms = 2000, .ledger_path = ledger};
+    /* The server: 20 per 1.5 s (the clients: 20 per 2 s; see the top). */
+    struct mocksrv_options so = {.rpm = 800, .window_ms = 1500, .ledger_path = ledger};
     struct mocksrv *srv = NULL;
     assert_int_equal(mocksrv_start(&so, &srv), 0);
     struct run rn = {
@@ -342,13 +353,14 @@ static void four_processes_share_one_rpm_window_and_the_server_never_says_429(vo
         n429 += e[i].status == 429;
     assert_int_equal(n429, 0);
     assert_int_equal(c.sent_429, 0);
-    int64_t max_req, max_tok;
-    window_maxima(e, n, 2000, &max_req, &max_tok);
-    fprintf(stderr, "rpm: %zu requests at the server, 0 429s, busiest 2 s window %lld of 20\n", n,
-            (long long)max_req);
+    int64_t max_req, max_tok, max_req_2s;
+    window_maxima(e, n, 1500, &max_req, &max_tok);
+    window_maxima(e, n, 2000, &max_req_2s, &max_tok);
+    fprintf(stderr, "rpm: %zu requests at the server, 0 429s, busiest 1.5 s window %lld of 20, "
+            "busiest 2 s window %lld\n", n, (long long)max_req, (long long)max_req_2s);
     assert_true(max_req <= 20);
     /* The gate was the bottleneck (not a trivially slow run): some window is full. */
-    assert_true(max_req >= 15);
+    assert_true(max_req_2s >= 15);
 }
 
 static void four_processes_share_one_tpm_window_with_usage_reconciled(void **state)
@@ -360,7 +372,8 @@ static void four_processes_share_one_tpm_window_with_usage_reconciled(void **sta
      * tokens (no max_tokens: the 1024 default), but really costs about 40
      * (prompt + echo), so only reconciliation lets more than two in per
      * window; the server counts the real cost at arrival. */
-    struct mocksrv_options so = {.tpm = 90000, .window_ms = 2000, .ledger_path = ledger};
+    /* The server: 3000 tokens per 1.5 s (the clients: per 2 s; see the top). */
+    struct mocksrv_options so = {.tpm = 120000, .window_ms = 1500, .ledger_path = ledger};
     struct mocksrv *srv = NULL;
     assert_int_equal(mocksrv_start(&so, &srv), 0);
     struct run rn = {
@@ -387,8 +400,8 @@ static void four_processes_share_one_tpm_window_with_usage_reconciled(void **sta
     }
     assert_true(total > 3000); /* more than one window's worth: the gate had to hold */
     int64_t max_req, max_tok;
-    window_maxima(e, n, 2000, &max_req, &max_tok);
-    fprintf(stderr, "tpm: %zu requests, %lld tokens, busiest 2 s window %lld tokens of 3000 "
+    window_maxima(e, n, 1500, &max_req, &max_tok);
+    fprintf(stderr, "tpm: %zu requests, %lld tokens, busiest 1.5 s window %lld tokens of 3000 "
             "(%lld requests)\n", n, (long long)total, (long long)max_tok, (long long)max_req);
     assert_true(max_tok <= 3000);
     assert_true(max_req > 2); /* estimates alone would allow two per window */
