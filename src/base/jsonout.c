@@ -10,8 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Strings are scanned with SSE2 where the compiler has it (every x86-64);
+ * LLM__JO_NO_SIMD keeps the portable word-at-a-time code (test_jsonout_swar
+ * tests that way). */
 #if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JO_NO_SIMD)
 #include <emmintrin.h>
+#define JO_SSE2 1
 #endif
 
 #include "base/util.h"
@@ -107,22 +111,22 @@ static bool needs_escape(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
+#ifndef JO_SSE2
 #define BYTES(b) ((uint64_t)0x0101010101010101u * (b))
 
 /* True if any byte of `v` needs escaping.  Exact as a yes/no answer (the
  * "has a byte less than n" and "has a zero byte" tests of Bit Twiddling
  * Hacks, with n = 0x20 <= 128), though not as to which byte. */
-static inline bool word_needs_escape(uint64_t v)
+static bool word_needs_escape(uint64_t v)
 {
     uint64_t q = v ^ BYTES('"');
     uint64_t b = v ^ BYTES('\\');
     uint64_t hits = ((v - BYTES(0x20)) & ~v) | ((q - BYTES(1)) & ~q) | ((b - BYTES(1)) & ~b);
     return (hits & BYTES(0x80)) != 0;
 }
+#endif
 
-#if defined(__SSE2__) && defined(__GNUC__) && !defined(LLM__JO_NO_SIMD)
-#define JO_SSE2 1
-
+#ifdef JO_SSE2
 /* Bit i set if byte i of `v` needs escaping (or, with `high` 0xFFFF, is
  * not ASCII). */
 static inline unsigned special_lanes(__m128i v, unsigned high)

@@ -241,26 +241,47 @@ static inline uint64_t llm__jr_special8(const char *p)
     return t & highs;
 }
 
+#ifdef LLM__JR_SSE2
+/* Bit i set if byte i of `v` is '"', '\\' or below 0x20. */
+static inline unsigned llm__jr_special_lanes(__m128i v)
+{
+    /* min(v, 0x1F) == v: the unsigned bytes <= 0x1F. */
+    __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v));
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+#endif
+
 /* The first byte in [p, end) that is '"', '\\' or a control byte, or end.
- * Sixteen (SSE2) or eight bytes at a time while that many remain, then
- * byte by byte: most strings (keys, ids) end inside their first block,
- * found without a byte loop.  (Under SSE2 the last bytes go byte by byte:
- * the word code's seven constants would cost every string registers.) */
+ * Sixteen bytes at a time while that many remain (SSE2), then 8 and 4
+ * through the same compare (movq, movd: the zeroed upper lanes masked
+ * off), then the last bytes one by one; without SSE2, eight at a time.
+ * Most strings (keys, ids) end inside their first block, found without a
+ * byte loop. */
 static inline const char *llm__jr_plain(const char *p, const char *end)
 {
 #ifdef LLM__JR_SSE2
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-    const __m128i below_space = _mm_set1_epi8(0x1F);
+    unsigned mask;
     while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* min(v, 0x1F) == v: the unsigned bytes <= 0x1F. */
-        __m128i hit = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-            _mm_cmpeq_epi8(_mm_min_epu8(v, below_space), v));
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        mask = llm__jr_special_lanes(_mm_loadu_si128((const __m128i *)(const void *)p));
         if (mask != 0)
             return p + __builtin_ctz(mask);
         p += 16;
+    }
+    if (end - p >= 8) {
+        mask = llm__jr_special_lanes(_mm_loadl_epi64((const __m128i *)(const void *)p)) & 0xFFu;
+        if (mask != 0)
+            return p + __builtin_ctz(mask);
+        p += 8;
+    }
+    if (end - p >= 4) {
+        int32_t v;
+        memcpy(&v, p, sizeof(v));
+        mask = llm__jr_special_lanes(_mm_cvtsi32_si128(v)) & 0xFu;
+        if (mask != 0)
+            return p + __builtin_ctz(mask);
+        p += 4;
     }
 #else
     while (end - p >= 8) {
