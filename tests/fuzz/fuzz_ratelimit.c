@@ -12,6 +12,11 @@
  * llm__parse_rfc3339_ms equals timegm() on the plain
  * "YYYY-MM-DDTHH:MM:SSZ" form and rejects impossible dates;
  * llm__rfc3339_ms_from_now is max(0, t - now) or -1.
+ *
+ * The same lines are also header NAMES of a second set: the one-walk
+ * family reader (llm__http_headers_get_family, which the read_rate_limits
+ * slots use) equals one llm_http_headers_get per name, and
+ * llm_http_headers_get equals a plain ASCII case-insensitive reference.
  * fuzz-max-len: 2048 */
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +28,7 @@
 
 #include "llmorch/ext/provider.h"
 #include "providers/ratelimit.h"
+#include "transport/headers.h"
 
 static const char *const names[] = {
     "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
@@ -123,6 +129,43 @@ static int64_t ref_rfc3339(const char *s)
     return (int64_t)timegm(&tm) * 1000;
 }
 
+/* ASCII case-insensitive equality, the obvious way. */
+static bool ref_name_eq(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        int ca = *a >= 'A' && *a <= 'Z' ? *a + 32 : (unsigned char)*a;
+        int cb = *b >= 'A' && *b <= 'Z' ? *b + 32 : (unsigned char)*b;
+        if (ca != cb)
+            return false;
+        if (ca == 0)
+            return true;
+    }
+}
+
+static const char *ref_get(const struct llm_header *hs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ref_name_eq(hs[i].name, name))
+            return hs[i].value;
+    return NULL;
+}
+
+/* The family reader against single lookups, for `prefix` + names[from..to). */
+static void check_family(const struct llm_http_headers *h, const char *prefix, size_t from,
+                         size_t to)
+{
+    const char *suffixes[N_NAMES], *got[N_NAMES];
+    size_t plen = strlen(prefix);
+    for (size_t j = from; j < to; j++)
+        suffixes[j - from] = names[j] + plen;
+    llm__http_headers_get_family(h, prefix, suffixes, to - from, got);
+    for (size_t j = from; j < to; j++) {
+        const char *want = ref_get(h->items, h->n, names[j]);
+        if (got[j - from] != want || llm_http_headers_get(h, names[j]) != want)
+            abort();
+    }
+}
+
 static void check_info(const struct llm_rate_limit_info *r)
 {
     const int64_t *f = &r->limit_requests;
@@ -195,6 +238,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p->vtable->read_rate_limits(p, &h, &info);
         check_info(&info);
     }
+
+    /* The lines as names; each value distinct (results compare by address). */
+    struct llm_header named[MAX_VALUES];
+    char vals[MAX_VALUES][4];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(vals[i], sizeof(vals[i]), "%zu", i);
+        named[i] = (struct llm_header){.name = hdrs[i].value, .value = vals[i]};
+    }
+    const struct llm_http_headers h2 = {named, n};
+    check_family(&h2, "x-ratelimit-", 0, 6);
+    check_family(&h2, "anthropic-ratelimit-", 6, N_NAMES);
+    for (size_t i = 0; i < n; i++)
+        if (llm_http_headers_get(&h2, named[i].name) != ref_get(named, n, named[i].name))
+            abort();
     free(text);
     return 0;
 }
