@@ -613,7 +613,11 @@ void llm__http_detach(struct llm__part *p, struct llm__xfer *x)
     else if (x->deferred)
         defer_unlink(p, x);
     if (x->verbose) {
+        /* And no trace callback: curl's TLS trace on the connection this
+         * transfer opened would call it for every record of the streams
+         * this handle carries next. */
         curl_easy_setopt(x->easy, CURLOPT_VERBOSE, 0L);
+        curl_easy_setopt(x->easy, CURLOPT_DEBUGFUNCTION, (curl_debug_callback)NULL);
         x->verbose = false;
     }
     x->in_multi = false;
