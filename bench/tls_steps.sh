@@ -34,6 +34,10 @@ LAT_N=${LAT_N:-2000}
 LAT_REPS=${LAT_REPS:-3}
 INSTR_N1=${INSTR_N1:-1000}
 INSTR_N2=${INSTR_N2:-5000}
+# Rounds per client: the count moves by ~2% between rounds (how the
+# server's replies and curl's timers interleave with the client's events
+# differs), so the row takes the median of the per-round figures.
+INSTR_REPS=${INSTR_REPS:-5}
 TLS_PID=""
 
 # Tools the steps need beyond scripts/install-deps.sh: nghttpx, openssl and
@@ -178,18 +182,20 @@ instructions_step() {
   start_server instructions
   local refs c n a b
   refs() { grep -o 'refs: *[0-9,]*' "$1" | tr -dc '0-9'; }
-  for c in curl llmorch; do
-    for n in "$INSTR_N1" "$INSTR_N2"; do
-      timeout 300 valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$c.$n.out" \
-        "$BB/bench_overhead_$c" "$URL" "$n" 64 >/dev/null 2>"$WORK/cg.$c.$n.err" ||
-        note "instructions: $c $n failed"
+  for rep in $(seq "$INSTR_REPS"); do
+    for c in curl llmorch; do
+      for n in "$INSTR_N1" "$INSTR_N2"; do
+        timeout 300 valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$c.$n.out" \
+          "$BB/bench_overhead_$c" "$URL" "$n" 64 >/dev/null 2>"$WORK/cg.$c.$n.err" ||
+          note "instructions: $c $n failed"
+      done
+      a=$(refs "$WORK/cg.$c.$INSTR_N1.err"); b=$(refs "$WORK/cg.$c.$INSTR_N2.err")
+      if [ -n "$a" ] && [ -n "$b" ]; then
+        printf '{"client":"%s","rep":%d,"n1":%d,"n2":%d,"instructions_per_req":%d}\n' \
+          "$([ $c = curl ] && echo raw_curl || echo llmorch)" "$rep" "$INSTR_N1" "$INSTR_N2" \
+          $(((b - a) / (INSTR_N2 - INSTR_N1))) >>"$WORK/instructions.jsonl"
+      fi
     done
-    a=$(refs "$WORK/cg.$c.$INSTR_N1.err"); b=$(refs "$WORK/cg.$c.$INSTR_N2.err")
-    if [ -n "$a" ] && [ -n "$b" ]; then
-      printf '{"client":"%s","n1":%d,"n2":%d,"instructions_per_req":%d}\n' \
-        "$([ $c = curl ] && echo raw_curl || echo llmorch)" "$INSTR_N1" "$INSTR_N2" \
-        $(((b - a) / (INSTR_N2 - INSTR_N1))) >>"$WORK/instructions.jsonl"
-    fi
   done
   # Where llmorch's instructions go: inclusive per request of the library's
   # functions (the same difference of the two runs).
