@@ -26,6 +26,7 @@ struct llm__hdr_list {
     struct llm_header *view;         /* built from refs by llm__hdr_list_view */
     size_t n, cap;
     size_t bytes;                    /* raw bytes of the lines kept */
+    bool view_ok;                    /* view holds the n headers as they are */
 };
 
 /* Forget the headers (a new response starts); memory is kept. */

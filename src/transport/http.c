@@ -141,7 +141,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
 {
     struct llm__xfer *x = userp;
     size_t len = size * n;
-    x->last_rx_us = llm__now_mono_us();
+    x->last_rx_us = llm__http_rx_now(x->h);
     if (!x->got_byte)
         first_byte(x);
     if ((len == 2 || len == 1) && (buf[0] == '\r' || buf[0] == '\n')) {
@@ -176,7 +176,7 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
     struct llm__xfer *x = userp;
     size_t len = size * n;
-    x->last_rx_us = llm__now_mono_us();
+    x->last_rx_us = llm__http_rx_now(x->h);
     if (!x->got_byte)
         first_byte(x);
     if (!x->status_read) {

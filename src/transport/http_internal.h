@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "base/loop.h"
 #include "base/util.h"
 #include "transport/headers.h"
@@ -174,11 +175,24 @@ struct llm__http {
      * before its head's due. */
     struct llm__xfer *watch_head, *watch_tail;
     struct llm__timer watch_timer;
+    /* While curl_multi_socket_action runs (0 otherwise): the time it was
+     * called, which the header and body callbacks take as the time bytes
+     * arrived (one clock read per event instead of one per header line
+     * and body chunk, ~7 a request).  Earlier than the true arrival by
+     * the duration of one socket_action call at most, so a silence
+     * deadline can only come that much (microseconds) sooner. */
+    int64_t event_us;
     struct llm__tls_host *tls_hosts;
     size_t n_tls_hosts;
     size_t tickets_awaited;          /* hosts whose gate waits on a connection's ticket */
     bool gate_freed;                 /* a gate opened: waiting transfers of every part may go */
 };
+
+/* The time bytes are being received, for the curl callbacks. */
+static inline int64_t llm__http_rx_now(const struct llm__http *h)
+{
+    return h->event_us ? h->event_us : llm__now_mono_us();
+}
 
 static inline bool is_conn_fd(const struct llm__http *h, curl_socket_t s)
 {

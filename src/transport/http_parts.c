@@ -64,7 +64,9 @@ static void on_socket_event(int fd, uint32_t events, void *user)
     if (events & (EPOLLERR | EPOLLHUP))
         flags |= CURL_CSELECT_ERR;
     int running;
+    p->h->event_us = llm__now_mono_us(); /* see http_internal.h */
     curl_multi_socket_action(p->multi, fd, flags, &running);
+    p->h->event_us = 0;
     llm__http_check_done(p);
     llm__http_release_deferred(p);
 }
@@ -496,7 +498,9 @@ static void on_curl_timer(struct llm__timer *t, void *user)
 {
     struct llm__part *p = user;
     int running;
+    p->h->event_us = llm__now_mono_us(); /* see http_internal.h */
     curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    p->h->event_us = 0;
     llm__http_check_done(p);
     llm__http_release_deferred(p);
 }
