@@ -206,8 +206,11 @@ struct llm_engine_options {
      * llm_provider_options.endpoint_url, like base_url. */
     const char *endpoint_url;
     /* Proxy for every transfer ("http://host:3128", "socks5h://..."); NULL =
-     * libcurl's default (the http_proxy / https_proxy / no_proxy environment
-     * variables); "" = no proxy even if the environment names one.  A
+     * the environment's, read as libcurl reads it (http_proxy for http://;
+     * https_proxy or HTTPS_PROXY for https://; else all_proxy or ALL_PROXY;
+     * hosts in no_proxy or NO_PROXY go direct, with a proxy given here
+     * too), but once, when the engine is made; "" = no proxy even if the
+     * environment names one.  A
      * password in it ("http://user:password@host:3128") is a secret: scrubbed
      * from every result, log and metric line like the API key. */
     const char *proxy;

@@ -170,6 +170,9 @@ struct llm__http {
      * NULL when none is sent. */
     char *ua_line;
     size_t ua_size;
+    /* The proxy environment as libcurl would read it for every transfer
+     * (http.c read_proxy_env), read once: NULL = unset. */
+    char *env_proxy_http, *env_proxy_https, *env_no_proxy;
     /* Silence deadlines in non-decreasing order (http.c), and the one
      * timer that serves them: armed whenever the list is not empty, at or
      * before its head's due. */

@@ -36,8 +36,8 @@ struct llm__xfer_opts {
      * attempt number, counting from 1.  Ignored by curl. */
     const struct llm_request *origin;
     unsigned attempt;
-    /* curl: proxy URL ("" = none, NULL = libcurl's default, which reads
-     * http_proxy & co.) and trust store; borrowed until on_done. */
+    /* curl: proxy URL ("" = none, NULL = the environment's, read when the
+     * transport was made) and trust store; borrowed until on_done. */
     const char *proxy;
     const char *ca_file;
     const char *ca_path;

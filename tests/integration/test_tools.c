@@ -595,6 +595,83 @@ static void requests_go_through_the_configured_proxy(void **state)
     mocksrv_stop(srv);
 }
 
+/* One request to a closed port (127.0.0.1:1): 404 naming its absolute URL
+ * if it went through the mock server acting as the proxy, a connection
+ * error if it went direct. */
+static enum llm_error via_env(const struct llm_engine_options *o, int *status)
+{
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(o, &e), LLM_OK);
+    struct llm_message m = {.role = "user", .content = "hi"};
+    struct llm_request req = {.model = "m", .messages = &m, .n_messages = 1};
+    struct llm_result *res = llm_generate(e, &req);
+    enum llm_error err = res->error.type;
+    *status = res->error.http_status;
+    if (*status == 404)
+        assert_non_null(strstr(res->error.message, "http://127.0.0.1:1/v1/chat/completions"));
+    llm_result_free(res);
+    llm_engine_free(e);
+    return err;
+}
+
+/* Without the proxy option the environment decides, read when the engine
+ * is made with libcurl's rules (the transport reads it once instead of
+ * libcurl at every transfer). */
+static void the_proxy_environment_is_read_by_libcurl_rules(void **state)
+{
+    (void)state;
+    static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                       "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    struct mocksrv *srv = NULL;
+    struct mocksrv_options mo = {0};
+    assert_int_equal(mocksrv_start(&mo, &srv), 0);
+    struct llm_engine_options o = {.provider = "openai", .base_url = "http://127.0.0.1:1",
+                                   .api_key = "", .max_attempts = 1};
+    int status = 0;
+    /* Nothing set: direct (the port is closed). */
+    assert_int_equal(via_env(&o, &status), LLM_ERR_CONNECTION);
+    /* http_proxy: through it. */
+    setenv("http_proxy", mocksrv_url(srv), 1);
+    assert_int_equal(via_env(&o, &status), LLM_ERR_NOT_FOUND);
+    assert_int_equal(status, 404);
+    /* no_proxy naming the host: direct again; and NO_PROXY alike. */
+    setenv("no_proxy", "127.0.0.1", 1);
+    assert_int_equal(via_env(&o, &status), LLM_ERR_CONNECTION);
+    unsetenv("no_proxy");
+    setenv("NO_PROXY", "example.com,127.0.0.1", 1);
+    assert_int_equal(via_env(&o, &status), LLM_ERR_CONNECTION);
+    unsetenv("NO_PROXY");
+    /* The proxy option wins over the environment; "" means none. */
+    o.proxy = "";
+    assert_int_equal(via_env(&o, &status), LLM_ERR_CONNECTION);
+    o.proxy = NULL;
+    /* Uppercase HTTP_PROXY is not read for http:// (libcurl's rule: CGI
+     * lets a client set it through a "Proxy:" header). */
+    unsetenv("http_proxy");
+    setenv("HTTP_PROXY", mocksrv_url(srv), 1);
+    assert_int_equal(via_env(&o, &status), LLM_ERR_CONNECTION);
+    unsetenv("HTTP_PROXY");
+    /* all_proxy / ALL_PROXY serve any scheme; an empty variable is unset. */
+    setenv("http_proxy", "", 1);
+    setenv("ALL_PROXY", mocksrv_url(srv), 1);
+    assert_int_equal(via_env(&o, &status), LLM_ERR_NOT_FOUND);
+    assert_int_equal(status, 404);
+    /* Read when the engine is made: a change afterwards is not seen. */
+    struct llm_engine *e = NULL;
+    assert_int_equal(llm_engine_new(&o, &e), LLM_OK);
+    unsetenv("ALL_PROXY");
+    unsetenv("http_proxy");
+    struct llm_message m = {.role = "user", .content = "hi"};
+    struct llm_request req = {.model = "m", .messages = &m, .n_messages = 1};
+    struct llm_result *res = llm_generate(e, &req);
+    assert_int_equal(res->error.http_status, 404);
+    llm_result_free(res);
+    llm_engine_free(e);
+    mocksrv_stop(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +685,7 @@ int main(void)
         cmocka_unit_test(user_agent_is_sent_only_when_configured),
         cmocka_unit_test(per_request_overrides_win_over_the_engine_options),
         cmocka_unit_test(requests_go_through_the_configured_proxy),
+        cmocka_unit_test(the_proxy_environment_is_read_by_libcurl_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
