@@ -92,13 +92,19 @@ void llm__ereq_free(struct ereq *r)
     free(r);
 }
 
-void llm__eng_release_slot(struct llm_engine *e, struct ereq *r)
+void llm__eng_release_slot_at(struct llm_engine *e, struct ereq *r, int64_t wall_us)
 {
     if (!r->holds_slot)
         return;
     r->holds_slot = false;
     e->in_flight--;
-    ts_set(r, LLM_TS_SLOT_RELEASED, llm__stamp_now());
+    ts_set(r, LLM_TS_SLOT_RELEASED, wall_us);
+}
+
+void llm__eng_release_slot(struct llm_engine *e, struct ereq *r)
+{
+    if (r->holds_slot)
+        llm__eng_release_slot_at(e, r, llm__stamp_now());
 }
 
 /* Take `r` out of every structure of the engine. */
@@ -223,11 +229,21 @@ void llm__eng_admitted(struct ereq *r, int64_t now)
 
 /* ---- engine thread ------------------------------------------------------------ */
 
-static void accept_request(struct llm_engine *e, struct ereq *r)
+/* Book the accepted submissions of this batch of commands (one stats lock
+ * for all), as anything that may report them is about to run. */
+static void book_submitted(struct llm_engine *e, uint64_t *pending)
+{
+    llm__stats_acc_note_submitted(e->stats, *pending);
+    *pending = 0;
+}
+
+/* Accepted requests are added to *pending (see book_submitted). */
+static void accept_request(struct llm_engine *e, struct ereq *r, uint64_t *pending)
 {
     int64_t now_mono = llm__now_mono_us();
     ts_set(r, LLM_TS_DEQUEUED, llm__stamp_at(now_mono));
     if (r->prefailed != LLM_OK) {
+        book_submitted(e, pending); /* the callback may take a snapshot */
         llm__eng_finish(r, r->prefailed, r->prefailed_msg, 0, NULL, false);
         return;
     }
@@ -235,11 +251,12 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
         char msg[128];
         snprintf(msg, sizeof(msg), "admission queue is full (%zu requests waiting, max_queue %zu)",
                  e->n_waiting, e->max_queue);
+        book_submitted(e, pending);
         llm__eng_finish(r, LLM_ERR_QUEUE_FULL, msg, 0, NULL, false);
         return;
     }
     r->ticket.tpm_amount = -1; /* estimated when a TPM gate first asks */
-    llm__stats_acc_note_submitted(e->stats);
+    (*pending)++;
     r->all_prev = NULL;
     r->all_next = e->all_head;
     if (e->all_head)
@@ -258,6 +275,7 @@ static void accept_request(struct llm_engine *e, struct ereq *r)
         } else if (llm__timer_start(e->loop, &r->deadline, r->deadline_mono_us, on_deadline, r) !=
                    0) {
             llm__eng_fifo_push(e, r, false); /* so finish() unlinks it everywhere */
+            book_submitted(e, pending);
             llm__eng_finish(r, LLM_ERR_OUT_OF_MEMORY, "out of memory arming the deadline", 0,
                             NULL, false);
             return;
@@ -282,11 +300,16 @@ static void process_commands(struct llm_engine *e, bool *stop)
     e->cmd_head = e->cmd_tail = NULL;
     *stop = e->stopping;
     pthread_mutex_unlock(&e->submit_mu);
+    uint64_t accepted = 0;
     while (c) {
         struct cmd *next = c->next;
         if (c->type == CMD_SUBMIT) {
-            accept_request(e, c->req); /* embedded in the request: not freed here */
-        } else if (c->type == CMD_STATS) {
+            accept_request(e, c->req, &accepted); /* embedded in the request: not freed here */
+            c = next;
+            continue;
+        }
+        book_submitted(e, &accepted);
+        if (c->type == CMD_STATS) {
             answer_stats(e, c->sr);
             free(c);
         } else {
@@ -299,6 +322,7 @@ static void process_commands(struct llm_engine *e, bool *stop)
         }
         c = next;
     }
+    book_submitted(e, &accepted);
 }
 
 static void *engine_main(void *arg)

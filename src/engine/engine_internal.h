@@ -310,6 +310,9 @@ enum llm_error llm__eng_start(struct llm_engine *e);
 void llm__eng_destroy(struct llm_engine *e);
 void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front);
 void llm__eng_release_slot(struct llm_engine *e, struct ereq *r);
+/* The same, stamped SLOT_RELEASED at `wall_us` (a clock read the caller
+ * shares with another stamp of the same moment). */
+void llm__eng_release_slot_at(struct llm_engine *e, struct ereq *r, int64_t wall_us);
 /* Start attempts while slots are free and admission allows. */
 void llm__eng_pump(struct llm_engine *e);
 /* `r` passed admission at `now` (mono µs): account its wait, start it. */

@@ -302,8 +302,10 @@ static void retry_or_fail(struct ereq *r, const struct llm__xfer_outcome *o,
 void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
 {
     struct llm_engine *e = r->eng;
-    llm__eng_release_slot(e, r);
-    ts_set(r, LLM_TS_RESPONSE_RECEIVED, llm__stamp_now());
+    /* The slot goes back the moment the response is in: one clock read. */
+    int64_t received = llm__stamp_now();
+    llm__eng_release_slot_at(e, r, received);
+    ts_set(r, LLM_TS_RESPONSE_RECEIVED, received);
     r->res->error.http_status = o->status;
     if (r->req.stream && o->status >= 200 && o->status < 300)
         llm__eng_set_raw(r, r->raw_stream.data ? r->raw_stream.data : "", r->raw_stream.len);

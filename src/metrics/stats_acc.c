@@ -84,14 +84,7 @@ void llm__stats_acc_free(struct llm__stats_acc *acc)
     free(acc);
 }
 
-void llm__stats_acc_note_submitted(struct llm__stats_acc *acc)
-{
-    if (acc == NULL)
-        return;
-    pthread_mutex_lock(&acc->stats_lock);
-    acc->submitted++;
-    pthread_mutex_unlock(&acc->stats_lock);
-}
+
 
 static uint64_t nonneg(int64_t v)
 {
@@ -101,6 +94,15 @@ static uint64_t nonneg(int64_t v)
 static void add_sat(uint64_t *dst, uint64_t v)
 {
     *dst = v > UINT64_MAX - *dst ? UINT64_MAX : *dst + v;
+}
+
+void llm__stats_acc_note_submitted(struct llm__stats_acc *acc, uint64_t n)
+{
+    if (acc == NULL || n == 0)
+        return;
+    pthread_mutex_lock(&acc->stats_lock);
+    add_sat(&acc->submitted, n);
+    pthread_mutex_unlock(&acc->stats_lock);
 }
 
 /* The row for `model`, adding it if there is room; the "other" row when

@@ -29,8 +29,9 @@ enum llm_error llm__stats_acc_new(const char *provider, int64_t window_ms, int64
 /* NULL-safe.  No other call may be in progress or follow. */
 void llm__stats_acc_free(struct llm__stats_acc *acc);
 
-/* Count one accepted submission (requests_submitted).  NULL-safe. */
-void llm__stats_acc_note_submitted(struct llm__stats_acc *acc);
+/* Count `n` accepted submissions (requests_submitted): the engine books a
+ * batch of commands at once, one lock for all.  NULL-safe. */
+void llm__stats_acc_note_submitted(struct llm__stats_acc *acc, uint64_t n);
 
 /* Book a finished result at `now_ms`: outcome and failure type, retries
  * (n_attempts - 1), 429s (attempts with HTTP 429 or RATE_LIMITED), usage,

@@ -71,6 +71,31 @@ static void auth_headers_register_their_token_and_others_do_not(void **state)
     llm__secrets_free(&set);
 }
 
+/* Credential headers are recognised by name whatever its case (the check
+ * compares lengths first); names of the same lengths that are not
+ * credential headers register nothing. */
+static void every_credential_header_name_in_any_case_registers_its_value(void **state)
+{
+    (void)state;
+    static const char *const creds[] = {"authorization", "PROXY-AUTHORIZATION", "X-Api-Key",
+                                        "api-KEY", "x-goog-api-key", "X-Amz-Security-Token"};
+    static const char *const others[] = {"authorisation", "x-client-request-id", "x-api-kez",
+                                         "api-ke", "api-keys", "x-goog-api-kex",
+                                         "x-amz-security-tokens", "Content-Type", ""};
+    for (size_t i = 0; i < sizeof(creds) / sizeof(creds[0]); i++) {
+        struct llm__secrets set = {0};
+        assert_true(llm__secrets_add_header(&set, creds[i], "secret-value-123"));
+        assert_int_equal(set.n, 1);
+        assert_true(llm__secrets_found(&set, "x secret-value-123 y", 20));
+        llm__secrets_free(&set);
+    }
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        struct llm__secrets set = {0};
+        assert_true(llm__secrets_add_header(&set, others[i], "secret-value-123"));
+        assert_int_equal(set.n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -78,6 +103,7 @@ int main(void)
         cmocka_unit_test(a_string_without_secrets_is_returned_as_is),
         cmocka_unit_test(short_empty_and_duplicate_secrets_are_not_kept),
         cmocka_unit_test(auth_headers_register_their_token_and_others_do_not),
+        cmocka_unit_test(every_credential_header_name_in_any_case_registers_its_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,7 @@ static struct llm__stats_acc *booked_acc(void)
     add_attempt(r, 429, LLM_ERR_RATE_LIMITED);
     add_attempt(r, 200, LLM_OK);
     set_times(r, 300, 400, 1200);
-    llm__stats_acc_note_submitted(acc);
+    llm__stats_acc_note_submitted(acc, 1);
     llm__stats_acc_record_result(acc, r, 1000);
     llm_result_free(r);
 
@@ -77,7 +77,7 @@ static struct llm__stats_acc *booked_acc(void)
     for (int i = 0; i < 3; i++)
         add_attempt(r, 429, LLM_ERR_RATE_LIMITED);
     set_times(r, -1, -1, 5000);
-    llm__stats_acc_note_submitted(acc);
+    llm__stats_acc_note_submitted(acc, 1);
     llm__stats_acc_record_result(acc, r, 30000);
     llm_result_free(r);
 
@@ -85,13 +85,13 @@ static struct llm__stats_acc *booked_acc(void)
     r->usage = (struct llm_usage){.input_tokens = 500, .output_tokens = 50, .known = true};
     add_attempt(r, 200, LLM_OK);
     set_times(r, 100, 150, 250);
-    llm__stats_acc_note_submitted(acc);
+    llm__stats_acc_note_submitted(acc, 1);
     llm__stats_acc_record_result(acc, r, 30000);
     llm_result_free(r);
 
     r = result(false, NULL, LLM_OK);
-    llm__stats_acc_note_submitted(acc);
-    llm__stats_acc_note_submitted(acc); /* one more still in flight */
+    llm__stats_acc_note_submitted(acc, 1);
+    llm__stats_acc_note_submitted(acc, 1); /* one more still in flight */
     llm__stats_acc_record_result(acc, r, 61000);
     llm_result_free(r);
     return acc;
@@ -652,7 +652,7 @@ static void *recorder(void *arg)
     r->usage = (struct llm_usage){.input_tokens = 2, .output_tokens = 1, .known = true};
     set_times(r, 10, 20, 30);
     for (int i = 0; i < RECORDS; i++) {
-        llm__stats_acc_note_submitted(acc);
+        llm__stats_acc_note_submitted(acc, 1);
         llm__stats_acc_record_result(acc, r, i);
     }
     llm_result_free(r);
