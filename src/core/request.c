@@ -23,14 +23,24 @@
  * garbage (a negative number cast to int). */
 #define MAX_ATTEMPTS 100
 
-static const char *const valid_roles[] = {"system", "developer", "user", "assistant", "tool"};
+enum role { ROLE_INVALID, ROLE_SYSTEM, ROLE_DEVELOPER, ROLE_USER, ROLE_ASSISTANT, ROLE_TOOL };
 
-static bool role_ok(const char *role)
+/* The role named by `role`: its first byte picks the one name it can be, so
+ * a message costs one compare (it was up to seven strcmp calls, ~125
+ * instructions per message on every submission). */
+static enum role role_of(const char *role)
 {
-    for (size_t i = 0; i < sizeof(valid_roles) / sizeof(valid_roles[0]); i++)
-        if (strcmp(role, valid_roles[i]) == 0)
-            return true;
-    return false;
+    const char *name;
+    enum role r;
+    switch (role[0]) {
+    case 's': name = "system", r = ROLE_SYSTEM; break;
+    case 'd': name = "developer", r = ROLE_DEVELOPER; break;
+    case 'u': name = "user", r = ROLE_USER; break;
+    case 'a': name = "assistant", r = ROLE_ASSISTANT; break;
+    case 't': name = "tool", r = ROLE_TOOL; break;
+    default: return ROLE_INVALID;
+    }
+    return strcmp(role, name) == 0 ? r : ROLE_INVALID;
 }
 
 /* A caller's string shown in an error message: cut short, control bytes
@@ -172,14 +182,15 @@ static enum llm_error check_message(const struct llm_message *m, size_t i, char 
     char why[64];
     if (!m->role)
         BAD("messages[%zu].role: is NULL", i);
-    if (!role_ok(m->role)) {
-        char role[40];
-        shown(role, sizeof(role), m->role);
+    enum role role = role_of(m->role);
+    if (role == ROLE_INVALID) {
+        char named[40];
+        shown(named, sizeof(named), m->role);
         BAD("messages[%zu].role: invalid role \"%s\" (expected system, developer, user, "
-            "assistant or tool)", i, role);
+            "assistant or tool)", i, named);
     }
-    bool assistant = strcmp(m->role, "assistant") == 0;
-    bool tool = strcmp(m->role, "tool") == 0;
+    bool assistant = role == ROLE_ASSISTANT;
+    bool tool = role == ROLE_TOOL;
     if (m->n_parts > 0) {
         if (m->parts == NULL)
             BAD("messages[%zu].parts: is NULL but n_parts is %zu", i, m->n_parts);

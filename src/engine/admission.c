@@ -130,7 +130,7 @@ static void on_shared_answer(void *user, struct llm__sg_ticket *t, enum llm__sg_
         /* Redis went away while asked: back to the front, asked again
          * under the failure policy (answers come last-first, so pushing
          * each to the front keeps the order). */
-        llm__eng_fifo_push(e, r, true);
+        llm__eng_fifo_push(e, r, true, llm__now_mono_us());
         break;
     }
     wake_pump(e); /* slots may be free for the next ones */
@@ -366,10 +366,9 @@ static int64_t cooldown_end(const struct llm__admission *a, int status, int64_t 
 }
 
 void llm__adm_feedback(struct llm_engine *e, struct ereq *r, int status,
-                       const struct llm_http_headers *h, int64_t retry_after)
+                       const struct llm_http_headers *h, int64_t retry_after, int64_t now_us)
 {
     struct llm__admission *a = &e->adm;
-    int64_t now_us = llm__now_mono_us();
     reconcile(a, r, status, now_us / 1000);
 
     /* Limits change rarely: re-read them on every 429, otherwise on one

@@ -265,10 +265,10 @@ static enum llm_error add_header_lines(struct llm_http_request *h, const char *c
     return LLM_OK;
 }
 
-void llm__eng_start_attempt(struct ereq *r)
+void llm__eng_start_attempt(struct ereq *r, int64_t now_mono_us)
 {
     struct llm_engine *e = r->eng;
-    begin(e, r, llm__now_mono_us());
+    begin(e, r, now_mono_us);
 
     const struct llm_provider_vtable *vt = e->provider->vtable;
     struct llm_http_request hreq = {0};

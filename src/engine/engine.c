@@ -57,10 +57,10 @@ static void fifo_remove(struct llm_engine *e, struct ereq *r)
     e->n_waiting--;
 }
 
-void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front)
+void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front, int64_t now_mono_us)
 {
     r->state = ST_WAITING;
-    r->wait_since_us = llm__now_mono_us();
+    r->wait_since_us = now_mono_us;
     if (front) {
         r->prev = NULL;
         r->next = e->wait_head;
@@ -152,8 +152,10 @@ void llm__eng_finish(struct ereq *r, enum llm_error err, const char *msg, int ht
         if (provider_code && !res->error.provider_code)
             res->error.provider_code = llm__eng_scrub(e, llm__strdup(provider_code));
     }
-    ts_set(r, LLM_TS_COMPLETED, llm__stamp_now());
-    llm__eng_observe_done(e, res, err);
+    /* One clock read for the stamp and the stats windows. */
+    int64_t now_mono = llm__now_mono_us();
+    ts_set(r, LLM_TS_COMPLETED, llm__stamp_at(now_mono));
+    llm__eng_observe_done(e, res, err, now_mono);
 
     r->res = NULL;
     if (r->fut)
@@ -224,7 +226,7 @@ void llm__eng_admitted(struct ereq *r, int64_t now)
     r->gate_by_cooldown = false;
     ts_set(r, LLM_TS_GATES_PASSED, llm__stamp_at(now));
     fifo_remove(e, r);
-    llm__eng_start_attempt(r);
+    llm__eng_start_attempt(r, now);
 }
 
 /* ---- engine thread ------------------------------------------------------------ */
@@ -274,14 +276,14 @@ static void accept_request(struct llm_engine *e, struct ereq *r, uint64_t *pendi
             r->deadline_mono_us = 0;
         } else if (llm__timer_start(e->loop, &r->deadline, r->deadline_mono_us, on_deadline, r) !=
                    0) {
-            llm__eng_fifo_push(e, r, false); /* so finish() unlinks it everywhere */
+            llm__eng_fifo_push(e, r, false, now_mono); /* so finish() unlinks it everywhere */
             book_submitted(e, pending);
             llm__eng_finish(r, LLM_ERR_OUT_OF_MEMORY, "out of memory arming the deadline", 0,
                             NULL, false);
             return;
         }
     }
-    llm__eng_fifo_push(e, r, false);
+    llm__eng_fifo_push(e, r, false, now_mono);
 }
 
 static void answer_stats(struct llm_engine *e, struct stats_req *sr)

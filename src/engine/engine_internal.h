@@ -153,8 +153,6 @@ struct llm__admission {
 struct ereq {
     struct cmd submit_cmd;
     struct llm_engine *eng;
-    struct llm_request req;     /* deep copy: its arrays and strings follow
-                                   this struct in the same allocation */
     struct llm_result *res;
     enum req_state state;
     enum llm_error prefailed;   /* invalid request: finish at once */
@@ -187,6 +185,10 @@ struct ereq {
     llm_done_fn *cb;
     void *cb_user;
     struct llm_future *fut;
+
+    /* Last: make_ereq zeroes what comes before it.  Deep copy: its arrays
+     * and strings follow this struct in the same allocation. */
+    struct llm_request req;
 };
 
 struct llm_engine {
@@ -308,7 +310,9 @@ enum llm_error llm__cmdq_push(struct llm_engine *e, struct cmd *c);
 enum llm_error llm__eng_start(struct llm_engine *e);
 /* Free everything the engine owns (thread not running). */
 void llm__eng_destroy(struct llm_engine *e);
-void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front);
+/* `r` (re)enters the FIFO at `now_mono_us`: at the tail, or at the front
+ * (retries, admitted before). */
+void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front, int64_t now_mono_us);
 void llm__eng_release_slot(struct llm_engine *e, struct ereq *r);
 /* The same, stamped SLOT_RELEASED at `wall_us` (a clock read the caller
  * shares with another stamp of the same moment). */
@@ -352,13 +356,15 @@ void llm__adm_withdraw(struct llm_engine *e, struct ereq *r);
 void llm__adm_on_headers(struct llm_engine *e, const struct llm_http_headers *h);
 /* After every attempt: reconcile debits, learn limits, maybe pause. */
 void llm__adm_feedback(struct llm_engine *e, struct ereq *r, int status,
-                       const struct llm_http_headers *h, int64_t retry_after_ms);
+                       const struct llm_http_headers *h, int64_t retry_after_ms,
+                       int64_t now_mono_us);
 /* Gate rows of a stats snapshot. */
 enum llm_error llm__adm_report(struct llm_engine *e, struct llm_stats *s, int64_t now_us);
 
 /* ---- attempt.c ------------------------------------------------------------ */
 
-void llm__eng_start_attempt(struct ereq *r);
+/* Start an attempt of `r`, admitted at `now_mono_us`. */
+void llm__eng_start_attempt(struct ereq *r, int64_t now_mono_us);
 
 /* ---- outcome.c ------------------------------------------------------------ */
 
@@ -382,7 +388,8 @@ int llm__eng_stream_finish(struct ereq *r);
 void llm__eng_log(struct llm_engine *e, enum llm_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Price, stats, event line and debug log of a finished result. */
-void llm__eng_observe_done(struct llm_engine *e, struct llm_result *res, enum llm_error err);
+void llm__eng_observe_done(struct llm_engine *e, struct llm_result *res, enum llm_error err,
+                           int64_t now_mono_us);
 enum llm_error llm__eng_snapshot(struct llm_engine *e, struct llm_stats **out);
 enum llm_error llm__eng_observe_init(struct llm_engine *e, const struct llm_engine_options *o,
                                      char *errbuf, size_t errlen);

@@ -68,10 +68,11 @@ static void price_result(struct llm_engine *e, struct llm_result *res)
     llm_cost_compute(e->price_known ? &e->price : NULL, &res->usage, &res->cost);
 }
 
-void llm__eng_observe_done(struct llm_engine *e, struct llm_result *res, enum llm_error err)
+void llm__eng_observe_done(struct llm_engine *e, struct llm_result *res, enum llm_error err,
+                           int64_t now_mono_us)
 {
     price_result(e, res);
-    llm__stats_acc_record_result(e->stats, res, llm__now_mono_us() / 1000);
+    llm__stats_acc_record_result(e->stats, res, now_mono_us / 1000);
     if (e->events_file || e->events_cb) {
         char *line = llm_result_to_json(res);
         if (line)

@@ -115,11 +115,11 @@ static void judge(struct ereq *r, const struct llm__xfer_outcome *o, struct verd
 /* ---- records ---------------------------------------------------------------------- */
 
 static void record_attempt(struct ereq *r, const struct llm__xfer_outcome *o,
-                           const struct verdict *v, int64_t retry_after_ms)
+                           const struct verdict *v, int64_t retry_after_ms, int64_t end_us)
 {
     struct llm_attempt a = {
         .start_us = r->attempt_start_wall_us,
-        .end_us = llm__stamp_now(),
+        .end_us = end_us,
         .http_status = o->status,
         .error = v->err,
         .error_message = v->err != LLM_OK
@@ -158,7 +158,7 @@ void llm__eng_record_cut(struct ereq *r, enum llm_error err, const char *msg)
     llm__transport_progress(r->eng->transport, r->xfer, &o.status, &o.bytes_sent,
                             &o.bytes_received);
     struct verdict v = {.err = err, .msg = (char *)msg};
-    record_attempt(r, &o, &v, -1);
+    record_attempt(r, &o, &v, -1, llm__stamp_now());
     if (r->req.stream && r->raw_stream.len)
         llm__eng_set_raw(r, r->raw_stream.data, r->raw_stream.len);
 }
@@ -212,7 +212,8 @@ static void take_reply(struct ereq *r)
     (void)llm__result_take_tools(res, p);
 }
 
-static void succeed(struct ereq *r)
+/* `parsed`: the wall time the reply was judged (the attempt's end). */
+static void succeed(struct ereq *r, int64_t parsed)
 {
     struct llm_result *res = r->res;
     take_reply(r);
@@ -220,7 +221,7 @@ static void succeed(struct ereq *r)
         ts_set(r, LLM_TS_FIRST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
         ts_set(r, LLM_TS_LAST_TOKEN, res->timestamps[LLM_TS_RESPONSE_RECEIVED]);
     }
-    ts_set(r, LLM_TS_PARSED, llm__stamp_now());
+    ts_set(r, LLM_TS_PARSED, parsed);
     if (r->eng->pipeline) {
         res->success = true;
         enum llm_error rc = llm_pipeline_run(r->eng->pipeline, res);
@@ -242,7 +243,7 @@ static void on_backoff_done(struct llm__timer *t, void *user)
 {
     struct ereq *r = user;
     /* Retries go to the head of the line: they were admitted before. */
-    llm__eng_fifo_push(r->eng, r, true);
+    llm__eng_fifo_push(r->eng, r, true, llm__now_mono_us());
     llm__eng_pump(r->eng);
 }
 
@@ -302,8 +303,10 @@ static void retry_or_fail(struct ereq *r, const struct llm__xfer_outcome *o,
 void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
 {
     struct llm_engine *e = r->eng;
-    /* The slot goes back the moment the response is in: one clock read. */
-    int64_t received = llm__stamp_now();
+    /* The slot goes back the moment the response is in: one clock read
+     * (for admission's bookkeeping too). */
+    int64_t received_mono = llm__now_mono_us();
+    int64_t received = llm__stamp_at(received_mono);
     llm__eng_release_slot_at(e, r, received);
     ts_set(r, LLM_TS_RESPONSE_RECEIVED, received);
     r->res->error.http_status = o->status;
@@ -322,11 +325,14 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
      * headers gave none. */
     if (retry_after < 0 && v.body_wait_ms > 0)
         retry_after = v.body_wait_ms;
-    record_attempt(r, o, &v, retry_after);
-    llm__adm_feedback(e, r, o->status, &o->headers, retry_after);
+    /* The attempt ends, and a reply counts as parsed, once judged: one
+     * clock read for both. */
+    int64_t judged = llm__stamp_now();
+    record_attempt(r, o, &v, retry_after, judged);
+    llm__adm_feedback(e, r, o->status, &o->headers, retry_after, received_mono);
     if (v.err == LLM_OK) {
         llm__retry_success(&e->retry);
-        succeed(r);
+        succeed(r, judged);
     } else if (r->stopped) {
         /* The host stopped the stream: what arrived is kept, nothing is
          * retried. */

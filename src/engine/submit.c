@@ -4,6 +4,7 @@
  * thread through the command queue. */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,9 +63,10 @@ static struct ereq *make_ereq(struct llm_engine *e, const struct llm_request *re
     struct ereq *r = block != NULL ? block : malloc(sizeof(*r));
     if (!r)
         return NULL;
-    memset(r, 0, sizeof(*r));
+    /* Zeroed but for the request, about to be written whole. */
+    memset(r, 0, offsetof(struct ereq, req));
+    r->req = rc == LLM_OK ? copy : (struct llm_request){0};
     if (rc == LLM_OK) {
-        r->req = copy;
         r->res = llm__result_new_packed(e->provider_name, r->req.model, r->req.metadata_json,
                                         RESULT_SPARE_BYTES);
     } else {

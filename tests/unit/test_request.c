@@ -89,6 +89,31 @@ static void a_request_with_tools_parts_and_tool_turns_is_valid(void **state)
     assert_string_equal(verdict(&f.req), "");
 }
 
+/* Roles are told apart by their first byte, then one compare (request.c):
+ * exactly the five names pass, near misses of each fail naming the field. */
+static void exactly_the_five_role_names_are_valid(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {"system", "developer", "user", "assistant"};
+    static const char *const bad[] = {"", "s", "systems", "System", "developer ", "use",
+                                      "users", "assistan", "assistant\n", "tool_", "t",
+                                      "robot", "\x01"};
+    struct llm_message m = {.content = "hi"};
+    struct llm_request r = {.model = "m", .messages = &m, .n_messages = 1};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        m.role = ok[i];
+        assert_string_equal(verdict(&r), "");
+    }
+    m.role = "tool";
+    m.tool_call_id = "call_1";
+    assert_string_equal(verdict(&r), "");
+    m.tool_call_id = NULL;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        m.role = bad[i];
+        expect_rejected(&r, "messages[0].role: invalid role");
+    }
+}
+
 static void tool_role_without_tool_call_id_is_rejected(void **state)
 {
     (void)state;
@@ -314,6 +339,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_request_with_tools_parts_and_tool_turns_is_valid),
+        cmocka_unit_test(exactly_the_five_role_names_are_valid),
         cmocka_unit_test(tool_role_without_tool_call_id_is_rejected),
         cmocka_unit_test(invalid_tool_schema_text_is_rejected_with_its_position),
         cmocka_unit_test(invalid_response_schema_is_rejected),
