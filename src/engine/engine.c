@@ -81,11 +81,25 @@ void llm__eng_fifo_push(struct llm_engine *e, struct ereq *r, bool front, int64_
     e->n_waiting++;
 }
 
+/* Whether `p` still owns memory.  After a reply was taken into the result
+ * (outcome.c) it usually owns none, and llm_parsed_clear's eight free(NULL)
+ * calls would cost ~100 instructions per request.  The pointers checked
+ * are those llm_parsed_clear frees: the assert fails the build when the
+ * struct grows, so that this list is looked at again. */
+static bool parsed_owns_memory(const struct llm_parsed *p)
+{
+    _Static_assert(sizeof(void *) != 8 || sizeof(struct llm_parsed) == 216,
+                   "struct llm_parsed changed: update parsed_owns_memory()");
+    return p->content || p->finish_reason || p->model || p->response_id || p->error_message ||
+           p->provider_code || p->tool_calls || p->refusal;
+}
+
 void llm__ereq_free(struct ereq *r)
 {
     /* r->req's copy lives in r's own block (submit.c). */
     llm_result_free(r->res);
-    llm_parsed_clear(&r->parsed);
+    if (parsed_owns_memory(&r->parsed))
+        llm_parsed_clear(&r->parsed);
     llm__framer_free(&r->sse);
     llm__buf_free(&r->raw_stream);
     free(r->prefailed_msg);
