@@ -11,10 +11,11 @@
  * accepts -- RFC 8259 syntax, with these extra refusals: nesting deeper
  * than LLM__JR_MAX_DEPTH, numbers of 63 characters or more (cJSON's
  * number buffer), "\u0000", unpaired surrogates -- and whatever it refuses
- * (r->bad) the caller hands to cJSON, which then decides, with its own
- * error messages.  So a body is either read here exactly as cJSON would
- * read it, or read by cJSON.  tests/unit/test_jsonr.c, the differential
- * test in tests/unit/test_openai_read.c and tests/fuzz/ hold it to that.
+ * (r->bad, or NULL from the positional layer below) the caller hands to
+ * cJSON, which then decides, with its own error messages.  So a body is
+ * either read here exactly as cJSON would read it, or read by cJSON.
+ * tests/unit/test_jsonr.c, the differential test in
+ * tests/unit/test_openai_read.c and tests/fuzz/ hold it to that.
  *
  * Header-only (static inline): the compiler inlines the small steps into
  * the caller's loop (a third less than calling them in a separate
