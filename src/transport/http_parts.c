@@ -513,8 +513,12 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
         return 0;
     }
     /* A zero timeout must not be handled from inside this callback (curl
-     * forbids re-entering socket_action); the loop fires it next turn. */
-    if (llm__timer_start(p->h->loop, &p->timer, llm__now_mono_us() + (int64_t)timeout_ms * 1000,
+     * forbids re-entering socket_action); the loop fires it next turn.
+     * Counted from the event's clock read when called inside
+     * socket_action (llm__http_rx_now; curl moves its timer about twice a
+     * request): at most that call's duration early, and a timer that
+     * fires early only makes curl set it again. */
+    if (llm__timer_start(p->h->loop, &p->timer, llm__http_rx_now(p->h) + (int64_t)timeout_ms * 1000,
                          on_curl_timer, p) != 0)
         return -1;
     return 0;
