@@ -13,6 +13,7 @@
 #include "llmorch/ext/provider.h"
 #include "providers/openai.h"
 #include "providers/wire.h"
+#include "transport/headers.h"
 
 #define DEFAULT_KEY_ENV "AZURE_OPENAI_API_KEY"
 #define ENDPOINT_ENV "AZURE_OPENAI_ENDPOINT"
@@ -55,7 +56,7 @@ static enum llm_error azure_build_request(const struct llm_provider *p,
             err = LLM_ERR_OUT_OF_MEMORY;
     }
     if (err == LLM_OK)
-        err = llm_http_request_add_header(out, "Content-Type", "application/json");
+        err = llm__http_request_add_header_lit(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL) {
         if (strncmp(m->ep.api_key, "Bearer ", 7) == 0)
             err = llm_http_request_add_header(out, "Authorization", m->ep.api_key);

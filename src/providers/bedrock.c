@@ -19,6 +19,7 @@
 #include "providers/hooks.h"
 #include "providers/sigv4.h"
 #include "providers/wire.h"
+#include "transport/headers.h"
 
 #define SERVICE "bedrock"
 #define DEFAULT_REGION "us-east-1"
@@ -304,7 +305,7 @@ static enum llm_error bedrock_build_request(const struct llm_provider *p,
             err = LLM_ERR_OUT_OF_MEMORY;
     }
     if (err == LLM_OK)
-        err = llm_http_request_add_header(out, "Content-Type", "application/json");
+        err = llm__http_request_add_header_lit(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL)
         err = llm__add_bearer(out, m->ep.api_key);
     else if (err == LLM_OK && m->access_key_id != NULL)

@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "llmorch/ext/provider.h"
 #include "providers/wire.h"
+#include "transport/headers.h"
 
 #define DEFAULT_BASE_URL "https://generativelanguage.googleapis.com"
 #define DEFAULT_KEY_ENV "GEMINI_API_KEY"
@@ -320,7 +321,7 @@ static enum llm_error gemini_build_request(const struct llm_provider *p,
             err = LLM_ERR_OUT_OF_MEMORY;
     }
     if (err == LLM_OK)
-        err = llm_http_request_add_header(out, "Content-Type", "application/json");
+        err = llm__http_request_add_header_lit(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL)
         err = llm_http_request_add_header(out, "x-goog-api-key", m->ep.api_key);
     return llm__request_built(out, err);

@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "llmorch/ext/provider.h"
 #include "providers/wire.h"
+#include "transport/headers.h"
 
 #define DEFAULT_BASE_URL "http://127.0.0.1:11434"
 #define HOST_ENV "OLLAMA_HOST"
@@ -136,7 +137,7 @@ static enum llm_error ollama_build_request(const struct llm_provider *p,
         return err;
     err = llm__endpoint_begin(&m->ep, trace_id, out);
     if (err == LLM_OK)
-        err = llm_http_request_add_header(out, "Content-Type", "application/json");
+        err = llm__http_request_add_header_lit(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL) {
         /* Only when asked for: an Ollama behind an authenticating proxy. */
         err = llm__add_bearer(out, m->ep.api_key);

@@ -223,7 +223,7 @@ static enum llm_error openai_build_request(const struct llm_provider *p,
         return err;
     err = llm__endpoint_begin(&m->ep, trace_id, out);
     if (err == LLM_OK)
-        err = llm_http_request_add_header(out, "Content-Type", "application/json");
+        err = llm__http_request_add_header_lit(out, "Content-Type", "application/json");
     if (err == LLM_OK && m->ep.api_key != NULL) {
         err = llm__add_bearer(out, m->ep.api_key);
     }

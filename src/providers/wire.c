@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "transport/headers.h"
 
 /* ---- options ----------------------------------------------------------------- */
 
@@ -498,7 +499,13 @@ enum llm_error llm__endpoint_begin(const struct llm__endpoint *ep, const char *t
 {
     if ((out->url = llm__strdup(ep->url)) == NULL)
         return LLM_ERR_OUT_OF_MEMORY;
-    if (ep->trace_header != NULL && trace_id != NULL && trace_id[0] != '\0')
-        return llm_http_request_add_header(out, ep->trace_header, trace_id);
-    return LLM_OK;
+    if (ep->trace_header == NULL || trace_id == NULL || trace_id[0] == '\0')
+        return LLM_OK;
+    /* The name was checked by llm__endpoint_init; the id is the caller's:
+     * checked here, measured by the same scan. */
+    size_t id_len = strcspn(trace_id, "\r\n");
+    if (trace_id[id_len] != '\0')
+        return LLM_ERR_INVALID_ARGUMENT;
+    return llm__http_request_add_header_n(out, ep->trace_header, strlen(ep->trace_header),
+                                          trace_id, id_len);
 }

@@ -56,6 +56,19 @@ void llm__hdr_list_free(struct llm__hdr_list *l);
 void llm__http_headers_get_family(const struct llm_http_headers *h, const char *prefix,
                                   const char *const *suffixes, size_t n, const char **values);
 
+/* llm_http_request_add_header for a name and value the caller has already
+ * checked (name non-empty, neither holding CR or LF) and measured: a
+ * provider's constant "Content-Type: application/json" skips the scans
+ * (~60 instructions a string).  Both are copied, as by the public call. */
+enum llm_error llm__http_request_add_header_n(struct llm_http_request *req, const char *name,
+                                              size_t name_len, const char *value,
+                                              size_t value_len);
+
+/* Add a header whose name and value are string literals without CR or LF. */
+#define llm__http_request_add_header_lit(req, name, value)                                \
+    llm__http_request_add_header_n((req), "" name, sizeof(name) - 1, "" value,            \
+                                   sizeof(value) - 1)
+
 /* Drop every header of `req` named name[0..name_len) (ASCII
  * case-insensitive), freeing it.  (A request's headers, not a response's:
  * here beside the other header helpers.) */

@@ -13,25 +13,47 @@
 #include "transport/headers.h"
 
 /* A CR or LF in a header would let a caller-supplied value (an API key read
- * from the environment, a trace header) inject extra header lines. */
-static bool has_crlf(const char *s)
+ * from the environment, a trace header) inject extra header lines.  One
+ * strcspn both checks `s` and measures it (its length when clean): strpbrk
+ * and then strdup's strlen walked each string twice. */
+static bool clean_len(const char *s, size_t *len)
 {
-    return strpbrk(s, "\r\n") != NULL;
+    *len = strcspn(s, "\r\n");
+    return s[*len] == '\0';
 }
 
 enum llm_error llm_http_request_add_header(struct llm_http_request *req, const char *name,
                                            const char *value)
 {
-    if (req == NULL || name == NULL || value == NULL || name[0] == '\0' || has_crlf(name) ||
-        has_crlf(value))
+    size_t nl, vl;
+    if (req == NULL || name == NULL || value == NULL || name[0] == '\0' ||
+        !clean_len(name, &nl) || !clean_len(value, &vl))
         return LLM_ERR_INVALID_ARGUMENT;
+    return llm__http_request_add_header_n(req, name, nl, value, vl);
+}
+
+static char *copy_n(const char *s, size_t n)
+{
+    char *c = malloc(n + 1); /* n + 1: n is the length of a string in memory */
+    if (c != NULL) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+enum llm_error llm__http_request_add_header_n(struct llm_http_request *req, const char *name,
+                                              size_t name_len, const char *value,
+                                              size_t value_len)
+{
     if (req->n_headers >= SIZE_MAX / sizeof(*req->headers) - 1)
         return LLM_ERR_OUT_OF_MEMORY;
 
     /* Copy first, grow second: nothing in `req` changes until every
-     * allocation has succeeded. */
-    char *n = strdup(name);
-    char *v = strdup(value);
+     * allocation has succeeded.  Each string is its own malloc'd block, as
+     * provider.h promises (a provider may free and replace any of them). */
+    char *n = copy_n(name, name_len);
+    char *v = copy_n(value, value_len);
     if (n == NULL || v == NULL) {
         free(n);
         free(v);
@@ -41,11 +63,14 @@ enum llm_error llm_http_request_add_header(struct llm_http_request *req, const c
      * engine its own): a realloc per header cost ~200 instructions each.
      * Its capacity is what the allocator says, so an array a provider
      * allocated itself (with malloc: llm_http_request_clear frees it) is
-     * grown just as safely. */
+     * grown just as safely.  The first header mallocs room for eight (not
+     * realloc(NULL): the longer way to the same block). */
     struct llm_header *h = req->headers;
     size_t need = (req->n_headers + 1) * sizeof(*h);
-    if (h == NULL || malloc_usable_size(h) < need) {
-        size_t want = need < 8 * sizeof(*h) ? 8 * sizeof(*h) : need + need / 2;
+    if (h == NULL) {
+        h = malloc(need < 8 * sizeof(*h) ? 8 * sizeof(*h) : need);
+    } else if (malloc_usable_size(h) < need) {
+        size_t want = need + need / 2;
         if (want < need) /* wrapped: need is near SIZE_MAX */
             want = need;
         h = realloc(req->headers, want);

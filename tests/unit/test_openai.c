@@ -248,6 +248,44 @@ static void openai_headers_carry_bearer_key_content_type_and_trace_id(void **sta
     llm_provider_free(p);
 }
 
+/* provider.h: every string of a built request is its own malloc'd block,
+ * which a wrapping provider may free and replace (the constant
+ * Content-Type header and the trace header take an internal path that
+ * must keep that promise).  Under ASan a shared or static block fails. */
+static void openai_built_request_strings_are_each_freeable_and_replaceable(void **state)
+{
+    (void)state;
+    struct llm_provider_options o = {.api_key = FAKE_KEY};
+    struct llm_provider *p = new_openai(&o);
+    struct llm_request req = minimal_request();
+    struct llm_http_request out = {0};
+    assert_int_equal(p->vtable->build_request(p, &req, "trace-123", &out), LLM_OK);
+    assert_int_equal(out.n_headers, 3);
+    for (size_t i = 0; i < out.n_headers; i++) {
+        char *n = malloc(strlen(out.headers[i].name) + 3);
+        char *v = malloc(strlen(out.headers[i].value) + 3);
+        assert_non_null(n);
+        assert_non_null(v);
+        strcpy(n, "X-");
+        strcat(n, out.headers[i].name);
+        strcpy(v, "v-");
+        strcat(v, out.headers[i].value);
+        free(out.headers[i].name);
+        free(out.headers[i].value);
+        out.headers[i].name = n;
+        out.headers[i].value = v;
+    }
+    assert_string_equal(prov_header(&out, "X-Content-Type"), "v-application/json");
+    assert_string_equal(prov_header(&out, "X-X-Client-Request-Id"), "v-trace-123");
+    /* The array grows in place of the provider's own headers. */
+    assert_int_equal(llm_http_request_add_header(&out, "X-More", "1"), LLM_OK);
+    assert_int_equal(out.n_headers, 4);
+    free(out.url);
+    out.url = strdup("http://127.0.0.1:1/v1/chat/completions");
+    llm_http_request_clear(&out);
+    llm_provider_free(p);
+}
+
 static void openai_sends_no_authorization_without_a_key(void **state)
 {
     (void)state;
@@ -1129,6 +1167,7 @@ int main(void)
         cmocka_unit_test(openai_url_is_built_for_each_base_url_form),
         cmocka_unit_test(openai_rejects_bad_options_at_creation),
         cmocka_unit_test(openai_headers_carry_bearer_key_content_type_and_trace_id),
+        cmocka_unit_test(openai_built_request_strings_are_each_freeable_and_replaceable),
         cmocka_unit_test(openai_sends_no_authorization_without_a_key),
         cmocka_unit_test(openai_key_comes_from_the_environment),
         cmocka_unit_test(openai_trace_header_can_be_renamed_or_disabled),
