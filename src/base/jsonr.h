@@ -372,6 +372,30 @@ static inline bool llm__jr_digit(const char *p, const char *end)
     return p < end && *p >= '0' && *p <= '9';
 }
 
+/* The end of the run of digits at p.  Eight bytes at a time where the
+ * first flag of a word is its first byte (little-endian): a reply's
+ * "created" is ten digits, ~60 instructions a byte at a time, ~20 so.  A
+ * byte b is a digit iff its high nibble is 3 and b + 6's is too; the +6
+ * carries only out of a non-digit byte, into the bytes after it, so the
+ * lowest flag is still the first non-digit. */
+static inline const char *llm__jr_digits(const char *p, const char *end)
+{
+#ifdef LLM__JR_FIRST_FLAG
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0u, threes = 0x3030303030303030u;
+    while (end - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, sizeof(v));
+        uint64_t t = ((v & hi) ^ threes) | (((v + 0x0606060606060606u) & hi) ^ threes);
+        if (t != 0)
+            return p + LLM__JR_FIRST_FLAG(t);
+        p += 8;
+    }
+#endif
+    while (llm__jr_digit(p, end))
+        p++;
+    return p;
+}
+
 /* The number at p (RFC 8259 grammar): the byte after it, or NULL.  *plain
  * set if it is a non-negative integer. */
 static inline const char *llm__jr_scan_number(const char *p, const char *end, bool *plain)
@@ -384,12 +408,10 @@ static inline const char *llm__jr_scan_number(const char *p, const char *end, bo
     }
     if (!llm__jr_digit(p, end))
         return NULL;
-    if (*p == '0') {
+    if (*p == '0')
         p++;
-    } else {
-        while (llm__jr_digit(p, end))
-            p++;
-    }
+    else
+        p = llm__jr_digits(p, end);
     if (p < end && *p == '.') {
         *plain = false;
         p++;

@@ -268,7 +268,7 @@ static bool scan(const char *body, size_t len, bool stream, struct found *f)
  * llm__parsed_update does, without the copy to the stack, the strlen and
  * the strcmp of an unescaped string: ~40 instructions each).  The decoded
  * string holds no NUL: \u0000 and raw control bytes are declined. */
-static enum llm_error update(char **slot, const struct llm__jr_str *s)
+LLM__JR_OUTLINE enum llm_error update_slow(char **slot, const struct llm__jr_str *s)
 {
     char buf[SHORT_STRING_MAX + 1];
     const char *v = s->raw;
@@ -285,6 +285,22 @@ static enum llm_error update(char **slot, const struct llm__jr_str *s)
     memcpy(copy, v, n);
     copy[n] = '\0';
     free(*slot);
+    *slot = copy;
+    return LLM_OK;
+}
+
+/* The usual case, an empty slot and an unescaped string, without the
+ * stack buffer (and its guard) and the compare: a copy straight from the
+ * body (~15 instructions less each, three a reply). */
+static inline enum llm_error update(char **slot, const struct llm__jr_str *s)
+{
+    if (*slot != NULL || s->escaped)
+        return update_slow(slot, s);
+    char *copy = malloc(s->len + 1); /* len <= SHORT_STRING_MAX */
+    if (copy == NULL)
+        return LLM_ERR_OUT_OF_MEMORY;
+    memcpy(copy, s->raw, s->len);
+    copy[s->len] = '\0';
     *slot = copy;
     return LLM_OK;
 }

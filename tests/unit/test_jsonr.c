@@ -180,6 +180,37 @@ static void every_string_byte_is_classified_at_every_offset(void **state)
     }
 }
 
+/* llm__jr_digits (eight bytes at a time) against a byte loop: every run
+ * length up to 20 at every offset in a buffer, ended by every byte value
+ * or by the end of input.  A word-wide carry or flag error shows as a
+ * wrong end. */
+static void digit_runs_end_where_a_byte_loop_ends_them(void **state)
+{
+    (void)state;
+    char buf[48];
+    for (int stop = -1; stop < 256; stop++) {
+        for (size_t off = 0; off < 8; off++) {
+            for (size_t run = 0; run <= 20; run++) {
+                memset(buf, 'x', sizeof(buf));
+                for (size_t i = 0; i < run; i++)
+                    buf[off + i] = (char)('0' + (i * 7 + off) % 10);
+                size_t len = off + run;
+                if (stop >= 0) {
+                    buf[len++] = (char)stop;
+                    /* Digits after the stop byte must not be counted. */
+                    buf[len++] = '5';
+                    buf[len++] = '5';
+                }
+                const char *p = buf + off, *end = buf + len;
+                const char *want = p;
+                while (want < end && *want >= '0' && *want <= '9')
+                    want++;
+                assert_ptr_equal(llm__jr_digits(p, end), want);
+            }
+        }
+    }
+}
+
 static void objects_arrays_and_counts_are_walked(void **state)
 {
     (void)state;
@@ -286,6 +317,7 @@ int main(void)
         cmocka_unit_test(every_truncation_is_refused),
         cmocka_unit_test(strings_decode_as_cjson_decodes_them),
         cmocka_unit_test(every_string_byte_is_classified_at_every_offset),
+        cmocka_unit_test(digit_runs_end_where_a_byte_loop_ends_them),
         cmocka_unit_test(objects_arrays_and_counts_are_walked),
         cmocka_unit_test(nothing_cjson_refuses_is_accepted),
     };
