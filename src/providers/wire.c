@@ -396,15 +396,17 @@ size_t llm__body_size_hint(const struct llm_request *req)
     size_t n = add_sat(192, strlen(req->model));
     if (req->system != NULL)
         n = add_sat(n, add_sat(40, strlen(req->system)));
-    for (size_t i = 0; i < req->n_messages; i++) {
-        n = add_sat(n, add_sat(32, strlen(req->messages[i].role)));
-        if (req->messages[i].content != NULL)
-            n = add_sat(n, strlen(req->messages[i].content));
-    }
     for (size_t i = 0; i < req->n_stop; i++)
         n = add_sat(n, add_sat(3, strlen(req->stop[i])));
+    /* A message's role is not measured: the usual ones are at most nine
+     * bytes ("assistant"), within the 48 allowed for it and its keys (a
+     * longer one only grows the body once); its content is.  One walk of
+     * the messages (the sum saturates, so the order does not matter). */
     for (size_t i = 0; i < req->n_messages; i++) {
         const struct llm_message *m = &req->messages[i];
+        n = add_sat(n, 48);
+        if (m->content != NULL)
+            n = add_sat(n, strlen(m->content));
         for (size_t k = 0; k < m->n_parts; k++) {
             const struct llm_content_part *pt = &m->parts[k];
             const char *big = pt->type == LLM_PART_TEXT        ? pt->text
