@@ -117,6 +117,11 @@ void llm__set_err(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+void llm__zero(void *p, size_t n)
+{
+    memset(p, 0, n);
+}
+
 char *llm__strdup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;

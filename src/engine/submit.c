@@ -67,7 +67,7 @@ static struct ereq *make_ereq(struct llm_engine *e, const struct llm_request *re
     if (!r)
         return NULL;
     /* Zeroed but for the request, about to be written whole. */
-    memset(r, 0, offsetof(struct ereq, req));
+    llm__zero(r, offsetof(struct ereq, req));
     r->req = rc == LLM_OK ? copy : (struct llm_request){0};
     if (rc == LLM_OK && stream) {
         _Static_assert(sizeof(struct ereq) % _Alignof(struct ereq_stream) == 0, "aligned");
