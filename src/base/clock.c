@@ -2,7 +2,7 @@
  * clock.h. */
 #include "base/clock.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -29,16 +29,19 @@ int64_t llm__now_wall_us(void)
 
 /* ---- timestamps --------------------------------------------------------------- */
 
-static int64_t wall_offset_us;
-static pthread_once_t wall_once = PTHREAD_ONCE_INIT;
-static void wall_init(void) { wall_offset_us = llm__now_wall_us() - llm__now_mono_us(); }
+/* The offset (clock.h), set once: the first writer wins; 0 = not yet.  An
+ * atomic load in an inline function instead of pthread_once in a call: a
+ * request takes about nine stamps, at ~19 instructions each before
+ * (callgrind), ~4 now. */
+_Atomic int64_t llm__wall_offset_us;
 
-/* One offset per process keeps every stamp ordered like the monotonic
- * clock, whatever steps the wall clock takes meanwhile. */
-int64_t llm__stamp_at(int64_t mono_us)
+int64_t llm__stamp_init(void)
 {
-    pthread_once(&wall_once, wall_init);
-    return mono_us + wall_offset_us;
+    int64_t mine = llm__now_wall_us() - llm__now_mono_us();
+    if (mine == 0)
+        mine = 1; /* 0 means unset; a microsecond off is nothing */
+    int64_t seen = 0;
+    return atomic_compare_exchange_strong(&llm__wall_offset_us, &seen, mine) ? mine : seen;
 }
 
 int64_t llm__stamp_now(void) { return llm__stamp_at(llm__now_mono_us()); }

@@ -42,6 +42,11 @@ void llm__set_err(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* strdup/strndup that return NULL for NULL input. */
+/* memset(p, 0, n) through libc's vector code: a constant n of a few
+ * hundred bytes made gcc inline `rep stosq`, which costs an instruction per
+ * 8 bytes (callgrind: a request's 600-byte state 75, libc ~35). */
+void llm__zero(void *p, size_t n);
+
 char *llm__strdup(const char *s);
 char *llm__strndup(const char *s, size_t n);
 /* malloc'd printf. */

@@ -26,6 +26,12 @@ enum llm_error llm__request_copy(const struct llm_request *in, struct llm_reques
 enum llm_error llm__request_copy_after(const struct llm_request *in, struct llm_request *out,
                                        size_t head, void **block);
 
+/* The same copy without the fast path for plain requests (text messages
+ * only) that llm__request_copy_after takes: for tests, which compare the
+ * two. */
+enum llm_error llm__request_copy_general(const struct llm_request *in, struct llm_request *out,
+                                         size_t head, void **block);
+
 /* Check one "Name: value" header line (no CR/LF, a token name, a colon,
  * at most 8 KiB); describe the problem in err.  Returns LLM_OK or
  * LLM_ERR_INVALID_ARGUMENT.  Used for request and engine headers. */

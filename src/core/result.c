@@ -140,7 +140,9 @@ struct llm_result *llm__result_new_packed(const char *provider, const char *mode
     struct result_box *b = malloc(sizeof(*b) + total);
     if (b == NULL)
         return NULL;
-    memset(b, 0, sizeof(*b));
+    /* attempt0 is written whole when it is used. */
+    llm__zero(&b->pub, sizeof(b->pub));
+    b->arena_used = 0;
     b->arena_len = total;
     b->pub.content = arena_put(b, "", 0);
     if (provider != NULL)

@@ -127,14 +127,15 @@ static int feed_stream(struct ereq *r, const char *data, size_t len)
             r->bytes_after_end = true;
         return 0;
     }
-    if (!r->sse.init)
-        llm__framer_init(&r->sse, r->eng->provider->vtable->stream_framing, MAX_SSE_EVENT_BYTES);
-    if (r->eng->keep_raw && r->raw_stream.len < r->eng->max_response_bytes) {
-        size_t room = r->eng->max_response_bytes - r->raw_stream.len;
+    struct ereq_stream *st = r->stream; /* on_data comes for streams only */
+    if (!st->sse.init)
+        llm__framer_init(&st->sse, r->eng->provider->vtable->stream_framing, MAX_SSE_EVENT_BYTES);
+    if (r->eng->keep_raw && st->raw_stream.len < r->eng->max_response_bytes) {
+        size_t room = r->eng->max_response_bytes - st->raw_stream.len;
         /* Out of memory only loses the copy, not the reply. */
-        (void)llm__buf_append(&r->raw_stream, data, len < room ? len : room);
+        (void)llm__buf_append(&st->raw_stream, data, len < room ? len : room);
     }
-    int rc = llm__framer_feed(&r->sse, data, len, deliver_event, r);
+    int rc = llm__framer_feed(&st->sse, data, len, deliver_event, r);
     if (rc == STREAM_OVER)
         return 0;
     if (rc == LLM__SSE_TOO_LARGE && r->parsed.error == LLM_OK)
@@ -144,13 +145,13 @@ static int feed_stream(struct ereq *r, const char *data, size_t len)
         llm_parsed_set_error(&r->parsed, LLM_ERR_OUT_OF_MEMORY, NULL,
                              "out of memory parsing the stream");
     else if (rc == LLM__ES_CORRUPT && r->parsed.error == LLM_OK)
-        llm_parsed_set_error(&r->parsed, LLM_ERR_PARSE, NULL, llm__framer_detail(&r->sse));
+        llm_parsed_set_error(&r->parsed, LLM_ERR_PARSE, NULL, llm__framer_detail(&st->sse));
     return rc;
 }
 
 int llm__eng_stream_finish(struct ereq *r)
 {
-    return llm__framer_finish(&r->sse, deliver_event, r);
+    return llm__framer_finish(&r->stream->sse, deliver_event, r);
 }
 
 /* ---- transport callbacks ------------------------------------------------------------ */
@@ -230,8 +231,10 @@ static void begin(struct llm_engine *e, struct ereq *r, int64_t now_mono)
     /* What a reply accumulates is bounded like a body, streamed or not. */
     r->parsed.max_bytes = e->max_response_bytes;
     r->bytes_after_end = false;
-    llm__framer_free(&r->sse);
-    r->raw_stream.len = 0;
+    if (r->stream) {
+        llm__framer_free(&r->stream->sse);
+        r->stream->raw_stream.len = 0;
+    }
 }
 
 /* Add "Name: value" lines (checked at submission or engine creation),

@@ -100,8 +100,10 @@ void llm__ereq_free(struct ereq *r)
     llm_result_free(r->res);
     if (parsed_owns_memory(&r->parsed))
         llm_parsed_clear(&r->parsed);
-    llm__framer_free(&r->sse);
-    llm__buf_free(&r->raw_stream);
+    if (r->stream) {
+        llm__framer_free(&r->stream->sse);
+        llm__buf_free(&r->stream->raw_stream);
+    }
     free(r->prefailed_msg);
     free(r);
 }

@@ -88,9 +88,11 @@ struct stats_req {
 struct cmd {
     struct cmd *next;
     enum cmd_type type;
-    struct ereq *req;           /* SUBMIT */
-    struct llm_future *fut;     /* CANCEL (holds a reference) */
-    struct stats_req *sr;       /* STATS */
+    union {                     /* by type (one per command: 16 bytes off every request) */
+        struct ereq *req;       /* SUBMIT */
+        struct llm_future *fut; /* CANCEL (holds a reference) */
+        struct stats_req *sr;   /* STATS */
+    };
 };
 
 struct llm_future {
@@ -150,6 +152,19 @@ struct llm__admission {
     size_t n_admitting;         /* requests in ST_ADMITTING */
 };
 
+/* What only a streamed request needs, in its block after the struct ereq
+ * (submit.c); r->stream is NULL for the others. */
+struct ereq_stream {
+    struct llm__framer sse;     /* the stream's framing: SSE, NDJSON or event-stream */
+    struct llm__buf raw_stream; /* keep_raw_response: this attempt's SSE bytes, capped */
+};
+
+/* The usual request's block (this struct and its small request's copy,
+ * submit.c) fits glibc's small-bin sizes (chunks under 1,008 bytes): at
+ * 1.5 KB it was a large-bin chunk, allocated by a host thread and freed by
+ * the engine's, which took malloc's slow path and a fast-bin consolidation
+ * per request.  Hence the stream state out of line, the packed flags and
+ * the limiter's failure message kept by the limiter. */
 struct ereq {
     struct cmd submit_cmd;
     struct llm_engine *eng;
@@ -165,22 +180,21 @@ struct ereq {
     struct llm__timer deadline;
     int64_t deadline_mono_us;   /* 0 = none */
     struct llm__xfer *xfer;
-    bool holds_slot;
     int64_t wait_since_us;      /* mono time it (re)entered the FIFO */
     int64_t gate_since_us;      /* mono time it reached the gates; 0 = not there */
-    bool gate_by_cooldown;      /* the wait at the gates is a server cooldown */
     struct llm__adm_ticket ticket;
     int64_t attempt_start_mono_us;
     int64_t attempt_start_wall_us;
     int64_t pending_backoff_ms;
 
     unsigned attempt;
-    struct llm_parsed parsed;
-    struct llm__framer sse;     /* the stream's framing: SSE, NDJSON or event-stream */
-    struct llm__buf raw_stream; /* keep_raw_response: this attempt's SSE bytes, capped */
+    bool holds_slot;
+    bool gate_by_cooldown;      /* the wait at the gates is a server cooldown */
     bool delivered_delta;       /* a retry would repeat deltas: never retry */
     bool bytes_after_end;       /* non-blank bytes came after the stream's final event */
     bool stopped;               /* the stream event callback asked to stop */
+    struct llm_parsed parsed;
+    struct ereq_stream *stream; /* streamed requests only: in this block */
 
     llm_done_fn *cb;
     void *cb_user;
@@ -387,6 +401,13 @@ int llm__eng_stream_finish(struct ereq *r);
 
 void llm__eng_log(struct llm_engine *e, enum llm_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Whether a line at `lvl` would be logged: asked first where a request's
+ * every completion logs, to skip the call and its arguments (~35
+ * instructions, callgrind) when the level is off, as it usually is. */
+static inline bool llm__eng_logs(const struct llm_engine *e, enum llm_log_level lvl)
+{
+    return e->log != NULL && lvl <= e->log_level;
+}
 /* Price, stats, event line and debug log of a finished result. */
 void llm__eng_observe_done(struct llm_engine *e, struct llm_result *res, enum llm_error err,
                            int64_t now_mono_us);

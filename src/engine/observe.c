@@ -79,10 +79,11 @@ void llm__eng_observe_done(struct llm_engine *e, struct llm_result *res, enum ll
             emit_line(e->events_file, e->events_cb, e->events_user, line);
         free(line);
     }
-    llm__eng_log(e, LLM_LOG_DEBUG, "trace=%s done: %s after %zu attempt(s)%s%s", res->trace_id,
-                 err == LLM_OK ? "success" : llm_error_name(err), res->n_attempts,
-                 err == LLM_OK ? "" : ": ",
-                 err == LLM_OK ? "" : (res->error.message ? res->error.message : ""));
+    if (llm__eng_logs(e, LLM_LOG_DEBUG))
+        llm__eng_log(e, LLM_LOG_DEBUG, "trace=%s done: %s after %zu attempt(s)%s%s",
+                     res->trace_id, err == LLM_OK ? "success" : llm_error_name(err),
+                     res->n_attempts, err == LLM_OK ? "" : ": ",
+                     err == LLM_OK ? "" : (res->error.message ? res->error.message : ""));
 }
 
 /* A full snapshot: the accumulator's counters plus the gauges only the

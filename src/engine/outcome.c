@@ -159,8 +159,8 @@ void llm__eng_record_cut(struct ereq *r, enum llm_error err, const char *msg)
                             &o.bytes_received);
     struct verdict v = {.err = err, .msg = (char *)msg};
     record_attempt(r, &o, &v, -1, llm__stamp_now());
-    if (r->req.stream && r->raw_stream.len)
-        llm__eng_set_raw(r, r->raw_stream.data, r->raw_stream.len);
+    if (r->stream && r->stream->raw_stream.len)
+        llm__eng_set_raw(r, r->stream->raw_stream.data, r->stream->raw_stream.len);
 }
 
 void llm__eng_scrub_field(struct llm_engine *e, struct llm_result *res, char **field)
@@ -310,8 +310,9 @@ void llm__eng_attempt_done(struct ereq *r, const struct llm__xfer_outcome *o)
     llm__eng_release_slot_at(e, r, received);
     ts_set(r, LLM_TS_RESPONSE_RECEIVED, received);
     r->res->error.http_status = o->status;
-    if (r->req.stream && o->status >= 200 && o->status < 300)
-        llm__eng_set_raw(r, r->raw_stream.data ? r->raw_stream.data : "", r->raw_stream.len);
+    if (r->stream && o->status >= 200 && o->status < 300)
+        llm__eng_set_raw(r, r->stream->raw_stream.data ? r->stream->raw_stream.data : "",
+                         r->stream->raw_stream.len);
     else
         llm__eng_set_raw(r, o->body, o->body_len);
 

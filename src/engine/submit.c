@@ -58,14 +58,22 @@ static struct ereq *make_ereq(struct llm_engine *e, const struct llm_request *re
     struct llm_request copy;
     void *block = NULL;
     enum llm_error rc = llm__request_validate(req, err, sizeof(err));
+    /* A stream's own state follows the struct, before the copy. */
+    bool stream = rc == LLM_OK && req->stream;
     if (rc == LLM_OK)
-        rc = llm__request_copy_after(req, &copy, sizeof(struct ereq), &block);
+        rc = llm__request_copy_after(
+            req, &copy, sizeof(struct ereq) + (stream ? sizeof(struct ereq_stream) : 0), &block);
     struct ereq *r = block != NULL ? block : malloc(sizeof(*r));
     if (!r)
         return NULL;
     /* Zeroed but for the request, about to be written whole. */
-    memset(r, 0, offsetof(struct ereq, req));
+    llm__zero(r, offsetof(struct ereq, req));
     r->req = rc == LLM_OK ? copy : (struct llm_request){0};
+    if (rc == LLM_OK && stream) {
+        _Static_assert(sizeof(struct ereq) % _Alignof(struct ereq_stream) == 0, "aligned");
+        r->stream = (struct ereq_stream *)(r + 1);
+        memset(r->stream, 0, sizeof(*r->stream));
+    }
     if (rc == LLM_OK) {
         r->res = llm__result_new_packed(e->provider_name, r->req.model, r->req.metadata_json,
                                         RESULT_SPARE_BYTES);

@@ -65,12 +65,20 @@ void llm__hist_record(struct llm__hist *h, int64_t v)
     h->count++;
     h->sum_us = v > INT64_MAX - h->sum_us ? INT64_MAX : h->sum_us + v;
     h->buckets[llm__hist_index(v)]++;
-    for (size_t i = 0; i < LLM__HIST_PROM_BUCKETS; i++) {
-        if (v <= prom_bounds_us[i]) {
-            h->prom[i]++;
-            break;
-        }
-    }
+    /* The first bound >= v: no bound below 2^e can be (v >= 2^e), and as
+     * each bound is at least twice the one before, only the first bound
+     * >= 2^e or the next can be.  Two compares instead of a walk up the
+     * list (a request records three latencies of seconds: ~8 compares
+     * each, callgrind). */
+    static const unsigned char first_at_least[64] = {
+        0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  1,  2,  3,  4,  5,  6,  7,  7,
+        8, 9, 10, 11, 12, 13, 13, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+        15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15};
+    size_t i = first_at_least[v > 0 ? floor_log2((uint64_t)v) : 0];
+    if (i < LLM__HIST_PROM_BUCKETS && v > prom_bounds_us[i])
+        i++;
+    if (i < LLM__HIST_PROM_BUCKETS)
+        h->prom[i]++;
 }
 
 int64_t llm__hist_percentile(const struct llm__hist *h, double p)

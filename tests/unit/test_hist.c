@@ -136,6 +136,41 @@ static void count_sum_min_and_max_are_exact(void **state)
     free(h);
 }
 
+/* Recording finds a value's Prometheus bucket without walking the bounds:
+ * it must agree with the walk (first bound >= v) on every bound, its
+ * neighbours, every power of two and its neighbours. */
+static void the_prometheus_bucket_of_a_value_is_the_first_bound_at_or_above_it(void **state)
+{
+    (void)state;
+    int64_t vals[256];
+    size_t n = 0;
+    for (size_t i = 0; i < LLM__HIST_PROM_BUCKETS; i++) {
+        int64_t b = (int64_t)(llm__hist_prom_bounds_s[i] * 1e6 + 0.5);
+        vals[n++] = b - 1;
+        vals[n++] = b;
+        vals[n++] = b + 1;
+    }
+    for (int e = 0; e < 62; e++) {
+        vals[n++] = ((int64_t)1 << e) - 1;
+        vals[n++] = (int64_t)1 << e;
+        vals[n++] = ((int64_t)1 << e) + 1;
+    }
+    vals[n++] = INT64_MAX;
+    vals[n++] = -5;
+    for (size_t k = 0; k < n; k++) {
+        struct llm__hist *h = new_hist();
+        llm__hist_record(h, vals[k]);
+        int64_t v = vals[k] < 0 ? 0 : vals[k];
+        size_t want = LLM__HIST_PROM_BUCKETS; /* +Inf only */
+        for (size_t i = 0; i < LLM__HIST_PROM_BUCKETS && want == LLM__HIST_PROM_BUCKETS; i++)
+            if (v <= (int64_t)(llm__hist_prom_bounds_s[i] * 1e6 + 0.5))
+                want = i;
+        for (size_t i = 0; i < LLM__HIST_PROM_BUCKETS; i++)
+            assert_int_equal(h->prom[i], i == want ? 1 : 0);
+        free(h);
+    }
+}
+
 static void prometheus_buckets_are_cumulative_exact_and_bounded_by_count(void **state)
 {
     (void)state;
@@ -173,6 +208,7 @@ int main(void)
         cmocka_unit_test(small_values_are_exact_and_huge_ones_keep_exact_extremes),
         cmocka_unit_test(count_sum_min_and_max_are_exact),
         cmocka_unit_test(prometheus_buckets_are_cumulative_exact_and_bounded_by_count),
+        cmocka_unit_test(the_prometheus_bucket_of_a_value_is_the_first_bound_at_or_above_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -335,6 +335,98 @@ static void counts_with_null_arrays_copy_as_empty(void **state)
     llm__request_free_copy(&copy, block);
 }
 
+static void assert_same_str(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+/* Field by field: the copy a plain request takes (fast path) against the
+ * general one. */
+static void assert_same_copy(const struct llm_request *a, const struct llm_request *b)
+{
+    struct llm_request x = *a, y = *b;
+    assert_same_str(x.model, y.model);
+    assert_same_str(x.system, y.system);
+    assert_same_str(x.extra_json, y.extra_json);
+    assert_same_str(x.metadata_json, y.metadata_json);
+    assert_same_str(x.tool_choice_name, y.tool_choice_name);
+    assert_same_str(x.response_format.name, y.response_format.name);
+    assert_same_str(x.response_format.schema_json, y.response_format.schema_json);
+    assert_int_equal(x.n_messages, y.n_messages);
+    assert_int_equal(x.messages == NULL, y.messages == NULL);
+    for (size_t i = 0; i < x.n_messages; i++) {
+        struct llm_message m = x.messages[i], n = y.messages[i];
+        assert_same_str(m.role, n.role);
+        assert_same_str(m.content, n.content);
+        assert_same_str(m.tool_call_id, n.tool_call_id);
+        assert_same_str(m.name, n.name);
+        assert_ptr_equal(m.parts, n.parts);
+        assert_int_equal(m.n_parts, n.n_parts);
+        assert_ptr_equal(m.tool_calls, n.tool_calls);
+        assert_int_equal(m.n_tool_calls, n.n_tool_calls);
+    }
+    assert_ptr_equal(x.stop, y.stop);
+    assert_int_equal(x.n_stop, y.n_stop);
+    assert_ptr_equal(x.tools, y.tools);
+    assert_int_equal(x.n_tools, y.n_tools);
+    assert_ptr_equal(x.headers, y.headers);
+    assert_int_equal(x.n_headers, y.n_headers);
+    /* Everything else is the caller's, copied as it was. */
+    x.model = x.system = x.extra_json = x.metadata_json = x.tool_choice_name = NULL;
+    x.response_format.name = x.response_format.schema_json = NULL;
+    x.messages = NULL;
+    y.model = y.system = y.extra_json = y.metadata_json = y.tool_choice_name = NULL;
+    y.response_format.name = y.response_format.schema_json = NULL;
+    y.messages = NULL;
+    assert_memory_equal(&x, &y, sizeof(x));
+}
+
+/* Plain requests (text messages only) take a fast copy: it must agree with
+ * the general copy, and whatever the source holds must be in the block. */
+static void the_plain_fast_copy_agrees_with_the_general_copy(void **state)
+{
+    (void)state;
+    struct llm_message msgs[9];
+    for (size_t i = 0; i < 9; i++)
+        msgs[i] = (struct llm_message){.role = i % 2 ? "assistant" : "user",
+                                       .content = i == 3 ? "" : "some words of text"};
+    msgs[1].name = "bob";
+    msgs[2].role = "tool";
+    msgs[2].tool_call_id = "call_1";
+    msgs[4].n_parts = 3;      /* NULL array: copied as empty */
+    msgs[5].n_tool_calls = 2; /* likewise */
+    struct llm_request reqs[] = {
+        {.model = "gpt-4o-mini", .messages = msgs, .n_messages = 1, .max_tokens = 16},
+        {.model = "m", .system = "be brief", .messages = msgs, .n_messages = 8,
+         .extra_json = "{\"seed\":1}", .metadata_json = "{\"k\":\"v\"}",
+         .tool_choice_name = "t", .response_format = {.name = "n", .schema_json = "{}"},
+         .n_stop = 2, .n_tools = 1, .n_headers = 4, .stream = true, .user_data = msgs},
+        {.model = "m", .messages = msgs, .n_messages = 9}, /* past the fast path */
+        {.model = "m", .messages = msgs, .n_messages = 0},
+    };
+    const size_t heads[] = {0, 13, 872};
+    for (size_t k = 0; k < sizeof(reqs) / sizeof(reqs[0]); k++) {
+        for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+            struct llm_request a, b;
+            void *ba = NULL, *bb = NULL;
+            assert_int_equal(llm__request_copy_after(&reqs[k], &a, heads[h], &ba), LLM_OK);
+            assert_int_equal(llm__request_copy_general(&reqs[k], &b, heads[h], &bb), LLM_OK);
+            assert_same_copy(&a, &b);
+            const char *lo = (const char *)ba + heads[h];
+            assert_true(a.model >= lo);
+            for (size_t i = 0; i < a.n_messages; i++)
+                assert_true(a.messages[i].role >= lo && a.messages[i].content >= lo);
+            if (a.n_messages > 0)
+                assert_true((uintptr_t)a.messages % _Alignof(max_align_t) == 0);
+            free(ba);
+            free(bb);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +444,7 @@ int main(void)
         cmocka_unit_test(the_copy_owns_every_string_and_array),
         cmocka_unit_test(a_copy_after_a_head_leaves_the_head_to_the_caller),
         cmocka_unit_test(counts_with_null_arrays_copy_as_empty),
+        cmocka_unit_test(the_plain_fast_copy_agrees_with_the_general_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,15 +145,19 @@ struct llm__sg_ticket {
     int64_t tpm_amount;          /* set by the caller before admit */
     int64_t seq;                 /* this member's id of the admission; 0 = none */
     enum llm_admission via;      /* who admitted the current debit */
-    int64_t local_rpm_ticket, local_tpm_ticket;
     bool local_rpm, local_tpm;   /* debited from the local fallback gates */
     bool queued;                 /* in sg's queue or in a call in flight */
+    int64_t local_rpm_ticket, local_tpm_ticket;
     struct llm__sg_ticket *prev, *next;
     struct llm__sg_call *call;   /* the call it travels in, if any */
     size_t call_idx;
     llm__sg_done_fn *cb;
     void *user;
-    char fail_msg[384];
+    /* With a FAIL: the message, kept by the limiter (same for every ticket
+     * of an outage) and valid until the next call into it.  A buffer here
+     * made every request's block 384 bytes bigger, past glibc's tcache
+     * sizes, for a message only a Redis outage under policy fail writes. */
+    const char *fail_msg;
 };
 
 struct llm__sg_options {

@@ -92,9 +92,10 @@ static void set_mode(struct llm__sg *sg, enum llm__sg_mode m)
 
 void llm__sg_fail_msg(struct llm__sg *sg, struct llm__sg_ticket *t)
 {
-    int n = snprintf(t->fail_msg, sizeof(t->fail_msg), "shared limiter unavailable: Redis at %s: %s",
+    int n = snprintf(sg->fail_msg, sizeof(sg->fail_msg), "shared limiter unavailable: Redis at %s: %s",
                      sg->url.redacted, sg->why_down[0] ? sg->why_down : "not connected");
     (void)n; /* truncation of a long URL is acceptable */
+    t->fail_msg = sg->fail_msg;
 }
 
 /* Redis is unreachable: apply the policy to everything queued. */

@@ -67,6 +67,7 @@ struct llm__sg {
     struct llm__timer kick_timer;     /* next call */
     enum llm__sg_mode mode;
     char why_down[200];
+    char fail_msg[384];         /* the last FAIL's message (llm__sg_fail_msg) */
 
     /* Work. */
     struct llm__sg_ticket *q_head, *q_tail;
