@@ -276,12 +276,15 @@ void llm__eng_start_attempt(struct ereq *r, int64_t now_mono_us)
     const struct llm_provider_vtable *vt = e->provider->vtable;
     struct llm_http_request hreq = {0};
     enum llm_error rc = vt->build_request(e->provider, &r->req, r->res->trace_id, &hreq);
-    if (rc == LLM_OK)
+    /* Asked first: most requests add no header lines, and a call that finds
+     * none cost ~24 instructions each (callgrind). */
+    if (rc == LLM_OK && e->n_headers > 0)
         rc = add_header_lines(&hreq, (const char *const *)e->headers, e->n_headers);
-    if (rc == LLM_OK)
+    if (rc == LLM_OK && r->req.n_headers > 0)
         rc = add_header_lines(&hreq, r->req.headers, r->req.n_headers);
     /* The provider's last word on the final header set (Bedrock signs it). */
-    char why[192] = "";
+    char why[192];
+    why[0] = '\0'; /* not the whole buffer: only a message written there is read */
     if (rc == LLM_OK && e->n_headers + r->req.n_headers > 0)
         rc = llm__provider_headers_added(e->provider, &hreq, (const char *const *)e->headers,
                                          e->n_headers, r->req.headers, r->req.n_headers, why,
