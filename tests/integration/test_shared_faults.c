@@ -222,6 +222,14 @@ static void policy_local_finishes_every_request_once_with_few_429s_when_redis_di
     start_server(f, 1200); /* 40 per 2 s */
     struct llm_engine *a = make_engine(f, f->redis.url, 1200, LLM_SHARED_FAIL_LOCAL);
     struct llm_engine *b = make_engine(f, f->redis.url, 1200, LLM_SHARED_FAIL_LOCAL);
+    /* Both connected before anything is admitted.  Why: an engine still
+     * connecting when Redis dies has seen no shared window and falls back
+     * to the whole configured quota (as redis_absent_at_start... tests), so
+     * on a loaded machine, where b's first connect could outlast a's first
+     * 20 replies, b's 35 requests met a's 35 at the server (30 429s in one
+     * clean-clone CI run).  This test is about an engine that was sharing. */
+    wait_mode(a, "shared");
+    wait_mode(b, "shared");
     submit(f, a, 0, 35);
     submit(f, b, 35, 70);
     wait_done(f, 20);
