@@ -435,6 +435,20 @@ enum llm_error llm__request_copy(const struct llm_request *in, struct llm_reques
     return llm__request_copy_after(in, out, 0, block);
 }
 
+/* The copy's block: the caller's `*head` bytes first, rounded up (into
+ * *head) so that the arrays after it stay aligned, then `total` bytes and
+ * a spare NUL.  NULL on overflow or out of memory. */
+static char *alloc_block(size_t *head, size_t total)
+{
+    const size_t align = _Alignof(max_align_t);
+    if (*head > SIZE_MAX - align)
+        return NULL;
+    *head = (*head + align - 1) / align * align;
+    if (total >= SIZE_MAX - *head)
+        return NULL;
+    return malloc(*head + total + 1);
+}
+
 /* The plain request's copy: text messages only (no parts, tool calls,
  * stop sequences, tools or headers), at most PLAIN_MAX_MSG of them.  The
  * same block as the general copy below, made in one pass over the strings
@@ -498,10 +512,7 @@ static bool copy_plain(const struct llm_request *in, struct llm_request *out, si
         const char *ms[PLAIN_MSG_STRINGS] = {m->role, m->content, m->tool_call_id, m->name};
         ok = measure(ms, PLAIN_MSG_STRINGS, msg_len[i], &total);
     }
-    const size_t align = _Alignof(max_align_t);
-    head = head > SIZE_MAX - align ? SIZE_MAX : (head + align - 1) / align * align;
-    ok = ok && head != SIZE_MAX && total < SIZE_MAX - head;
-    char *mem = ok ? malloc(head + total + 1) : NULL;
+    char *mem = ok ? alloc_block(&head, total) : NULL;
     if (mem == NULL) {
         memset(out, 0, sizeof(*out));
         *rc = LLM_ERR_OUT_OF_MEMORY;
@@ -604,12 +615,7 @@ enum llm_error llm__request_copy_general(const struct llm_request *in, struct ll
              add_str(&total, in->tools[i].parameters_json);
     for (size_t i = 0; ok && i < n_hdr; i++)
         ok = add_str(&total, in->headers[i]);
-    /* The caller's head first, rounded up so that the arrays after it stay
-     * aligned. */
-    const size_t align = _Alignof(max_align_t);
-    head = head > SIZE_MAX - align ? SIZE_MAX : (head + align - 1) / align * align;
-    ok = ok && head != SIZE_MAX && total < SIZE_MAX - head;
-    char *mem = ok ? malloc(head + total + 1) : NULL;
+    char *mem = ok ? alloc_block(&head, total) : NULL;
     if (mem == NULL) {
         memset(out, 0, sizeof(*out));
         return LLM_ERR_OUT_OF_MEMORY;
