@@ -161,6 +161,22 @@ static void apply_settings(struct llm_engine *e, const struct llm_engine_options
     a->estimate_user = o->estimate_user;
 }
 
+/* Register the password of proxy URL `url` (scheme://user:password@host;
+ * NULL or none: nothing).  False when out of memory. */
+static bool add_proxy_password(struct llm__secrets *secrets, const char *url)
+{
+    if (!url)
+        return true;
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    const char *at = strchr(auth, '@');
+    const char *slash = strchr(auth, '/');
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!at || (slash && at > slash) || !colon)
+        return true;
+    return llm__secrets_add(secrets, colon + 1, (size_t)(at - colon - 1));
+}
+
 /* The configured key is a secret before any request (the provider may also
  * send it in a header, registered per attempt). */
 static enum llm_error note_secrets(struct llm_engine *e, const struct llm_engine_options *o,
@@ -186,23 +202,17 @@ static enum llm_error note_secrets(struct llm_engine *e, const struct llm_engine
         }
     }
     /* A proxy URL may carry credentials (scheme://user:password@host): the
-     * password is a secret too, whatever a proxy or curl echoes back. */
-    const char *pw = NULL;
-    size_t pw_len = 0;
-    if (o->proxy) {
-        const char *auth = strstr(o->proxy, "://");
-        auth = auth ? auth + 3 : o->proxy;
-        const char *at = strchr(auth, '@');
-        const char *slash = strchr(auth, '/');
-        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (at && (!slash || at < slash) && colon) {
-            pw = colon + 1;
-            pw_len = (size_t)(at - pw);
+     * password is a secret too, whatever a proxy or curl echoes back.  With
+     * no proxy option, the environment's proxies (the transport reads them,
+     * http.c read_proxy_env) are the ones that may carry one. */
+    static const char *const proxy_env[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                            "all_proxy", "ALL_PROXY"};
+    size_t n_proxies = o->proxy ? 1 : sizeof(proxy_env) / sizeof(proxy_env[0]);
+    for (size_t i = 0; i < n_proxies; i++) {
+        if (!add_proxy_password(&e->secrets, o->proxy ? o->proxy : getenv(proxy_env[i]))) {
+            llm__eng_set_err(errbuf, errlen, "out of memory");
+            return LLM_ERR_OUT_OF_MEMORY;
         }
-    }
-    if (pw && !llm__secrets_add(&e->secrets, pw, pw_len)) {
-        llm__eng_set_err(errbuf, errlen, "out of memory");
-        return LLM_ERR_OUT_OF_MEMORY;
     }
     return LLM_OK;
 }

@@ -529,16 +529,23 @@ static void proxy_echo_handler(struct raw_server *s, int fd, const char *req, si
     raw_write_str(fd, body);
 }
 
-static void a_proxy_password_echoed_back_appears_in_no_result(void **state)
+/* The proxy from the option, or (`from_env`) from http_proxy. */
+static void check_proxy_password_scrubbed(bool from_env)
 {
-    (void)state;
     struct raw_server s;
     raw_server_start(&s, proxy_echo_handler, NULL);
     char proxy[128];
     snprintf(proxy, sizeof proxy, "http://user:" PROXY_PASSWORD "@127.0.0.1:%d", s.port);
-    struct llm_engine_options o = {.max_attempts = 1, .proxy = proxy, .keep_raw_response = true};
+    struct llm_engine_options o = {.max_attempts = 1, .proxy = from_env ? NULL : proxy,
+                                   .keep_raw_response = true};
+    if (from_env)
+        setenv("http_proxy", proxy, 1);
     /* The server named here is never reached: the proxy answers. */
     struct llm_engine *e = openai_engine_for("http://127.0.0.1:9/v1", &o);
+    /* Read when the engine was made: unset at once, so that a failing
+     * assertion below cannot leave it to the tests after this one. */
+    if (from_env)
+        unsetenv("http_proxy");
     struct llm_message m;
     struct llm_request req = simple_request(&m, "through the proxy");
     struct llm_result *res = llm_generate(e, &req);
@@ -552,6 +559,18 @@ static void a_proxy_password_echoed_back_appears_in_no_result(void **state)
     llm_result_free(res);
     llm_engine_free(e);
     raw_server_stop(&s);
+}
+
+static void a_proxy_password_echoed_back_appears_in_no_result(void **state)
+{
+    (void)state;
+    check_proxy_password_scrubbed(false);
+}
+
+static void a_proxy_password_from_the_environment_is_scrubbed_too(void **state)
+{
+    (void)state;
+    check_proxy_password_scrubbed(true);
 }
 
 /* ---- #10: misleading error types ----------------------------------------- */
@@ -883,6 +902,7 @@ int main(void)
         cmocka_unit_test(future_wait_from_a_callback_fails_instead_of_deadlocking),
         cmocka_unit_test(a_key_echoed_by_the_server_appears_in_no_output),
         cmocka_unit_test(a_proxy_password_echoed_back_appears_in_no_result),
+        cmocka_unit_test(a_proxy_password_from_the_environment_is_scrubbed_too),
         cmocka_unit_test(a_huge_response_header_is_a_parse_error_naming_the_header_size),
         cmocka_unit_test(a_redirect_is_reported_with_its_location_and_not_retried),
         cmocka_unit_test(running_out_of_file_descriptors_is_a_local_error_that_is_not_retried),
